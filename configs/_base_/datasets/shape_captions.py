@@ -1,0 +1,36 @@
+# Generated captioned shapes (tpc_cma_mm.datasets.ShapeCaptions); nothing to download.
+dataset_type = 'ShapeCaptions'
+data_seed = 0
+context_length = 32
+pipeline = [
+    dict(type='TokenizeCaption', context_length=context_length),
+    dict(type='PackInputs', algorithm_keys=['text', 'text_tokens', 'img_id']),
+]
+zero_shot = dict(
+    classnames=['circle', 'square', 'triangle', 'diamond', 'cross', 'star',
+                'hexagon', 'ring'],
+    templates=['a photo of a {}', 'a picture of a {}', 'an image of a {}'])
+
+train_dataloader = dict(
+    batch_size=256,
+    num_workers=0,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, split='train', num_samples=10000,
+                 seed=data_seed, pipeline=pipeline))
+val_dataloader = dict(
+    batch_size=500,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, split='val', num_samples=1000,
+                 seed=data_seed, pipeline=pipeline))
+test_dataloader = dict(
+    batch_size=500,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, split='test', num_samples=1000,
+                 seed=data_seed, pipeline=pipeline))
+val_evaluator = [
+    dict(type='CrossModalRetrieval', topk=(1, 5, 10)),
+    dict(type='Accuracy', topk=(1, 5), prefix='zero_shot'),
+]
+test_evaluator = val_evaluator

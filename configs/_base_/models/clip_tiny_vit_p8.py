@@ -1,0 +1,21 @@
+# A tiny CLIP for 32x32 generated images: 4-layer ViT (patch 8) and 4-layer
+# text transformer, 64-d embeddings. Fixed low temperature (0.01), which gives
+# a CLIP-sized modality gap on the generated captions (STACK.md).
+model = dict(
+    type='DualEncoder',
+    vision_backbone=dict(
+        type='VisionTransformer',
+        arch=dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=256),
+        img_size=32,
+        patch_size=8,
+        pre_norm=True,
+        final_norm=True,
+        out_type='cls_token'),
+    projection=dict(type='CLIPProjection', in_channels=64, out_channels=64),
+    text_backbone=dict(type='TextTransformer', width=64, layers=4, heads=4),
+    proj_dim=64,
+    context_length=32,
+    logit_scale_init=4.605170185988092,  # ln(100): temperature 0.01
+    learnable_logit_scale=False,
+    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False),
+)

@@ -1,0 +1,36 @@
+"""Install tpc-cma-mm: ``pip install -e .`` pulls every pin the plugin needs."""
+from setuptools import find_packages, setup
+
+# Pins that install and import together (see README "Set-up" for why each is pinned).
+INSTALL_REQUIRES = [
+    'torch==2.14.1',
+    'torchvision==0.29.1',
+    'numpy==2.3.5',
+    'setuptools<81',
+    'mmengine==0.10.7',
+    'mmcv-lite==2.2.0',
+    'mmpretrain==1.2.0',
+    'transformers==4.51.3',
+    'pycocotools==2.0.11',
+    'pycocoevalcap==1.2',
+    'clip-anytorch==2.6.0',
+    'ftfy',
+    'regex',
+    'scikit-learn',
+    'scipy',
+    'matplotlib',
+]
+
+setup(
+    name='tpc_cma_mm',
+    version='0.1.0',
+    description='Controllable modality-gap closing for CLIP-style models '
+    '(TPC-CMA) as an OpenMMLab / mmpretrain plugin',
+    packages=find_packages(include=['tpc_cma_mm', 'tpc_cma_mm.*']),
+    python_requires='>=3.10',
+    install_requires=INSTALL_REQUIRES,
+    extras_require={
+        'tests': ['pytest'],
+        'bench': ['open_clip_torch'],
+    },
+)

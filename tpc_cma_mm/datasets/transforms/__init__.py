@@ -1,0 +1,3 @@
+from .tokenize import TokenizeCaption
+
+__all__ = ['TokenizeCaption']

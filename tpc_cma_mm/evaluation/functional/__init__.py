@@ -1,0 +1,3 @@
+from .retrieval import retrieval_recall
+
+__all__ = ['retrieval_recall']

@@ -1,0 +1,29 @@
+"""Registered cross-modal retrieval metric."""
+from typing import Dict, Sequence
+
+from tpc_cma_mm.registry import METRICS
+from ..functional import retrieval_recall
+from .embedding_metric import EmbeddingMetric
+
+__all__ = ['CrossModalRetrieval']
+
+
+@METRICS.register_module()
+class CrossModalRetrieval(EmbeddingMetric):
+    """Image-to-text and text-to-image Recall@K, in %.
+
+    numpy-2-safe replacement of mmpretrain's ``RetrievalRecall`` for paired
+    data; captions of one image share its ``img_id``.
+
+    Example config::
+
+        val_evaluator = dict(type='CrossModalRetrieval', topk=(1, 5, 10))
+    """
+    default_prefix = 'retrieval'
+
+    def __init__(self, topk: Sequence[int] = (1, 5, 10), **kwargs):
+        super().__init__(**kwargs)
+        self.topk = tuple(topk)
+
+    def compute_embedding_metrics(self, img, text, img_ids, labels) -> Dict[str, float]:
+        return retrieval_recall(img, text, img_ids, self.topk)

@@ -1,0 +1,240 @@
+"""A trainable CLIP: any mmpretrain image backbone + CLIP's text transformer."""
+import math
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmpretrain.structures import DataSample
+from torch import nn
+
+from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.utils import gather_with_grad
+from .tokenizer import CLIPTokenizer
+
+__all__ = ['DualEncoder']
+
+
+@MODELS.register_module()
+class DualEncoder(BaseModel):
+    """Image tower + text tower trained with (1 - alpha) InfoNCE + alpha CMA.
+
+    Attribute names follow mmpretrain's ``CLIP`` (``visual``, ``visual_proj``,
+    ``transformer``, ``token_embedding``, ``positional_embedding``,
+    ``ln_final``, ``text_projection``, ``logit_scale``), so checkpoints made by
+    mmpretrain's OpenAI-CLIP converter and by ``tools/convert_clip_weights.py``
+    load with no key renaming.
+
+    Example config (a ResNet-50 image tower)::
+
+        model = dict(
+            type='DualEncoder',
+            vision_backbone=dict(type='ResNet', depth=50),
+            vision_neck=dict(type='GlobalAveragePooling'),
+            projection=dict(type='CLIPProjection', in_channels=2048, out_channels=512),
+            text_backbone=dict(type='TextTransformer', width=512, layers=12, heads=8),
+            proj_dim=512,
+            cma_loss=dict(type='CMALoss'),
+            zero_shot=dict(classnames=['cat', 'dog'], templates=['a photo of a {}.']))
+
+    Forward modes: ``loss`` (a dict of losses and diagnostics), ``tensor``
+    (L2-normalised ``img_embeds`` / ``text_embeds``) and ``predict``
+    (``DataSample`` s carrying both embeddings and, when ``zero_shot`` is set,
+    zero-shot ``pred_score``).
+
+    Args:
+        vision_backbone (dict): Any mmpretrain backbone.
+        projection (dict): Maps the (pooled) image feature to ``proj_dim``.
+        text_backbone (dict): The text transformer, usually ``TextTransformer``.
+        proj_dim (int): Size of the shared embedding space.
+        vision_neck (dict, optional): Pooling for backbones that output maps.
+        vocab_size (int): Token vocabulary; 49408 for CLIP's BPE.
+        context_length (int): Positions of the text tower.
+        contrastive_loss (dict): The InfoNCE loss.
+        cma_loss (dict, optional): The alignment loss; ``None`` trains with
+            InfoNCE alone.
+        alpha (float): Weight of the CMA loss. A curriculum hook overwrites it
+            every iteration; left alone it is a constant (the no-curriculum
+            baseline).
+        logit_scale_init (float): Initial log of the inverse temperature.
+        logit_scale_max (float): The inverse temperature is clamped to this (100
+            in CLIP).
+        learnable_logit_scale (bool): Train the temperature or keep it fixed.
+        zero_shot (dict, optional): ``classnames`` and ``templates`` (format
+            strings with one ``{}``) for zero-shot classification in predict mode.
+    """
+
+    def __init__(self,
+                 vision_backbone: dict,
+                 projection: dict,
+                 text_backbone: dict,
+                 proj_dim: int,
+                 vision_neck: Optional[dict] = None,
+                 vocab_size: int = 49408,
+                 context_length: int = 77,
+                 contrastive_loss: dict = dict(type='ContrastiveLoss'),
+                 cma_loss: Optional[dict] = None,
+                 alpha: float = 0.0,
+                 logit_scale_init: float = math.log(1 / 0.07),
+                 logit_scale_max: float = 100.0,
+                 learnable_logit_scale: bool = True,
+                 zero_shot: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='DualEncoderDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            # Built here so the plugin scope resolves it without a default scope.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f'model.alpha must lie in [0, 1], got {alpha}')
+        self.visual = MODELS.build(vision_backbone)
+        self.visual_neck = MODELS.build(vision_neck) if vision_neck else None
+        self.visual_proj = MODELS.build(projection)
+
+        self.transformer = MODELS.build(text_backbone)
+        width = self.transformer.width
+        self.context_length = context_length
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.positional_embedding = nn.Parameter(torch.empty(context_length, width))
+        self.ln_final = nn.LayerNorm(width)
+        self.text_projection = nn.Parameter(torch.empty(width, proj_dim))
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.positional_embedding, std=0.01)
+        nn.init.normal_(self.text_projection, std=width**-0.5)
+
+        self.logit_scale = nn.Parameter(
+            torch.tensor(float(logit_scale_init)),
+            requires_grad=learnable_logit_scale)
+        self.log_logit_scale_max = math.log(logit_scale_max)
+
+        self.contrastive_loss = MODELS.build(contrastive_loss)
+        self.cma_loss = MODELS.build(cma_loss) if cma_loss else None
+        self.alpha = float(alpha)
+
+        self.zero_shot = zero_shot
+        self._prototypes: Optional[torch.Tensor] = None
+        self._tokenizer: Optional[CLIPTokenizer] = None
+        # Prototypes depend on the weights, which change by training or loading.
+        self.register_load_state_dict_post_hook(
+            lambda module, keys: module.invalidate_prototypes())
+
+    # ------------------------------------------------------------- encoders
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        feats = self.visual(images)
+        if self.visual_neck is not None:
+            feats = self.visual_neck(feats)
+        out = self.visual_proj(feats)
+        return out[-1] if isinstance(out, (tuple, list)) else out
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        # The end-of-text token has the largest id; attention is causal, so
+        # the positions after the longest text in the batch cannot change any
+        # end-of-text feature and are cut off.
+        eot = tokens.argmax(dim=-1)
+        length = int(eot.max()) + 1
+        x = self.token_embedding(tokens[:, :length])
+        x = x + self.positional_embedding[:length]
+        x = self.ln_final(self.transformer(x))
+        return x[torch.arange(x.shape[0], device=x.device), eot] @ self.text_projection
+
+    def logit_scale_value(self) -> torch.Tensor:
+        return self.logit_scale.clamp(max=self.log_logit_scale_max).exp()
+
+    def embed(self, images: Optional[torch.Tensor] = None,
+              text_tokens: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """L2-normalised embeddings of whichever inputs are given."""
+        out = {}
+        if images is not None:
+            out['img_embeds'] = F.normalize(self.encode_image(images), dim=-1)
+        if text_tokens is not None:
+            out['text_embeds'] = F.normalize(self.encode_text(text_tokens), dim=-1)
+        return out
+
+    # --------------------------------------------------------------- modes
+    def forward(self, inputs: Optional[torch.Tensor] = None,
+                data_samples: Optional[List[DataSample]] = None,
+                text_tokens: Optional[torch.Tensor] = None,
+                mode: str = 'tensor'):
+        if mode == 'tensor':
+            return self.embed(inputs, text_tokens)
+        if mode == 'loss':
+            return self.loss(inputs, text_tokens)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples, text_tokens)
+        raise RuntimeError(f'Invalid mode "{mode}": use loss, tensor or predict.')
+
+    def loss(self, images: torch.Tensor,
+             text_tokens: torch.Tensor) -> Dict[str, torch.Tensor]:
+        if images is None or text_tokens is None:
+            raise ValueError('loss mode needs both images and text_tokens; '
+                             'check that the pipeline has a TokenizeCaption step.')
+        embeds = self.embed(images, text_tokens)
+        img_all = gather_with_grad(embeds['img_embeds'])
+        text_all = gather_with_grad(embeds['text_embeds'])
+        scale = self.logit_scale_value()
+        contrastive = self.contrastive_loss(img_all, text_all, scale)
+        # Keys without "loss" are logged, not summed (STACK.md, trap 6).
+        out = dict(logit_scale=scale.detach())
+        if self.cma_loss is None:
+            out['loss_contrastive'] = contrastive
+            return out
+        cma = self.cma_loss(img_all, text_all)
+        # alpha = 0 still keeps the CMA term in the graph (STACK.md, trap 8).
+        out['loss_contrastive'] = (1 - self.alpha) * contrastive
+        out['loss_cma'] = self.alpha * cma.pop('cma')
+        out['contrastive_raw'] = contrastive.detach()
+        out['alpha'] = torch.tensor(self.alpha)
+        out.update({k: v.detach() for k, v in cma.items()})
+        return out
+
+    def predict(self, images: Optional[torch.Tensor] = None,
+                data_samples: Optional[List[DataSample]] = None,
+                text_tokens: Optional[torch.Tensor] = None) -> List[DataSample]:
+        embeds = self.embed(images, text_tokens)
+        batch = next(iter(embeds.values())).shape[0]
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(batch)]
+        scores = None
+        if 'img_embeds' in embeds and self.zero_shot:
+            scores = embeds['img_embeds'] @ self.class_prototypes().t()
+        for i, sample in enumerate(data_samples):
+            for key, value in embeds.items():
+                sample.set_field(value[i], key)
+            if scores is not None:
+                sample.set_pred_score(scores[i])
+        return data_samples
+
+    # ------------------------------------------------------------ zero-shot
+    @property
+    def tokenizer(self) -> CLIPTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = CLIPTokenizer(context_length=self.context_length)
+        return self._tokenizer
+
+    def invalidate_prototypes(self) -> None:
+        self._prototypes = None
+
+    def train(self, mode: bool = True):
+        self.invalidate_prototypes()
+        return super().train(mode)
+
+    @torch.no_grad()
+    def class_prototypes(self) -> torch.Tensor:
+        """Mean of the normalised prompt embeddings of each class, renormalised.
+
+        Cached until the weights may change (``train()`` or a state-dict load),
+        so every evaluation sees the current text tower.
+        """
+        if self._prototypes is None:
+            classnames: Sequence[str] = self.zero_shot['classnames']
+            templates: Sequence[str] = self.zero_shot.get('templates', ['a photo of a {}.'])
+            device = self.text_projection.device
+            prototypes = []
+            for name in classnames:
+                tokens = self.tokenizer([t.format(name) for t in templates]).to(device)
+                prompt_embeds = F.normalize(self.encode_text(tokens), dim=-1)
+                prototypes.append(F.normalize(prompt_embeds.mean(0), dim=-1))
+            self._prototypes = torch.stack(prototypes)
+        return self._prototypes

@@ -1,0 +1,66 @@
+"""Cross-modal alignment (CMA) loss: the three parts of the modality gap."""
+from typing import Dict
+
+import torch
+from torch import nn
+
+from tpc_cma_mm.registry import MODELS
+
+__all__ = ['CMALoss', 'cma_terms']
+
+
+def cma_terms(img_embeds: torch.Tensor,
+              text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """The CMA terms of SPEC.md on ``(N, d)`` paired, normalised embeddings.
+
+    ``cent`` = ||mu_x - mu_y||^2, ``dist`` = mean_i ||x~_i - y~_i||^2 and
+    ``cov`` = ||S_x - S_y||_F^2 with population covariances (divided by N), so
+    that cent + dist equals the mean squared paired distance exactly.
+    """
+    num = img_embeds.shape[0]
+    mu_img = img_embeds.mean(0)
+    mu_text = text_embeds.mean(0)
+    img_centred = img_embeds - mu_img
+    text_centred = text_embeds - mu_text
+    cov_diff = (img_centred.t() @ img_centred -
+                text_centred.t() @ text_centred) / num
+    return dict(
+        cent=(mu_img - mu_text).pow(2).sum(),
+        dist=(img_centred - text_centred).pow(2).sum(1).mean(),
+        cov=cov_diff.pow(2).sum())
+
+
+@MODELS.register_module()
+class CMALoss(nn.Module):
+    """Weighted sum of the centroid, paired-residual and covariance terms.
+
+    Example config::
+
+        cma_loss = dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0)
+
+    ``forward`` returns a dict with ``cma`` (the weighted total) and the
+    unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` for logging.
+
+    Args:
+        w_cent (float): Weight of ||mu_x - mu_y||^2.
+        w_dist (float): Weight of the paired residual after centring.
+        w_cov (float): Weight of the covariance mismatch.
+    """
+
+    def __init__(self, w_cent: float = 1.0, w_dist: float = 1.0,
+                 w_cov: float = 1.0):
+        super().__init__()
+        for key, value in dict(w_cent=w_cent, w_dist=w_dist, w_cov=w_cov).items():
+            if not value >= 0:
+                raise ValueError(
+                    f'CMALoss.{key} must be a non-negative number, got {value}; '
+                    'set it to 0 to switch the term off.')
+        self.weights = dict(cent=w_cent, dist=w_dist, cov=w_cov)
+
+    def forward(self, img_embeds: torch.Tensor,
+                text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
+        terms = cma_terms(img_embeds, text_embeds)
+        total = sum(self.weights[k] * v for k, v in terms.items())
+        out = {f'cma_{k}': v for k, v in terms.items()}
+        out['cma'] = total
+        return out
