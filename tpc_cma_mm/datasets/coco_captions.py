@@ -6,6 +6,7 @@ from typing import List, Sequence
 from mmengine.dataset import BaseDataset
 
 from tpc_cma_mm.registry import DATASETS
+from .pipeline import build_pipeline
 
 __all__ = ['CocoKarpathyCaptions']
 
@@ -49,7 +50,7 @@ class CocoKarpathyCaptions(BaseDataset):
                 'train/val images there (see README, "Real-scale runs") or set '
                 'data_root in the config.')
         super().__init__(data_root=data_root, ann_file=ann_file,
-                         pipeline=pipeline, **kwargs)
+                         pipeline=build_pipeline(pipeline), **kwargs)
 
     def load_data_list(self) -> List[dict]:
         if not osp.isfile(self.ann_file):
@@ -59,9 +60,14 @@ class CocoKarpathyCaptions(BaseDataset):
         try:
             with open(self.ann_file, encoding='utf-8') as f:
                 images = json.load(f)['images']
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            if not isinstance(images, list):
+                raise TypeError(f'"images" is a {type(images).__name__}, not a list')
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
             raise ValueError(f'{self.ann_file} is not a Karpathy caption file '
                              f'(expected {{"images": [...]}}): {err}') from err
+        except OSError as err:
+            raise OSError(f'Cannot read annotation file {self.ann_file!r} ({err}); '
+                          'check its permissions.') from err
         data_list = []
         for index, entry in enumerate(images):
             try:
@@ -74,6 +80,12 @@ class CocoKarpathyCaptions(BaseDataset):
                 raise ValueError(
                     f'{self.ann_file}: images[{index}] lacks {err}; each entry needs '
                     'filepath, filename, split and sentences[].raw') from err
+            for k, caption in enumerate(captions):
+                if not isinstance(caption, str) or not caption.strip():
+                    raise ValueError(
+                        f'{self.ann_file}: images[{index}].sentences[{k}].raw '
+                        f'({entry.get("filename")}) is an empty caption {caption!r}; '
+                        'fix or delete that sentence.')
             for caption in captions:
                 data_list.append(dict(img_path=img_path, text=caption, img_id=img_id))
         if not data_list:

@@ -13,6 +13,7 @@ from mmengine.dataset import BaseDataset
 from PIL import Image, ImageDraw
 
 from tpc_cma_mm.registry import DATASETS
+from .pipeline import build_pipeline
 
 __all__ = ['ShapeCaptions', 'SHAPES', 'COLOURS', 'SIZES', 'POSITIONS']
 
@@ -135,9 +136,12 @@ class ShapeCaptions(BaseDataset):
             raise ValueError(f'ShapeCaptions keep_prob: unknown keys {sorted(unknown)} '
                              f'or probabilities outside [0, 1] for {bad}; '
                              f'valid keys are {list(DEFAULT_KEEP)}')
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
+            raise ValueError(f'ShapeCaptions image_size must be an integer >= 8 (pixels '
+                             f'per side), got {image_size!r}')
         self.split, self.num_samples, self.seed = split, num_samples, seed
         self.image_size = image_size
-        super().__init__(ann_file='', data_root='', pipeline=pipeline,
+        super().__init__(ann_file='', data_root='', pipeline=build_pipeline(pipeline),
                          serialize_data=False, **kwargs)
 
     def load_data_list(self) -> List[dict]:

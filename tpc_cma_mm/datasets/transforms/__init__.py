@@ -1,3 +1,4 @@
+from .loading import ImageLoadError, SafeLoadImageFromFile
 from .tokenize import TokenizeCaption
 
-__all__ = ['TokenizeCaption']
+__all__ = ['ImageLoadError', 'SafeLoadImageFromFile', 'TokenizeCaption']

@@ -1,0 +1,74 @@
+"""A NaN / Inf loss stops training with a diagnosis and never reaches a checkpoint."""
+import math
+import types
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+from torch import nn
+
+from tiny_runner import run_tiny, tiny_runner_cfg
+from tpc_cma_mm.engine.hooks import NonFiniteGuardHook, NonFiniteLossError
+from tpc_cma_mm.utils import safe_torch_load
+
+
+class PoisonLogitScale(Hook):
+    """Sets the logit scale to NaN before the iteration with 0-based index ``at``."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == self.at:
+            with torch.no_grad():
+                runner.model.logit_scale.fill_(float('nan'))
+
+
+def test_nan_loss_stops_with_diagnosis_and_keeps_last_good_checkpoint(tmp_path):
+    cfg = tiny_runner_cfg(tmp_path, max_iters=8, interval=2,
+                          custom_hooks=tiny_runner_cfg(tmp_path)['custom_hooks']
+                          + [PoisonLogitScale(at=4)])
+    with pytest.raises(NonFiniteLossError) as info:
+        run_tiny(cfg)
+    message = str(info.value)
+    assert 'iteration 5' in message                      # 1-based, as mmengine logs it
+    assert 'loss=nan' in message and 'loss_contrastive=nan' in message
+    assert 'alpha=' in message and 'logit_scale=nan' in message
+    good = str(tmp_path / 'iter_4.pth')
+    assert f'last good checkpoint is {good}' in message
+    assert sorted(p.name for p in tmp_path.glob('iter_*.pth')) == ['iter_2.pth', 'iter_4.pth']
+    assert (tmp_path / 'last_checkpoint').read_text() == good
+    state = safe_torch_load(good)['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def _fake_runner(tmp_path, model=None):
+    return types.SimpleNamespace(iter=6, work_dir=str(tmp_path),
+                                 model=model or nn.Linear(2, 2))
+
+
+def test_inf_term_is_reported_with_alpha(tmp_path):
+    model = nn.Linear(2, 2)
+    model.alpha = 0.25
+    outputs = dict(loss=torch.tensor(1.5), loss_cma=torch.tensor(math.inf),
+                   cma_cent=torch.tensor(0.5))
+    with pytest.raises(NonFiniteLossError, match=r'iteration 7: loss_cma\..*alpha=0.25'):
+        NonFiniteGuardHook().after_train_iter(_fake_runner(tmp_path, model), 0, None, outputs)
+    NonFiniteGuardHook().after_train_iter(  # finite values pass
+        _fake_runner(tmp_path, model), 0, None, dict(loss=torch.tensor(1.5), alpha=0.25))
+
+
+def test_weight_check_and_save_refusal(tmp_path):
+    model = nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = float('nan')
+    runner = _fake_runner(tmp_path, model)
+    (tmp_path / 'last_checkpoint').write_text('/x/iter_4.pth')
+    with pytest.raises(NonFiniteLossError, match='weight weight'):
+        NonFiniteGuardHook(check_weights=True).after_train_iter(runner, 0, None, dict(loss=1.0))
+    with pytest.raises(NonFiniteLossError, match=r'Refusing to save.*1 weights.*/x/iter_4.pth'):
+        NonFiniteGuardHook().before_save_checkpoint(runner, dict(state_dict=model.state_dict()))
+    with pytest.raises(ValueError, match='check_weights'):
+        NonFiniteGuardHook(check_weights='yes')

@@ -1,0 +1,53 @@
+"""ModalityGapMetric in one process: streaming equals the function API; keys and prefixes."""
+import pytest
+import torch
+
+from tpc_cma_mm.evaluation import CrossModalRetrieval, ModalityGapMetric
+from tpc_cma_mm.evaluation.functional import GAP_KEYS, gap_metrics, mean_center
+from tpc_cma_mm.registry import METRICS
+
+
+def _samples(img, text, labels, start=0):
+    return [dict(img_embeds=i, text_embeds=t, gt_label=torch.tensor([int(c)]), img_id=start + n)
+            for n, (i, t, c) in enumerate(zip(img, text, labels))]
+
+
+def _evaluate(metric, img, text, labels, batch=32):
+    for start in range(0, len(img), batch):
+        rows = slice(start, start + batch)
+        metric.process(None, _samples(img[rows], text[rows], labels[rows], start))
+    return metric.evaluate(len(img))
+
+
+def test_streaming_metric_equals_gap_metrics(pairs):
+    img, text, labels = pairs
+    metric = METRICS.build(dict(type='ModalityGapMetric', max_mmd_samples=100, chunk_rows=50))
+    scores = _evaluate(metric, img, text, labels)
+    expected = gap_metrics(img, text, max_mmd_samples=100)
+    assert set(scores) == {f'gap/{k}' for k in GAP_KEYS}
+    for key, value in expected.items():
+        assert scores[f'gap/{key}'] == pytest.approx(value, rel=1e-10, abs=1e-12), key
+
+
+def test_metric_resets_between_evaluations(pairs):
+    img, text, labels = pairs
+    metric = ModalityGapMetric()
+    first = _evaluate(metric, img, text, labels)
+    second = _evaluate(metric, img[:100], text[:100], labels[:100])
+    assert second['gap/centroid'] == pytest.approx(gap_metrics(img[:100], text[:100])['centroid'])
+    assert first['gap/centroid'] != second['gap/centroid']
+
+
+def test_posthoc_option_scores_the_transformed_embeddings_under_its_own_prefix(pairs):
+    img, text, labels = pairs
+    metric = ModalityGapMetric(posthoc=dict(type='MeanCentering'))
+    scores = _evaluate(metric, img, text, labels)
+    expected = gap_metrics(*mean_center(img, text))
+    assert scores['mean_centering/gap/centroid'] == pytest.approx(expected['centroid'], rel=1e-9)
+    retrieval = _evaluate(CrossModalRetrieval(posthoc='GapShift'), img, text, labels)
+    assert 'gap_shift_0.5/retrieval/i2t_R@1' in retrieval
+
+
+def test_missing_embeddings_name_the_fix():
+    with pytest.raises(KeyError, match='TokenizeCaption'):
+        ModalityGapMetric().process(None, [dict(img_embeds=torch.zeros(4))])

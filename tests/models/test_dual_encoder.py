@@ -1,0 +1,80 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tpc_cma_mm.registry import DATASETS, MODELS
+
+
+def _batch(model, n=6):
+    dataset = DATASETS.build(tiny_dataset_cfg(num_samples=n))
+    return model.data_preprocessor(
+        dict(inputs=[dataset[i]['inputs'] for i in range(n)],
+             data_samples=[dataset[i]['data_samples'] for i in range(n)]))
+
+
+def test_preprocessor_stacks_tokens(tiny_model):
+    data = _batch(tiny_model)
+    assert data['inputs'].shape == (6, 3, 16, 16)
+    assert data['text_tokens'].shape == (6, 16) and data['text_tokens'].dtype == torch.long
+
+
+def test_loss_mode_is_infonce_of_normalised_embeddings(tiny_model):
+    data = _batch(tiny_model)
+    losses = tiny_model(**data, mode='loss')
+    embeds = tiny_model(data['inputs'], text_tokens=data['text_tokens'], mode='tensor')
+    logits = math.exp(math.log(1 / 0.07)) * embeds['img_embeds'] @ embeds['text_embeds'].t()
+    target = torch.arange(6)
+    expected = (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
+    torch.testing.assert_close(losses['loss_contrastive'], expected)
+    assert not any('loss' in k for k in losses if k not in ('loss_contrastive', ))
+
+
+def test_text_trimming_does_not_change_embeddings(tiny_model):
+    tokens = tiny_model.tokenizer(['a red circle', 'a large blue star in the top left'])
+    trimmed = tiny_model.encode_text(tokens)
+    # Reference: run the full context with no trimming.
+    x = tiny_model.token_embedding(tokens) + tiny_model.positional_embedding
+    x = tiny_model.ln_final(tiny_model.transformer(x))
+    full = x[torch.arange(2), tokens.argmax(-1)] @ tiny_model.text_projection
+    torch.testing.assert_close(trimmed, full, rtol=1e-5, atol=1e-6)
+
+
+def test_logit_scale_is_clamped_at_max():
+    model = MODELS.build(tiny_model_cfg(logit_scale_init=math.log(500.0)))
+    assert model.logit_scale_value().item() == pytest.approx(100.0)
+
+
+def test_alpha_outside_unit_interval_is_rejected():
+    with pytest.raises(ValueError, match='alpha'):
+        MODELS.build(tiny_model_cfg(alpha=1.5))
+
+
+def test_zero_shot_prototypes_follow_the_weights():
+    classes = ['circle', 'square', 'star']
+    model = MODELS.build(tiny_model_cfg(zero_shot=dict(classnames=classes, templates=['a {}', 'a photo of a {}'])))
+    model.eval()
+    data = _batch(model)
+    samples = model(**data, mode='predict')
+    proto = model.class_prototypes()
+    # Independent: mean of the normalised prompt embeddings, renormalised.
+    tokens = model.tokenizer(['a star', 'a photo of a star'])
+    expected = F.normalize(F.normalize(model.encode_text(tokens), dim=-1).mean(0), dim=-1)
+    torch.testing.assert_close(proto[2], expected)
+    torch.testing.assert_close(samples[0].pred_score, samples[0].img_embeds @ proto.t())
+    state = {k: v + 0.01 * torch.randn_like(v) for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert not torch.allclose(model.class_prototypes(), proto)
+
+
+def test_resnet_image_tower_trains():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg(
+        vision_backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=8),
+        vision_neck=dict(type='GlobalAveragePooling'),
+        projection=dict(type='CLIPProjection', in_channels=64, out_channels=32)))
+    losses = model(**_batch(model), mode='loss')
+    losses['loss_contrastive'].backward()
+    assert model.visual.conv1.weight.grad.abs().sum() > 0

@@ -1,0 +1,130 @@
+"""tools/convert_clip_weights.py end to end: files in, checkpoint out, errors."""
+import importlib.util
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from clip.model import CLIP as OpenAICLIP
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+
+import tpc_cma_mm  # noqa: F401
+from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.utils.checkpoint import safe_torch_load
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(ROOT, 'tools', 'convert_clip_weights.py')
+# 1-layer OpenAI-format CLIP: 64-d image tower (1 head), 32-d text tower, 16 positions.
+SOURCE = dict(embed_dim=16, image_resolution=32, vision_layers=1, vision_width=64,
+              vision_patch_size=16, context_length=16, vocab_size=49408,
+              transformer_width=32, transformer_heads=2, transformer_layers=1)
+MODEL = dict(
+    type='DualEncoder',
+    vision_backbone=dict(
+        type='VisionTransformer',
+        arch=dict(embed_dims=64, num_layers=1, num_heads=1, feedforward_channels=256),
+        img_size=32, patch_size=16, pre_norm=True, final_norm=True, out_type='cls_token',
+        norm_cfg=dict(type='LN', eps=1e-5), layer_cfgs=dict(act_cfg=dict(type='QuickGELU'))),
+    projection=dict(type='CLIPProjection', in_channels=64, out_channels=16),
+    text_backbone=dict(type='TextTransformer', width=32, layers=1, heads=2),
+    proj_dim=16, context_length=16)
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location('convert_clip_weights', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def source(tmp_path):
+    torch.manual_seed(0)
+    model = OpenAICLIP(**SOURCE).eval()
+    path = tmp_path / 'openai.pt'
+    torch.save(model.state_dict(), path)
+    return model, str(path)
+
+
+def write_config(tmp_path, model_cfg) -> str:
+    path = tmp_path / 'model_cfg.py'
+    path.write_text(f'model = {model_cfg!r}\n')
+    return str(path)
+
+
+def plain(obj) -> bool:
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and plain(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(plain(v) for v in obj)
+    return isinstance(obj, (str, int, float, bool, type(None)))
+
+
+def test_cli_converts_checks_and_mmengine_loads(source, tmp_path):
+    model_src, src = source
+    dst = str(tmp_path / 'out' / 'converted.pth')
+    cfg = write_config(tmp_path, MODEL)
+    result = subprocess.run([sys.executable, TOOL, src, dst, '--config', cfg],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert 'all keys match' in result.stdout
+    ckpt = safe_torch_load(dst)
+    assert set(ckpt) == {'state_dict', 'meta'} and plain(ckpt['meta'])
+    assert ckpt['meta']['source_format'] == 'openai'
+    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
+        model = MODELS.build(MODEL).eval()
+    load_checkpoint(model, dst, strict=True)  # the path load_from takes
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        diff = model.embed(images)['img_embeds'] - F.normalize(
+            model_src.encode_image(images), dim=-1)
+    assert diff.abs().max() < 1e-4
+
+
+def test_open_clip_training_checkpoint(source, tmp_path):
+    model_src, _ = source
+    src, dst = str(tmp_path / 'epoch_3.pt'), str(tmp_path / 'converted.pth')
+    state = {f'module.{k}': v for k, v in model_src.state_dict().items()}
+    torch.save(dict(epoch=3, name='run', state_dict=state), src)
+    assert _tool().main([src, dst, '--format', 'open_clip']) == 0
+    ckpt = safe_torch_load(dst)
+    assert ckpt['meta']['source_format'] == 'open_clip'
+    assert 'visual.patch_embed.projection.weight' in ckpt['state_dict']
+
+
+@pytest.mark.filterwarnings('ignore::FutureWarning')  # torch.jit.script
+def test_bad_inputs_give_clear_errors(tmp_path, capsys):
+    tool, dst = _tool(), str(tmp_path / 'never.pth')
+    assert tool.main([str(tmp_path / 'nope.pt'), dst]) == 2
+    assert 'does not exist' in capsys.readouterr().err
+
+    garbage = tmp_path / 'garbage.pt'
+    garbage.write_bytes(b'not a checkpoint')
+    assert tool.main([str(garbage), dst]) == 2
+    assert 'Cannot read' in capsys.readouterr().err
+
+    jit = str(tmp_path / 'ViT-B-16.pt')
+    torch.jit.script(torch.nn.Linear(2, 2)).save(jit)
+    assert tool.main([jit, dst]) == 2
+    err = capsys.readouterr().err
+    assert 'TorchScript' in err and 'jit=False' in err and 'state_dict()' in err
+
+    odd = str(tmp_path / 'odd.pt')
+    torch.save({'encoder.layer.0.weight': torch.zeros(2)}, odd)
+    assert tool.main([odd, dst]) == 2
+    err = capsys.readouterr().err
+    assert 'encoder.layer.0.weight' in err and 'open_clip' in err
+    assert not osp.exists(dst)
+
+
+def test_config_mismatch_reported(source, tmp_path, capsys):
+    _, src = source
+    wrong = dict(MODEL, proj_dim=8, projection=dict(MODEL['projection'], out_channels=8))
+    rc = _tool().main([src, str(tmp_path / 'c.pth'), '--config',
+                       write_config(tmp_path, wrong)])
+    out = capsys.readouterr().out
+    assert rc == 1 and 'FAILED' in out
+    assert 'mismatched keys (2)' in out and 'visual_proj.proj' in out

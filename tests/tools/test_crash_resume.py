@@ -1,0 +1,93 @@
+"""SIGKILL mid-ramp, `tools/train.py --resume`, and the run ends exactly as an uninterrupted one."""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+from mmengine.config import Config
+
+from tiny_runner import HAS_CURRICULUM, read_scalars, run_tiny, tiny_runner_cfg, write_config
+from tpc_cma_mm.utils import safe_torch_load
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HERE = osp.dirname(osp.abspath(__file__))
+MAX_ITERS, INTERVAL, STALL_AT = 12, 4, 7  # ramp: iterations 4-9 (phases 0.25/0.5/0.25)
+VOLATILE = ('time', 'data_time', 'eta', 'memory')
+
+
+def _train(config, work_dir, *args, env=None, stall_marker=None):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([HERE, REPO]), **(env or {}))
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+           '--work-dir', str(work_dir), *args]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(child, marker, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not osp.exists(marker):
+        assert child.poll() is None, f'training exited early: {child.stderr.read()[-3000:]}'
+        assert time.monotonic() < deadline, 'training never reached the kill point'
+        time.sleep(0.2)
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
+    cfg = tiny_runner_cfg('unused', max_iters=MAX_ITERS, interval=INTERVAL, val=True)
+    cfg['custom_hooks'].append(dict(type='StallAfterIterHook'))
+    config = write_config(tmp_path / 'crash_cfg.py', cfg, imports=['crash_hooks'])
+    work, marker = tmp_path / 'work', tmp_path / 'stalled'
+
+    child = _train(config, work, env=dict(TPC_STALL_AT=str(STALL_AT), TPC_STALL_MARKER=str(marker)))
+    # meanwhile, the same config uninterrupted, in this process
+    monkeypatch.syspath_prepend(HERE)
+    ref_cfg = Config.fromfile(config)
+    ref_cfg.work_dir = str(tmp_path / 'ref')
+    run_tiny(ref_cfg)
+    _wait_for(child, marker)
+    os.kill(child.pid, signal.SIGKILL)  # mid-ramp, 3 iterations after iter_4.pth
+    assert child.wait() == -signal.SIGKILL
+    assert (work / 'last_checkpoint').read_text() == str(work / f'iter_{INTERVAL}.pth')
+    # what a kill during the next save would have left: ignored, then removed
+    (work / f'.iter_{2 * INTERVAL}.pth.k1ll.partial').write_bytes(b'\x50\x4b torn')
+
+    resumed = _train(config, work, '--resume')
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    assert not list(work.glob('.*.partial'))
+
+    final = f'iter_{MAX_ITERS}.pth'
+    got, want = (safe_torch_load(str(d / final)) for d in (work, tmp_path / 'ref'))
+    assert got['state_dict'].keys() == want['state_dict'].keys()
+    for key, value in want['state_dict'].items():
+        assert torch.equal(got['state_dict'][key], value), key
+    if HAS_CURRICULUM:
+        assert got['tpc_curriculum'] == want['tpc_curriculum']
+        assert 0 < got['tpc_curriculum']['alpha'] <= 0.5
+
+    logged, reference = read_scalars(str(work)), read_scalars(str(tmp_path / 'ref'))
+    assert set(logged) == set(reference)  # killed run: 1-7, resumed: 5-12 and val
+    for step, want_row in reference.items():
+        row = {k: v for k, v in logged[step].items() if k not in VOLATILE}
+        assert row == {k: v for k, v in want_row.items() if k not in VOLATILE}, step
+    assert any(k.startswith('retrieval/') for k in reference[('val', 0)])
+    if HAS_CURRICULUM:
+        assert 0 < logged[STALL_AT]['alpha'] < 0.5  # the kill was mid-ramp
+
+
+def test_resume_flag_picks_newest_complete_checkpoint_or_starts_afresh(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))
+    from train import build_config, parse_args
+    config = write_config(tmp_path / 'c.py', tiny_runner_cfg('unused', load_from='pre.pth'))
+    work = tmp_path / 'work'
+    monkeypatch.setattr(sys, 'argv', ['train.py', config, '--work-dir', str(work), '--resume'])
+    cfg = build_config(parse_args())
+    assert not cfg.resume and cfg.load_from == 'pre.pth'  # nothing to resume: fine-tune as set
+    work.mkdir()
+    (work / 'iter_3.pth').write_bytes(b'torn')  # incomplete: never picked
+    torch.save(dict(state_dict={}), work / 'iter_2.pth')
+    cfg = build_config(parse_args())
+    assert cfg.resume and cfg.load_from == str(work / 'iter_2.pth')

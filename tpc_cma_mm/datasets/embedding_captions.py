@@ -1,0 +1,146 @@
+"""Cached CLIP embeddings of captioned images, for training caption decoders.
+
+``cache_embeddings`` runs the (frozen) model under test over caption data
+sets once and saves, per split, the image and text embeddings, the caption
+tokens and texts and the image ids in one weights-only ``.pth`` file;
+``EmbeddingCaptions`` serves them to a ``CaptionDecoder``.
+"""
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+from mmpretrain.structures import DataSample
+from torch.utils.data import DataLoader, Dataset
+
+from tpc_cma_mm.registry import DATASETS
+from tpc_cma_mm.utils import safe_torch_load
+
+__all__ = ['EmbeddingCaptions', 'cache_embeddings']
+
+
+@torch.no_grad()
+def _embed_split(model, dataset, batch_size: int, keep_images: int) -> dict:
+    rows: Dict[str, list] = dict(img_embeds=[], text_embeds=[], tokens=[], texts=[],
+                                 img_ids=[], images=[])
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        collate_fn=pseudo_collate)
+    for batch in loader:
+        if len(rows['images']) < keep_images:
+            rows['images'] += [img.clone() for img in batch['inputs']][:keep_images]
+        data = model.data_preprocessor(batch, False)
+        if 'text_tokens' not in data:
+            raise KeyError('The caption data set pipeline must have TokenizeCaption and '
+                           "PackInputs(algorithm_keys=['text', 'text_tokens', 'img_id']).")
+        out = model(data['inputs'], text_tokens=data['text_tokens'], mode='tensor')
+        rows['img_embeds'].append(out['img_embeds'].float().cpu())
+        rows['text_embeds'].append(out['text_embeds'].float().cpu())
+        rows['tokens'].append(data['text_tokens'].cpu())
+        for i, sample in enumerate(data['data_samples']):
+            rows['texts'].append(str(sample.text))
+            rows['img_ids'].append(int(sample.get('img_id', len(rows['img_ids']))))
+    split = {k: torch.cat(rows[k]) for k in ('img_embeds', 'text_embeds', 'tokens')}
+    split.update(texts=rows['texts'], img_ids=rows['img_ids'],
+                 images=torch.stack(rows['images'][:keep_images]) if keep_images else None)
+    return split
+
+
+def cache_embeddings(model, datasets: Dict[str, dict], path: str, batch_size: int = 256,
+                     keep_images: int = 0, meta: Optional[dict] = None) -> dict:
+    """Embed each split once with ``model`` (mode 'tensor') and save to ``path``.
+
+    Args:
+        model: A ``DualEncoder`` (or any model whose tensor mode returns
+            ``img_embeds`` and ``text_embeds``); it is put in eval mode.
+        datasets: split name ('train', 'test', ...) -> data set config or
+            object; items need an image, ``text``, ``text_tokens``, ``img_id``.
+        path: The cache file; if it exists it is loaded instead.
+        keep_images: Packed input images of the first few items of each split
+            to keep for sample sheets.
+        meta: Saved alongside (e.g. the checkpoint it came from).
+    """
+    if osp.isfile(path):
+        return safe_torch_load(path)
+    model.eval()
+    cache = dict(meta=dict(meta or {}))
+    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
+        for split, dataset in datasets.items():
+            if isinstance(dataset, dict):
+                dataset = DATASETS.build(dataset)
+            cache[split] = _embed_split(model, dataset, batch_size, keep_images)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    torch.save(cache, path + '.tmp')
+    os.replace(path + '.tmp', path)
+    return cache
+
+
+@DATASETS.register_module()
+class EmbeddingCaptions(Dataset):
+    """Cached embeddings as items ``dict(inputs=embed, data_samples=DataSample)``.
+
+    The data sample carries ``text_tokens``, ``gt_caption`` (list of
+    references) and ``img_id``.
+
+    Example config (train a decoder on text embeddings; score it on images)::
+
+        train_dataloader = dict(
+            batch_size=128, sampler=dict(type='InfiniteSampler', shuffle=True),
+            collate_fn=dict(type='pseudo_collate'),
+            dataset=dict(type='EmbeddingCaptions', cache_file='embeds.pth',
+                         split='train', modality='text'))
+        test_dataloader = dict(
+            batch_size=256, sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='pseudo_collate'),
+            dataset=dict(type='EmbeddingCaptions', cache_file='embeds.pth',
+                         split='test', modality='image', group_by_image=True))
+
+    Args:
+        cache_file (str): Written by ``cache_embeddings``.
+        split (str): A split of the cache.
+        modality (str): 'text' (each caption's text embedding) or 'image'.
+        group_by_image (bool): One item per image with all its captions as
+            ``gt_caption`` (for scoring); otherwise one item per caption.
+            With 'text', an image's first caption gives the embedding.
+        center (bool): C3 mean-centering (Zhang et al., 2024): subtract the
+            modality's mean over the cache's *train* split, then renormalise.
+    """
+
+    def __init__(self, cache_file: str, split: str = 'train', modality: str = 'text',
+                 group_by_image: bool = False, center: bool = False):
+        if modality not in ('text', 'image'):
+            raise ValueError(f"EmbeddingCaptions modality must be 'text' or 'image', "
+                             f'got {modality!r}')
+        cache = safe_torch_load(cache_file)
+        if split not in cache:
+            raise KeyError(f'{cache_file} has no split {split!r}; it has '
+                           f'{sorted(k for k in cache if k != "meta")}')
+        data, key = cache[split], 'img_embeds' if modality == 'image' else 'text_embeds'
+        embeds = data[key]
+        if center:
+            mean = cache['train'][key].mean(dim=0)
+            embeds = F.normalize(embeds - mean, dim=-1)
+        self.split, self.modality = split, modality
+        groups: Dict[int, List[int]] = {}
+        for row, img_id in enumerate(data['img_ids']):
+            groups.setdefault(int(img_id), []).append(row)
+        if group_by_image:
+            firsts = [rows[0] for rows in groups.values()]
+            refs = [[data['texts'][r] for r in rows] for rows in groups.values()]
+        else:
+            firsts = list(range(len(data['texts'])))
+            refs = [[t] for t in data['texts']]
+        index = torch.tensor(firsts, dtype=torch.long)
+        self.embeds, self.tokens = embeds[index], data['tokens'][index]
+        self.img_ids = [int(data['img_ids'][r]) for r in firsts]
+        self.references = refs
+
+    def __len__(self) -> int:
+        return len(self.img_ids)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = DataSample(text_tokens=self.tokens[index], img_id=self.img_ids[index],
+                            gt_caption=list(self.references[index]))
+        return dict(inputs=self.embeds[index], data_samples=sample)
