@@ -46,15 +46,30 @@ def build_config(args) -> Config:
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
+    deepspeed = cfg.get('strategy', {}).get('type') == 'DeepSpeedStrategy'
+    if args.amp and deepspeed:
+        print('--amp: DeepSpeed sets precision in strategy.config (bf16 / fp16); '
+              'the optim_wrapper stays DeepSpeedOptimWrapper.')
+    elif args.amp:
         dtype = 'bfloat16' if (not torch.cuda.is_available()
                                or torch.cuda.is_bf16_supported()) else 'float16'
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        # bf16 needs no loss scaling and runs on a CPU too (AutocastOptimWrapper);
+        # float16 (GPUs without bf16) needs mmengine's AmpOptimWrapper.
+        cfg.optim_wrapper.type = ('AutocastOptimWrapper' if dtype == 'bfloat16'
+                                  else 'AmpOptimWrapper')
         cfg.optim_wrapper.dtype = dtype
         if dtype == 'float16':
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        # The newest *complete* checkpoint (a kill may have cut the last save
+        # short); with none, start afresh from the config's load_from, if any.
+        from tpc_cma_mm.utils.checkpoint import find_resumable_checkpoint
+        found = find_resumable_checkpoint(cfg.work_dir)
+        if found:
+            cfg.resume, cfg.load_from = True, found
+        else:
+            print(f'--resume: no complete checkpoint in {cfg.work_dir}; starting afresh.')
+            cfg.resume = False
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
@@ -64,7 +79,11 @@ def main():
     args = parse_args()
     cfg = build_config(args)
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    if 'runner_type' in cfg:  # e.g. FlexibleRunner with FSDP / DeepSpeed strategies
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
     runner.train()
 
 

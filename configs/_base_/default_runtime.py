@@ -5,7 +5,12 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2),
+    # Atomic saves, old files deleted only after the new one is complete, and
+    # loaded state dicts checked against the model (docs/reliability.md).
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=500,
+                    max_keep_ckpts=2),
+    # Stops at the first NaN / Inf loss; never saves non-finite weights.
+    nonfinite_guard=dict(type='NonFiniteGuardHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 

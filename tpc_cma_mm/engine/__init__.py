@@ -1,2 +1,7 @@
 from .hooks import *  # noqa: F401,F403
 from .hooks import __all__  # noqa: F401
+from .optim_wrapper import AutocastOptimWrapper  # noqa: F401
+from .sharding import is_transformer_block, transformer_block_policy  # noqa: F401
+
+__all__ = [*__all__, 'AutocastOptimWrapper', 'is_transformer_block',
+           'transformer_block_policy']

@@ -1,11 +1,14 @@
+from .captioner import CaptionDecoder, vocab_from_tokens
+from .convert import convert_state_dict
 from .data_preprocessor import DualEncoderDataPreprocessor
 from .dual_encoder import DualEncoder
+from .grad_probe import GradProbe
 from .losses import CMALoss, ContrastiveLoss, cma_terms
 from .text_encoder import TextTransformer
 from .tokenizer import CLIPTokenizer, find_bpe_vocab
 
 __all__ = [
-    'CLIPTokenizer', 'CMALoss', 'ContrastiveLoss', 'DualEncoder',
-    'DualEncoderDataPreprocessor', 'TextTransformer', 'cma_terms',
-    'find_bpe_vocab'
+    'CLIPTokenizer', 'CMALoss', 'CaptionDecoder', 'ContrastiveLoss',
+    'DualEncoder', 'DualEncoderDataPreprocessor', 'GradProbe', 'TextTransformer',
+    'cma_terms', 'convert_state_dict', 'find_bpe_vocab', 'vocab_from_tokens'
 ]

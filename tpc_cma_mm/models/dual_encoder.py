@@ -10,7 +10,10 @@ from torch import nn
 
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import gather_with_grad
+from .text_encoder import TextTransformer
 from .tokenizer import CLIPTokenizer
+from .tower_lock import configure_towers
+from .vit_pooling import cls_fast_path_ok, vit_cls_forward
 
 __all__ = ['DualEncoder']
 
@@ -62,6 +65,9 @@ class DualEncoder(BaseModel):
         learnable_logit_scale (bool): Train the temperature or keep it fixed.
         zero_shot (dict, optional): ``classnames`` and ``templates`` (format
             strings with one ``{}``) for zero-shot classification in predict mode.
+        tower_cfg (dict, optional): Locked towers and gradient checkpointing,
+            e.g. ``dict(lock_image=True, grad_checkpointing=True)``; see
+            ``tower_lock.configure_towers``.
     """
 
     def __init__(self,
@@ -79,6 +85,7 @@ class DualEncoder(BaseModel):
                  logit_scale_max: float = 100.0,
                  learnable_logit_scale: bool = True,
                  zero_shot: Optional[dict] = None,
+                 tower_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -112,6 +119,8 @@ class DualEncoder(BaseModel):
         self.contrastive_loss = MODELS.build(contrastive_loss)
         self.cma_loss = MODELS.build(cma_loss) if cma_loss else None
         self.alpha = float(alpha)
+        # A GradProbe (models/grad_probe.py) that TPCCurriculumHook attaches.
+        self.grad_probe = None
 
         self.zero_shot = zero_shot
         self._prototypes: Optional[torch.Tensor] = None
@@ -119,10 +128,15 @@ class DualEncoder(BaseModel):
         # Prototypes depend on the weights, which change by training or loading.
         self.register_load_state_dict_post_hook(
             lambda module, keys: module.invalidate_prototypes())
+        if tower_cfg:
+            configure_towers(self, **tower_cfg)
 
     # ------------------------------------------------------------- encoders
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        feats = self.visual(images)
+        if cls_fast_path_ok(self.visual):  # same features, last block on CLS only
+            feats = vit_cls_forward(self.visual, images)
+        else:
+            feats = self.visual(images)
         if self.visual_neck is not None:
             feats = self.visual_neck(feats)
         out = self.visual_proj(feats)
@@ -136,6 +150,9 @@ class DualEncoder(BaseModel):
         length = int(eot.max()) + 1
         x = self.token_embedding(tokens[:, :length])
         x = x + self.positional_embedding[:length]
+        if isinstance(self.transformer, TextTransformer):
+            # Pooled inside the last block: its other positions are skipped.
+            return self.ln_final(self.transformer(x, pool_index=eot)) @ self.text_projection
         x = self.ln_final(self.transformer(x))
         return x[torch.arange(x.shape[0], device=x.device), eot] @ self.text_projection
 
@@ -183,7 +200,13 @@ class DualEncoder(BaseModel):
         cma = self.cma_loss(img_all, text_all)
         # alpha = 0 still keeps the CMA term in the graph (STACK.md, trap 8).
         out['loss_contrastive'] = (1 - self.alpha) * contrastive
-        out['loss_cma'] = self.alpha * cma.pop('cma')
+        cma_raw = cma.pop('cma')
+        out['loss_cma'] = self.alpha * cma_raw
+        if self.grad_probe is not None and self.training:
+            # Per-loss gradients inside the step (trap 7); adds a zero-valued
+            # term, whose gradient is the optional PCGrad correction.
+            out['loss_cma'] = out['loss_cma'] + self.grad_probe(
+                self, contrastive, cma_raw, self.alpha)
         out['contrastive_raw'] = contrastive.detach()
         out['alpha'] = torch.tensor(self.alpha)
         out.update({k: v.detach() for k, v in cma.items()})

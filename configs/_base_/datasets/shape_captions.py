@@ -31,6 +31,9 @@ test_dataloader = dict(
                  seed=data_seed, pipeline=pipeline))
 val_evaluator = [
     dict(type='CrossModalRetrieval', topk=(1, 5, 10)),
-    dict(type='Accuracy', topk=(1, 5), prefix='zero_shot'),
+    # thrs=None: the default thrs=0. counts negative-cosine predictions as wrong.
+    dict(type='Accuracy', topk=(1, 5), thrs=None, prefix='zero_shot'),
+    dict(type='ModalityGapMetric'),
+    dict(type='JointClusteringMetric', seeds=(0, 1, 2), n_init=10),
 ]
 test_evaluator = val_evaluator

@@ -8,6 +8,7 @@ model = dict(
         img_size=224,
         patch_size=16,
         drop_rate=0.,
+        norm_cfg=dict(type='LN', eps=1e-5),  # CLIP's eps (mmpretrain's ViT: 1e-6)
         layer_cfgs=dict(act_cfg=dict(type='QuickGELU')),
         pre_norm=True,
         final_norm=True,

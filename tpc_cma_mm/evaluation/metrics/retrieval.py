@@ -17,7 +17,11 @@ class CrossModalRetrieval(EmbeddingMetric):
 
     Example config::
 
-        val_evaluator = dict(type='CrossModalRetrieval', topk=(1, 5, 10))
+        val_evaluator = [
+            dict(type='CrossModalRetrieval', topk=(1, 5, 10)),
+            # the same after a post-hoc fix: keys mean_centering/retrieval/...
+            dict(type='CrossModalRetrieval', posthoc=dict(type='MeanCentering')),
+        ]
     """
     default_prefix = 'retrieval'
 

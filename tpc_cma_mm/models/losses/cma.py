@@ -8,6 +8,8 @@ from tpc_cma_mm.registry import MODELS
 
 __all__ = ['CMALoss', 'cma_terms']
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
 
 def cma_terms(img_embeds: torch.Tensor,
               text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -16,30 +18,48 @@ def cma_terms(img_embeds: torch.Tensor,
     ``cent`` = ||mu_x - mu_y||^2, ``dist`` = mean_i ||x~_i - y~_i||^2 and
     ``cov`` = ||S_x - S_y||_F^2 with population covariances (divided by N), so
     that cent + dist equals the mean squared paired distance exactly.
+
+    Half-precision inputs (AMP) are computed in float32; float32 and float64
+    inputs keep their precision.
     """
-    num = img_embeds.shape[0]
-    mu_img = img_embeds.mean(0)
-    mu_text = text_embeds.mean(0)
-    img_centred = img_embeds - mu_img
-    text_centred = text_embeds - mu_text
-    cov_diff = (img_centred.t() @ img_centred -
-                text_centred.t() @ text_centred) / num
-    return dict(
-        cent=(mu_img - mu_text).pow(2).sum(),
-        dist=(img_centred - text_centred).pow(2).sum(1).mean(),
-        cov=cov_diff.pow(2).sum())
+    if img_embeds.shape != text_embeds.shape or img_embeds.dim() != 2:
+        raise ValueError('cma_terms needs two (N, d) tensors of one shape, got '
+                         f'{tuple(img_embeds.shape)} and {tuple(text_embeds.shape)}')
+    if img_embeds.dtype in _LOW_PRECISION:
+        img_embeds = img_embeds.float()
+    if text_embeds.dtype in _LOW_PRECISION:
+        text_embeds = text_embeds.float()
+    with torch.autocast(img_embeds.device.type, enabled=False):
+        num = img_embeds.shape[0]
+        mu_img = img_embeds.mean(0)
+        mu_text = text_embeds.mean(0)
+        img_centred = img_embeds - mu_img
+        text_centred = text_embeds - mu_text
+        cov_diff = (img_centred.t() @ img_centred -
+                    text_centred.t() @ text_centred) / num
+        return dict(
+            cent=(mu_img - mu_text).pow(2).sum(),
+            dist=(img_centred - text_centred).pow(2).sum(1).mean(),
+            cov=cov_diff.pow(2).sum())
 
 
 @MODELS.register_module()
 class CMALoss(nn.Module):
     """Weighted sum of the centroid, paired-residual and covariance terms.
 
+    L_CMA = w_cent * ||mu_x - mu_y||^2 + w_dist * mean_i ||x~_i - y~_i||^2
+    + w_cov * ||S_x - S_y||_F^2 on the (global, gathered) batch of
+    L2-normalised image embeddings x and text embeddings y (SPEC.md).
+
     Example config::
 
-        cma_loss = dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0)
+        model = dict(
+            type='DualEncoder', ...,
+            cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0))
 
     ``forward`` returns a dict with ``cma`` (the weighted total) and the
-    unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` for logging.
+    unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` for logging (no
+    "loss" in their names, so mmengine logs them without summing them).
 
     Args:
         w_cent (float): Weight of ||mu_x - mu_y||^2.
@@ -51,15 +71,17 @@ class CMALoss(nn.Module):
                  w_cov: float = 1.0):
         super().__init__()
         for key, value in dict(w_cent=w_cent, w_dist=w_dist, w_cov=w_cov).items():
-            if not value >= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not value >= 0 or value == float('inf'):
                 raise ValueError(
-                    f'CMALoss.{key} must be a non-negative number, got {value}; '
-                    'set it to 0 to switch the term off.')
-        self.weights = dict(cent=w_cent, dist=w_dist, cov=w_cov)
+                    f'CMALoss.{key} must be a finite non-negative number, got '
+                    f'{value!r}; set it to 0 to switch the term off.')
+        self.weights = dict(cent=float(w_cent), dist=float(w_dist), cov=float(w_cov))
 
     def forward(self, img_embeds: torch.Tensor,
                 text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
         terms = cma_terms(img_embeds, text_embeds)
+        # Every term stays in the graph, also at weight 0 (STACK.md, trap 8).
         total = sum(self.weights[k] * v for k, v in terms.items())
         out = {f'cma_{k}': v for k, v in terms.items()}
         out['cma'] = total

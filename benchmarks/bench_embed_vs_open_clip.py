@@ -1,0 +1,88 @@
+"""Embedding throughput: DualEncoder ``tensor`` mode vs open_clip encode_image / encode_text.
+
+Same architecture and the same weights (open_clip's, copied into ours; the
+script checks the embeddings agree), eval mode, ``torch.no_grad``, both
+returning L2-normalised embeddings. Contenders are called in turn every round
+and the medians' ratio is printed (images/s and texts/s).
+
+Text is measured twice: realistic captions (6-14 words, padded to the context)
+and captions that fill the whole context, where no model can stop early.
+
+CPU:  python benchmarks/bench_embed_vs_open_clip.py --arch tiny --batch 256
+GPU:  python benchmarks/bench_embed_vs_open_clip.py --arch vit-b16 --batch 256 --amp
+"""
+import argparse
+import contextlib
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks.common import (build_open_clip, build_ours, copy_open_clip_weights,  # noqa: E402
+                               interleaved, machine, make_batch)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--arch', default='tiny', choices=['tiny', 'vit-b16', 'vit-l14'])
+    p.add_argument('--batch', type=int, default=256)
+    p.add_argument('--rounds', type=int, default=20)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--amp', action='store_true', help='bf16 autocast in both')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch threads (default on a CPU: 1, steadier on a shared machine)')
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.threads or not torch.cuda.is_available():
+        torch.set_num_threads(args.threads or 1)
+    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    torch.manual_seed(0)
+    theirs = build_open_clip(args.arch).eval()
+    ours = build_ours(args.arch).eval()
+    copy_open_clip_weights(ours, theirs)
+    ours.to(dev)
+    theirs.to(dev)
+    images, tokens = make_batch(args.arch, args.batch)
+    _, full = make_batch(args.arch, args.batch, full_length=True, seed=1)
+    images, tokens, full = images.to(dev), tokens.to(dev), full.to(dev)
+    autocast = (lambda: torch.autocast(dev.type, torch.bfloat16)) if args.amp else (
+        contextlib.nullcontext)
+
+    def run(fn):
+        def call():
+            with torch.no_grad(), autocast():
+                return fn()
+        return call
+
+    fns = {
+        ('image', 'open_clip'): run(lambda: theirs.encode_image(images, normalize=True)),
+        ('image', 'ours'): run(lambda: ours(images, mode='tensor')['img_embeds']),
+        ('text', 'open_clip'): run(lambda: theirs.encode_text(tokens, normalize=True)),
+        ('text', 'ours'): run(lambda: ours(text_tokens=tokens, mode='tensor')['text_embeds']),
+        ('text, full context', 'open_clip'): run(
+            lambda: theirs.encode_text(full, normalize=True)),
+        ('text, full context', 'ours'): run(
+            lambda: ours(text_tokens=full, mode='tensor')['text_embeds']),
+    }
+    diffs = {key[0]: (fns[(key[0], 'ours')]().float() - fn().float()).abs().max().item()
+             for key, fn in fns.items() if key[1] == 'open_clip'}
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    med = interleaved(fns, args.rounds, args.warmup, sync)
+
+    print(f'# embed, arch={args.arch} batch={args.batch} amp={args.amp} '
+          f'caption tokens={int(tokens.argmax(-1).max()) + 1}/{tokens.shape[1]}')
+    print(f'# {machine()}; rounds={args.rounds}; max |diff| ours vs open_clip: '
+          + ', '.join(f'{k} {v:.1e}' for k, v in diffs.items()))
+    print(f'{"input":<20}{"open_clip /s":>14}{"ours /s":>12}{"ratio":>8}')
+    for what in ('image', 'text', 'text, full context'):
+        t_theirs, t_ours = med[(what, 'open_clip')], med[(what, 'ours')]
+        print(f'{what:<20}{args.batch / t_theirs:>14.1f}{args.batch / t_ours:>12.1f}'
+              f'{t_theirs / t_ours:>8.3f}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,143 @@
+"""Training-step throughput and memory: our DualEncoder vs open_clip's CLIP.
+
+Both models have the same architecture and start from the same random weights
+(open_clip's, copied into ours; the script first checks the embeddings agree).
+Each round runs one step of each contender in turn, so machine load hits them
+alike; the medians' ratio is printed.
+
+* ``open_clip``: ``model(images, texts)`` + ``ClipLoss`` + backward + AdamW
+  step + logit-scale clamp (open_clip's training loop).
+* ``ours (model step)``: ``model(..., mode='loss')`` + ``parse_losses`` +
+  ``OptimWrapper.update_params`` (AdamW): what ``train_step`` does after the
+  data preprocessor, on the same float tensors.
+* ``ours (train_step)``: mmengine's whole ``train_step``, also normalising a
+  uint8 batch and stacking per-sample tokens (work open_clip does in its
+  dataloader workers).
+
+Memory: on a GPU the allocator peak of one step; on a CPU the bytes of the
+activations autograd saves for backward (no CPU allocator peak exists).
+
+CPU:  python benchmarks/bench_train_step_vs_open_clip.py --arch tiny --batch 128
+GPU:  python benchmarks/bench_train_step_vs_open_clip.py --arch vit-b16 --batch 256 --amp
+"""
+import argparse
+import contextlib
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks.common import (build_open_clip, build_ours, copy_open_clip_weights,  # noqa: E402
+                               interleaved, machine, make_batch, saved_tensor_bytes)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--arch', default='tiny', choices=['tiny', 'vit-b16', 'vit-l14'])
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--rounds', type=int, default=20)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--amp', action='store_true', help='bf16 autocast in both')
+    p.add_argument('--grad-ckpt', action='store_true', help='gradient checkpointing in both')
+    p.add_argument('--full-length', action='store_true',
+                   help='captions fill the whole context (no early-EOT saving)')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch threads (default on a CPU: 1, steadier on a shared machine)')
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.threads or not torch.cuda.is_available():
+        torch.set_num_threads(args.threads or 1)
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.structures import DataSample
+    from open_clip.loss import ClipLoss
+    from tpc_cma_mm.models.tower_lock import set_grad_checkpointing
+
+    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    torch.manual_seed(0)
+    theirs = build_open_clip(args.arch)
+    ours = build_ours(args.arch)
+    copy_open_clip_weights(ours, theirs)
+    images, tokens = make_batch(args.arch, args.batch, args.full_length)
+    with torch.no_grad():
+        diff = (ours.eval()(images[:4], text_tokens=tokens[:4])['img_embeds'] -
+                theirs.eval().encode_image(images[:4], normalize=True)).abs().max()
+    ours.to(dev).train()
+    theirs.to(dev).train()
+    if args.grad_ckpt:
+        theirs.set_grad_checkpointing(True)
+        set_grad_checkpointing(ours, True)
+    images, tokens = images.to(dev), tokens.to(dev)
+    raw = (images * 60 + 120).clamp(0, 255).to(torch.uint8)
+    samples = [DataSample(text_tokens=t) for t in tokens]
+
+    # What tools/train.py --amp selects for bf16 (no loss scaling, as open_clip's amp_bf16).
+    amp = dict(type='AutocastOptimWrapper', dtype='bfloat16') if args.amp else dict(
+        type='OptimWrapper')
+    optim = dict(type='AdamW', lr=1e-5, weight_decay=0.1)
+    wrapper = build_optim_wrapper(ours, dict(optimizer=optim, **amp))
+    their_opt = torch.optim.AdamW(theirs.parameters(), lr=1e-5, weight_decay=0.1)
+    clip_loss = ClipLoss()
+    autocast = (lambda: torch.autocast(dev.type, torch.bfloat16)) if args.amp else (
+        contextlib.nullcontext)
+
+    def their_forward():
+        with autocast():
+            img, txt, scale = theirs(images, tokens)
+            return clip_loss(img, txt, scale)
+
+    def their_step():
+        their_opt.zero_grad(set_to_none=True)
+        their_forward().backward()
+        their_opt.step()
+        with torch.no_grad():
+            theirs.logit_scale.clamp_(0, 4.6052)
+
+    def our_forward():
+        with wrapper.optim_context(ours):
+            return ours.parse_losses(ours(images, text_tokens=tokens, mode='loss'))[0]
+
+    def our_step():
+        wrapper.update_params(our_forward())
+
+    def our_train_step():
+        ours.train_step(dict(inputs=raw, data_samples=samples), wrapper)
+
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    fns = {'open_clip': their_step, 'ours (model step)': our_step,
+           'ours (train_step)': our_train_step}
+    med = interleaved(fns, args.rounds, args.warmup, sync)
+
+    print(f'# train step, arch={args.arch} batch={args.batch} amp={args.amp} '
+          f'grad_ckpt={args.grad_ckpt} full_length={args.full_length} '
+          f'text_len={int(tokens.argmax(-1).max()) + 1}/{tokens.shape[1]}')
+    print(f'# {machine()}; rounds={args.rounds}; embeds max |diff| at equal weights: {diff:.2e}')
+    base = med['open_clip']
+    print(f'{"contender":<20}{"ms/step":>10}{"samples/s":>12}{"ratio vs open_clip":>20}')
+    for name, t in med.items():
+        print(f'{name:<20}{t * 1e3:>10.1f}{args.batch / t:>12.1f}{base / t:>20.3f}')
+
+    mems = {}
+    for name, model, fwd in (('open_clip', theirs, their_forward), ('ours', ours, our_forward)):
+        if dev.type == 'cuda':  # peak above what both models and optimizers hold
+            torch.cuda.empty_cache()
+            sync()
+            resident = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            (our_step if name == 'ours' else their_step)()
+            sync()
+            mems[name] = torch.cuda.max_memory_allocated() - resident
+        else:
+            mems[name] = saved_tensor_bytes(fwd, model)
+    kind = ('peak allocated during a step, above the resident weights and optimizer state'
+            if dev.type == 'cuda' else 'activations saved for backward')
+    print(f'# memory ({kind}): open_clip {mems["open_clip"] / 2**20:.1f} MiB, '
+          f'ours {mems["ours"] / 2**20:.1f} MiB, ratio ours/open_clip '
+          f'{mems["ours"] / mems["open_clip"]:.3f}')
+
+
+if __name__ == '__main__':
+    main()

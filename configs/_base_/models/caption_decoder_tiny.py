@@ -1,0 +1,16 @@
+# A small caption decoder (2 layers, width 128) conditioned on a 64-d CLIP
+# embedding through 4 prefix tokens. tools/eval_caption.py sets embed_dim,
+# context_length and vocab (the BPE ids of the training captions) from the data.
+model = dict(
+    type='CaptionDecoder',
+    embed_dim=64,
+    width=128,
+    num_layers=2,
+    num_heads=4,
+    prefix_length=4,
+    context_length=32,
+    vocab=None,
+    noise_std=0.0,  # CapDec noise injection (std); 0 = off
+    beam_size=1,  # 1 = greedy decoding
+    length_penalty=1.0,
+)

@@ -1,0 +1,36 @@
+# TPC-CMA fine-tuning of CLIP ViT-L/14 on COCO captions with DeepSpeed ZeRO stage 2
+# (optimizer state and gradients sharded, parameters replicated), bf16, 8 GPUs x 64.
+#   pip install deepspeed   (not in this project's pinned stack)
+#   bash tools/dist_train.sh configs/scale/clip_vit-l14_deepspeed-zero2-8xb64_coco-tpc-cma.py 8
+# ZeRO-3 (parameters sharded too): --cfg-options strategy.zero_optimization.stage=3,
+# with the gradient-probe caveat of docs/scaling.md.
+_base_ = [
+    '../_base_/models/clip_vit_l14.py',
+    '../_base_/datasets/coco_karpathy.py',
+    '../_base_/schedules/finetune_coco_5k.py',
+    '../_base_/default_runtime.py',
+]
+batch_per_gpu = 64
+runner_type = 'FlexibleRunner'
+strategy = dict(
+    type='DeepSpeedStrategy',
+    bf16=dict(enabled=True),
+    inputs_to_half=['inputs'],  # images to bf16; text_tokens stay integer ids
+    zero_optimization=dict(
+        stage=2,
+        allgather_partitions=True,
+        reduce_scatter=True,
+        allgather_bucket_size=5e8,
+        reduce_bucket_size=5e8,
+        overlap_comm=True,
+        contiguous_gradients=True),
+    gradient_clipping=1.0,  # DeepSpeed clips by the global norm itself
+    train_micro_batch_size_per_gpu=batch_per_gpu)
+
+model = dict(cma_loss=dict(type='CMALoss'),
+             tower_cfg=dict(grad_checkpointing=True))
+custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05, probe_interval=10)]
+optim_wrapper = dict(type='DeepSpeedOptimWrapper', clip_grad=None)
+train_dataloader = dict(batch_size=batch_per_gpu)
+env_cfg = dict(dist_cfg=dict(backend='nccl'))
+load_from = 'checkpoints/clip_vit-l14_openai.pth'

@@ -1,0 +1,41 @@
+# TPC-CMA fine-tuning of CLIP ViT-L/14 on COCO captions with FSDP (FULL_SHARD),
+# 8 GPUs x 64 = global batch 512, bf16 parameters in the forward pass.
+#   bash tools/dist_train.sh configs/scale/clip_vit-l14_fsdp-8xb64_coco-tpc-cma.py 8
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=... bash tools/dist_train.sh ... 8     (per node)
+#   GPUS=16 bash tools/slurm_train.sh PARTITION JOB CONFIG WORK_DIR
+# Needs CUDA: PyTorch's FSDP (v1, what mmengine wraps) refuses CPU-only runs.
+# What holds under sharding, and what not: docs/scaling.md.
+_base_ = [
+    '../_base_/models/clip_vit_l14.py',
+    '../_base_/datasets/coco_karpathy.py',
+    '../_base_/schedules/finetune_coco_5k.py',
+    '../_base_/default_runtime.py',
+]
+runner_type = 'FlexibleRunner'
+strategy = dict(
+    type='FSDPStrategy',
+    model_wrapper=dict(
+        # One FSDP unit per transformer block of either tower; embeddings, final
+        # norms, projection heads and logit scale stay in the (unsharded-for-the-
+        # step) root unit, where the CMA gradient probe reads them.
+        auto_wrap_policy='tpc_transformer_block_policy',
+        # Original parameters: needed for locked towers (mixed requires_grad in
+        # a unit) and for reading the probe's parameters by name.
+        use_orig_params=True,
+        sharding_strategy='FULL_SHARD',
+        mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32',
+                             buffer_dtype='float32')),
+    # Recompute each block in backward (FSDP-aware; do not also set
+    # model.tower_cfg.grad_checkpointing).
+    activation_checkpointing=dict(check_fn='tpc_is_transformer_block'),
+    state_dict_cfg='full')  # rank 0 saves one consolidated, loadable checkpoint
+
+model = dict(cma_loss=dict(type='CMALoss'))
+custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05, probe_interval=10)]
+# mmengine's OptimWrapper clips each rank's gradient shard by its own norm, which
+# is not global-norm clipping under FSDP: clipping is off here (docs/scaling.md).
+optim_wrapper = dict(clip_grad=None)
+train_dataloader = dict(batch_size=64)
+env_cfg = dict(dist_cfg=dict(backend='nccl'))
+# A converted OpenAI / open_clip checkpoint (tools/convert_clip_weights.py).
+load_from = 'checkpoints/clip_vit-l14_openai.pth'
