@@ -1,0 +1,176 @@
+"""The reproduction report: aggregate over seeds, R² of each gap key, table and plots."""
+import json
+import os
+import os.path as osp
+from collections import defaultdict
+from typing import Dict, List
+
+import matplotlib
+import numpy as np
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tpc_cma_mm.evaluation.functional.gaps import gap_reduction  # noqa: E402
+
+GAP_KEYS = ('centroid', 'raw', 'distribution', 'bures', 'cov_fro', 'mmd')
+TASKS = {'clustering/ari_class': 'ARI vs class', 'caption_image/CIDEr': 'CIDEr from images'}
+TABLE = [('gap/centroid', 'centroid', 3), ('gap/distribution', 'distribution', 3),
+         ('gap/raw', 'raw', 3), ('zero_shot/top1', 'zero-shot top-1', 1),
+         ('retrieval/i2t_R@1', 'i2t R@1', 1), ('clustering/ari_class', 'ARI class', 3),
+         ('clustering/ari_modality', 'ARI modality', 3), ('caption_image/CIDEr', 'CIDEr image', 3),
+         ('caption_text/CIDEr', 'CIDEr text', 3)]
+CURVE_KEYS = ('alpha', 'alpha_sched', 'alpha_cap', 'grad_con', 'grad_cma', 'grad_cos')
+
+
+def aggregate(results: dict) -> Dict[str, dict]:
+    """variant -> metric -> (mean, std) over seeds, in first-seen order."""
+    runs = defaultdict(list)
+    for entry in results.values():
+        runs[entry['variant']].append(entry)
+    summary = {}
+    for variant, entries in runs.items():
+        keys = set.intersection(*(set(e['metrics']) for e in entries))
+        summary[variant] = dict(
+            alpha_target=entries[0]['alpha_target'], seeds=len(entries),
+            work_dirs=[e['work_dir'] for e in entries],
+            metrics={k: (float(np.mean([e['metrics'][k] for e in entries])),
+                         float(np.std([e['metrics'][k] for e in entries]))) for k in sorted(keys)})
+    return summary
+
+
+def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
+    """Gap reduction (%) of each variant's mean against the original model's."""
+    before = {k: summary['original']['metrics'][f'gap/{k}'][0] for k in GAP_KEYS}
+    return {name: gap_reduction(before, {k: s['metrics'][f'gap/{k}'][0] for k in GAP_KEYS})
+            for name, s in summary.items()}
+
+
+def r_squared(results: dict) -> Dict[str, Dict[str, float]]:
+    """R² of a least-squares line task ~ gap key over every (variant, seed) run."""
+    out = {}
+    for task in TASKS:
+        runs = [e['metrics'] for e in results.values() if task in e['metrics']]
+        if len(runs) < 3:
+            continue
+        y = np.array([m[task] for m in runs])
+        out[task] = {}
+        for key in GAP_KEYS:
+            x = np.array([m[f'gap/{key}'] for m in runs])
+            residual = y - np.polyval(np.polyfit(x, y, 1), x)
+            total = ((y - y.mean())**2).sum()
+            out[task][key] = float(1 - (residual**2).sum() / total) if total > 0 else float('nan')
+    return out
+
+
+def markdown(summary: dict, reduced: dict, r2: dict, settings: dict, command: str) -> str:
+    head = ['variant', 'alpha'] + [label for _, label, _ in TABLE] + [
+        'Δcentroid %', 'Δdistribution %', 'Δraw %']
+    lines = [f'Produced by `{command}` (settings: {json.dumps(settings)}).', '',
+             'Mean ± std over seeds, test split of the generated data.', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name, s in summary.items():
+        cells = [name, f"{s['alpha_target']:g}"]
+        for key, _, digits in TABLE:
+            mean, std = s['metrics'].get(key, (float('nan'), 0.0))
+            cells.append('n/a' if np.isnan(mean) else f'{mean:.{digits}f} ± {std:.{digits}f}')
+        cells += [f"{reduced[name].get(k, float('nan')):.1f}" for k in ('centroid', 'distribution', 'raw')]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    lines += ['', '**R² of task quality against each gap key** (all runs pooled):', '',
+              '| task | ' + ' | '.join(GAP_KEYS) + ' |', '|---|' + '---|' * len(GAP_KEYS)]
+    for task, per_key in r2.items():
+        lines.append(f'| {TASKS[task]} | ' + ' | '.join(f'{per_key[k]:.3f}' for k in GAP_KEYS) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def plot_compromise(summary: dict, reduced: dict, path: str) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key in zip(axes, ('distribution', 'centroid')):
+        for family, marker in (('TPC-CMA', 'o-'), ('CMA const', 's--')):
+            names = [n for n in summary if n.startswith(family)]
+            names.sort(key=lambda n: summary[n]['alpha_target'])
+            if names:
+                ax.plot([reduced[n][key] for n in names],
+                        [summary[n]['metrics']['zero_shot/top1'][0] for n in names], marker,
+                        label=family)
+        for name in summary:
+            if not name.startswith(('TPC-CMA', 'CMA const')):
+                ax.plot(reduced[name][key], summary[name]['metrics']['zero_shot/top1'][0], 'x')
+                ax.annotate(name, (reduced[name][key], summary[name]['metrics']['zero_shot/top1'][0]),
+                            fontsize=7)
+        ax.set_xlabel(f'gap/{key} reduction (%)')
+        ax.set_ylabel('zero-shot top-1 (%)')
+        ax.legend(fontsize=8)
+    fig.suptitle('The compromise curve: accuracy against gap reduction')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_predictiveness(results: dict, r2: dict, path: str) -> None:
+    fig, axes = plt.subplots(len(r2), len(GAP_KEYS), figsize=(3 * len(GAP_KEYS), 3 * len(r2)),
+                             squeeze=False)
+    for row, task in enumerate(r2):
+        runs = [e['metrics'] for e in results.values() if task in e['metrics']]
+        for col, key in enumerate(GAP_KEYS):
+            ax = axes[row][col]
+            ax.scatter([m[f'gap/{key}'] for m in runs], [m[task] for m in runs], s=12)
+            ax.set_title(f'R² = {r2[task][key]:.3f}', fontsize=9)
+            ax.set_xlabel(f'gap/{key}', fontsize=8)
+            if col == 0:
+                ax.set_ylabel(TASKS[task], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def training_curves(work_dir: str) -> Dict[str, List[float]]:
+    """Per-iteration scalars the logger wrote for one training run."""
+    curves = defaultdict(list)
+    for root, _, files in os.walk(work_dir):
+        if 'scalars.json' in files:
+            with open(osp.join(root, 'scalars.json')) as f:
+                for line in f:
+                    record = json.loads(line)
+                    for key in CURVE_KEYS:
+                        if key in record:
+                            curves[key].append((record['step'], record[key]))
+    return curves
+
+
+def plot_curves(curves: dict, title: str, path: str) -> None:
+    fig, (ax_alpha, ax_grad) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, points in curves.items():
+        ax = ax_alpha if key.startswith('alpha') else ax_grad
+        ax.plot(*zip(*points), label=key)
+    ax_alpha.set_xlabel('iteration')
+    ax_grad.set_xlabel('iteration')
+    ax_grad.set_yscale('symlog', linthresh=1e-3)
+    ax_alpha.legend()
+    ax_grad.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(results: dict, settings: dict, out_dir: str, command: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    summary = aggregate(results)
+    reduced = reductions(summary)
+    r2 = r_squared(results)
+    with open(osp.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(dict(command=command, settings=settings, summary=summary,
+                       gap_reduction=reduced, r_squared=r2, runs=results), f, indent=1)
+    with open(osp.join(out_dir, 'results.md'), 'w') as f:
+        f.write(markdown(summary, reduced, r2, settings, command))
+    plot_compromise(summary, reduced, osp.join(out_dir, 'compromise_curve.png'))
+    if r2:
+        plot_predictiveness(results, r2, osp.join(out_dir, 'gap_predictiveness.png'))
+    tpc = [n for n in summary if n.startswith('TPC-CMA')]
+    if tpc:
+        name = max(tpc, key=lambda n: summary[n]['alpha_target'])
+        curves = training_curves(summary[name]['work_dirs'][0])
+        if curves:
+            plot_curves(curves, f'{name}, seed {settings["seeds"][0]}',
+                        osp.join(out_dir, 'curriculum.png'))
