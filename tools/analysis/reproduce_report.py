@@ -20,6 +20,9 @@ TABLE = [('gap/centroid', 'centroid', 3), ('gap/distribution', 'distribution', 3
          ('retrieval/i2t_R@1', 'i2t R@1', 1), ('clustering/ari_class', 'ARI class', 3),
          ('clustering/ari_modality', 'ARI modality', 3), ('caption_image/CIDEr', 'CIDEr image', 3),
          ('caption_text/CIDEr', 'CIDEr text', 3)]
+# Figures from the paper's abstract (arXiv 2604.00279).
+PAPER = {0.05: dict(gap=-66.6, accuracy=-4.84), 0.5: dict(gap=-82.3, ari=(0.318, 0.516), cider=57.1),
+         'r2': dict(distribution=0.986, raw=0.691)}
 CURVE_KEYS = ('alpha', 'alpha_sched', 'alpha_cap', 'grad_con', 'grad_cma', 'grad_cos')
 
 
@@ -80,7 +83,42 @@ def markdown(summary: dict, reduced: dict, r2: dict, settings: dict, command: st
               '| task | ' + ' | '.join(GAP_KEYS) + ' |', '|---|' + '---|' * len(GAP_KEYS)]
     for task, per_key in r2.items():
         lines.append(f'| {TASKS[task]} | ' + ' | '.join(f'{per_key[k]:.3f}' for k in GAP_KEYS) + ' |')
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines + paper_comparison(summary, reduced, r2)) + '\n'
+
+
+def _relative(after: float, before: float) -> float:
+    return 100.0 * (after / before - 1.0) if before else float('nan')
+
+
+def paper_comparison(summary: dict, reduced: dict, r2: dict) -> List[str]:
+    """The paper's headline numbers beside ours for the same alpha_target."""
+    lines = ['', '**Beside the paper** (gap change in % for every key, ' + ' / '.join(GAP_KEYS) + ': '
+             ')', '']
+    original = summary['original']['metrics']
+    for alpha in (0.05, 0.5):
+        name = f'TPC-CMA alpha={alpha}'
+        if name not in summary:
+            continue
+        ours = summary[name]['metrics']
+        gaps = ' / '.join(f"{-reduced[name][k]:+.1f}" for k in GAP_KEYS)
+        accuracy = ours['zero_shot/top1'][0] - original['zero_shot/top1'][0]
+        line = (f'- alpha_target {alpha}: paper gap {PAPER[alpha]["gap"]:+.1f} %; ours {gaps}. ')
+        if 'accuracy' in PAPER[alpha]:
+            line += (f'Zero-shot: paper {PAPER[alpha]["accuracy"]:+.2f} %, ours {accuracy:+.2f} points '
+                     f'({_relative(ours["zero_shot/top1"][0], original["zero_shot/top1"][0]):+.1f} % relative).')
+        else:
+            before, after = PAPER[alpha]['ari']
+            line += (f'ARI vs class: paper {before:.3f} -> {after:.3f}, ours '
+                     f'{original["clustering/ari_class"][0]:.3f} -> {ours["clustering/ari_class"][0]:.3f}. ')
+            if 'caption_image/CIDEr' in ours:
+                line += (f'CIDEr from images: paper {PAPER[alpha]["cider"]:+.1f} %, ours '
+                         f'{_relative(ours["caption_image/CIDEr"][0], original["caption_image/CIDEr"][0]):+.1f} %.')
+        lines.append(line)
+    for task, per_key in r2.items():
+        lines.append(f'- R² for {TASKS[task]}: paper distribution {PAPER["r2"]["distribution"]} vs '
+                     f'raw {PAPER["r2"]["raw"]}; ours distribution {per_key["distribution"]:.3f} vs '
+                     f'raw {per_key["raw"]:.3f}.')
+    return lines
 
 
 def plot_compromise(summary: dict, reduced: dict, path: str) -> None:
