@@ -164,7 +164,8 @@ def main(argv=None) -> dict:
     keys = sorted(variants['original'])
     print(f'{"metric":32s}' + ''.join(f'{name:>18s}' for name in variants))
     for key in keys:
-        print(f'{key:32s}' + ''.join(f'{variants[n].get(key, float("nan")):18.4f}' for n in variants))
+        values = [variants[name].get(key, float('nan')) for name in variants]
+        print(f'{key:32s}' + ''.join(f'{value:18.4f}' for value in values))
     print(f'Wrote {osp.join(args.out, "gap_report.json")} and 2 PNG plots.')
     return report
 

@@ -92,8 +92,7 @@ def _relative(after: float, before: float) -> float:
 
 def paper_comparison(summary: dict, reduced: dict, r2: dict) -> List[str]:
     """The paper's headline numbers beside ours for the same alpha_target."""
-    lines = ['', '**Beside the paper** (gap change in % for every key, ' + ' / '.join(GAP_KEYS) + ': '
-             ')', '']
+    lines = ['', f'**Beside the paper** (our gap change in %, per key: {" / ".join(GAP_KEYS)}):', '']
     original = summary['original']['metrics']
     for alpha in (0.05, 0.5):
         name = f'TPC-CMA alpha={alpha}'
