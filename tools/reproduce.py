@@ -17,6 +17,7 @@ import time
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), 'analysis'))
@@ -137,6 +138,8 @@ def main(argv=None):
     args, settings = parse_args(argv)
     out_dir = args.out or osp.join(args.work_dir, 'report')
     base = Config.fromfile(args.config)
+    # Data sets and models are also built outside a Runner (cached runs).
+    init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
     results_file = osp.join(args.work_dir, 'results.json')
     results = json.load(open(results_file)) if osp.isfile(results_file) else {}
     start = time.time()
