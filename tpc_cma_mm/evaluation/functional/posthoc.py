@@ -92,12 +92,15 @@ class MeanCentering(PosthocTransform):
 
 @TASK_UTILS.register_module()
 class GapShift(PosthocTransform):
-    """Shift both modalities toward each other along the gap vector (Liang et al., NeurIPS 2022).
+    """Shift both modalities toward each other along the gap vector.
+
+    The post-hoc modification of Liang et al. (NeurIPS 2022).
 
     With ``delta = mean(img) - mean(text)``: ``x' = normalize(x - lam * delta)``,
     ``y' = normalize(y + lam * delta)``. Before renormalisation the centroid
-    gap becomes ``(1 - 2 lam) * ||delta||`` (exactly so with ``renormalize=False``): ``lam = 0.5`` meets in the middle,
-    ``lam < 0`` widens the gap. (Liang et al.'s code moves by ``0.5 * step``
+    gap becomes ``(1 - 2 lam) * ||delta||`` (exactly so with
+    ``renormalize=False``): ``lam = 0.5`` meets in the middle, ``lam < 0``
+    widens the gap. (Liang et al.'s code moves by ``0.5 * step``
     along the *unit* gap direction: ``step = 2 * lam * ||delta||`` here.)
     Only the component along the gap moves, unlike :class:`MeanCentering`.
 

@@ -4,5 +4,5 @@ from .embedding_metric import EmbeddingMetric
 from .gap import ModalityGapMetric
 from .retrieval import CrossModalRetrieval
 
-__all__ = ['CaptionMetric', 'CrossModalRetrieval', 'EmbeddingMetric', 'JointClusteringMetric', 'ModalityGapMetric',
-           'score_captions', 'simple_tokenize']
+__all__ = ['CaptionMetric', 'CrossModalRetrieval', 'EmbeddingMetric', 'JointClusteringMetric',
+           'ModalityGapMetric', 'score_captions', 'simple_tokenize']
