@@ -207,7 +207,8 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str) -> N
     tpc = [n for n in summary if n.startswith('TPC-CMA')]
     if tpc:
         name = max(tpc, key=lambda n: summary[n]['alpha_target'])
-        curves = training_curves(summary[name]['work_dirs'][0])
+        work_dir = summary[name]['work_dirs'][0]
+        curves = training_curves(work_dir) if work_dir else {}
         if curves:
             plot_curves(curves, f'{name}, seed {settings["seeds"][0]}',
                         osp.join(out_dir, 'curriculum.png'))
