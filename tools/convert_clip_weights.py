@@ -72,18 +72,15 @@ def load_source(path: str):
 
 def check_against_config(state_dict, config: str) -> dict:
     from mmengine.config import Config
-    from mmengine.registry import DefaultScope
 
     from tpc_cma_mm.models.convert import check_conversion
     from tpc_cma_mm.registry import MODELS
     cfg = Config.fromfile(config)
-    # mmcv builds activations (e.g. mmpretrain's QuickGELU) in the default scope.
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tpc_cma_mm')):
-        try:
-            with torch.device('meta'):  # only names and shapes are compared
-                model = MODELS.build(cfg.model)
-        except Exception:  # a backbone that computes values while building
+    try:
+        with torch.device('meta'):  # only names and shapes are compared
             model = MODELS.build(cfg.model)
+    except Exception:  # a backbone that computes values while building
+        model = MODELS.build(cfg.model)
     return check_conversion(state_dict, model)
 
 

@@ -78,3 +78,18 @@ def test_resnet_image_tower_trains():
     losses = model(**_batch(model), mode='loss')
     losses['loss_contrastive'].backward()
     assert model.visual.conv1.weight.grad.abs().sum() > 0
+
+
+def test_clip_activation_builds_outside_the_plugin_scope():
+    from mmengine.registry import DefaultScope
+
+    from tpc_cma_mm.models import DualEncoder
+    cfg = tiny_model_cfg()
+    cfg['vision_backbone'] = dict(cfg['vision_backbone'],
+                                  layer_cfgs=dict(act_cfg=dict(type='QuickGELU')))
+    # mmengine's scope: mmcv's root registry alone does not know QuickGELU.
+    cfg.pop('type')
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        model = DualEncoder(**cfg)
+    acts = {type(m).__name__ for m in model.visual.modules()}
+    assert 'QuickGELU' in acts

@@ -18,13 +18,14 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 from benchmarks.bench_ddp_cpu import read_scalars, run_training, write_config  # noqa: E402
 
+from tpc_cma_mm.utils.checkpoint import safe_torch_load  # noqa: E402
+
 ITERS, BATCH = 4, 16
 SGD = "dict(type='SGD', lr=0.5, momentum=0.9)"
 
 
 def final_state(work_dir):
-    return torch.load(osp.join(work_dir, f'iter_{ITERS}.pth'), map_location='cpu',
-                      weights_only=False)['state_dict']
+    return safe_torch_load(osp.join(work_dir, f'iter_{ITERS}.pth'))['state_dict']
 
 
 def test_two_process_ddp_matches_one_process(tmp_path):

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from torch import nn
 
@@ -16,6 +17,17 @@ from .tower_lock import configure_towers
 from .vit_pooling import cls_fast_path_ok, vit_cls_forward
 
 __all__ = ['DualEncoder']
+
+
+def build_in_plugin_scope(cfg: dict) -> nn.Module:
+    """Build ``cfg`` from the plugin registry, whatever the caller's scope.
+
+    mmcv builds layers such as ``QuickGELU`` from mmengine's root registry,
+    which finds mmpretrain's and this plugin's modules only in this scope; so a
+    model built outside the Runner (notebooks, converters) needs it set.
+    """
+    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
+        return MODELS.build(cfg)
 
 
 @MODELS.register_module()
@@ -91,16 +103,15 @@ class DualEncoder(BaseModel):
         if data_preprocessor is None:
             data_preprocessor = dict(type='DualEncoderDataPreprocessor')
         if isinstance(data_preprocessor, dict):
-            # Built here so the plugin scope resolves it without a default scope.
-            data_preprocessor = MODELS.build(data_preprocessor)
+            data_preprocessor = build_in_plugin_scope(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'model.alpha must lie in [0, 1], got {alpha}')
-        self.visual = MODELS.build(vision_backbone)
-        self.visual_neck = MODELS.build(vision_neck) if vision_neck else None
-        self.visual_proj = MODELS.build(projection)
+        self.visual = build_in_plugin_scope(vision_backbone)
+        self.visual_neck = build_in_plugin_scope(vision_neck) if vision_neck else None
+        self.visual_proj = build_in_plugin_scope(projection)
 
-        self.transformer = MODELS.build(text_backbone)
+        self.transformer = build_in_plugin_scope(text_backbone)
         width = self.transformer.width
         self.context_length = context_length
         self.token_embedding = nn.Embedding(vocab_size, width)
@@ -116,8 +127,8 @@ class DualEncoder(BaseModel):
             requires_grad=learnable_logit_scale)
         self.log_logit_scale_max = math.log(logit_scale_max)
 
-        self.contrastive_loss = MODELS.build(contrastive_loss)
-        self.cma_loss = MODELS.build(cma_loss) if cma_loss else None
+        self.contrastive_loss = build_in_plugin_scope(contrastive_loss)
+        self.cma_loss = build_in_plugin_scope(cma_loss) if cma_loss else None
         self.alpha = float(alpha)
         # A GradProbe (models/grad_probe.py) that TPCCurriculumHook attaches.
         self.grad_probe = None

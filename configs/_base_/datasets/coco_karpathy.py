@@ -1,18 +1,19 @@
 # COCO captions, Karpathy split. Put the 2014 images under data/coco/{train2014,val2014}
 # and Karpathy's dataset_coco.json under data/coco/annotations (README, "Real-scale runs").
+# A corrupt image stops the run naming the file; on_error='skip' counts and skips instead.
 dataset_type = 'CocoKarpathyCaptions'
 data_root = 'data/coco'
 ann_file = 'annotations/dataset_coco.json'
 context_length = 77
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='SafeLoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.9, 1.0),
          interpolation='bicubic'),
     dict(type='TokenizeCaption', context_length=context_length),
     dict(type='PackInputs', algorithm_keys=['text', 'text_tokens', 'img_id']),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='SafeLoadImageFromFile'),
     dict(type='ResizeEdge', scale=224, edge='short', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='TokenizeCaption', context_length=context_length),
