@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from tiny_runner import HAS_CURRICULUM, read_scalars, run_tiny, tiny_runner_cfg
+from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.utils import safe_torch_load
 
 ITERS, ALPHA_TARGET = 200, 0.5
@@ -12,11 +12,8 @@ ITERS, ALPHA_TARGET = 200, 0.5
 
 def test_200_iterations_stay_finite_and_in_bounds(tmp_path):
     cfg = tiny_runner_cfg(tmp_path, max_iters=ITERS, interval=ITERS, num_samples=64)
-    if HAS_CURRICULUM:
-        cfg['custom_hooks'] = [dict(type='TPCCurriculumHook', alpha_target=ALPHA_TARGET,
-                                    phases=(0.1, 0.5, 0.4), probe_interval=10)]
-    else:
-        cfg['model']['alpha'] = ALPHA_TARGET  # constant-alpha CMA
+    cfg['custom_hooks'] = [dict(type='TPCCurriculumHook', alpha_target=ALPHA_TARGET,
+                                phases=(0.1, 0.5, 0.4), probe_interval=10)]
     runner = run_tiny(cfg)
     rows = read_scalars(str(tmp_path))
     assert sorted(k for k in rows if isinstance(k, int)) == list(range(1, ITERS + 1))
@@ -31,14 +28,12 @@ def test_200_iterations_stay_finite_and_in_bounds(tmp_path):
         assert 0 <= row['cma_cent'] and 0 <= row['cma_dist'] and row['cma_cov'] >= 0
         assert row['cma_cent'] + row['cma_dist'] <= 4 + 1e-5
         assert 0 <= row['alpha'] <= ALPHA_TARGET + 1e-7
-        if HAS_CURRICULUM:
-            assert row['alpha'] == pytest.approx(min(row['alpha_sched'], row['alpha_cap']))
-            assert row['alpha_sched'] <= ALPHA_TARGET + 1e-7
-            if step <= ITERS // 10:
-                assert row['alpha'] == 0  # anchor phase
-    if HAS_CURRICULUM:
-        assert rows[ITERS]['alpha_sched'] == pytest.approx(ALPHA_TARGET)
-        assert rows[ITERS]['alpha'] > 0
+        assert row['alpha'] == pytest.approx(min(row['alpha_sched'], row['alpha_cap']))
+        assert row['alpha_sched'] <= ALPHA_TARGET + 1e-7
+        if step <= ITERS // 10:
+            assert row['alpha'] == 0  # anchor phase
+    assert rows[ITERS]['alpha_sched'] == pytest.approx(ALPHA_TARGET)
+    assert rows[ITERS]['alpha'] > 0
     first = sum(rows[s]['contrastive_raw'] for s in range(1, 21)) / 20
     last = sum(rows[s]['contrastive_raw'] for s in range(ITERS - 19, ITERS + 1)) / 20
     assert last < first  # it learned

@@ -6,10 +6,7 @@ import uuid
 
 import torch
 
-import tpc_cma_mm.engine.hooks as tpc_hooks
 from tiny import tiny_dataset_cfg, tiny_model_cfg
-
-HAS_CURRICULUM = hasattr(tpc_hooks, 'TPCCurriculumHook')
 
 
 def tiny_runner_cfg(work_dir: str, max_iters: int = 4, interval: int = 2,
@@ -17,7 +14,7 @@ def tiny_runner_cfg(work_dir: str, max_iters: int = 4, interval: int = 2,
                     lr: float = 1e-3, **overrides) -> dict:
     """A Runner config: tiny DualEncoder + CMA on ShapeCaptions (16 px), CPU,
     deterministic, atomic checkpoints every ``interval`` iterations, the
-    NaN guard, the TPC curriculum when it exists, logs every iteration."""
+    NaN guard, the TPC curriculum (unless ``curriculum=False``), logs every iteration."""
     cfg = dict(
         model=tiny_model_cfg(cma_loss=dict(type='CMALoss')),
         work_dir=str(work_dir),
@@ -44,7 +41,7 @@ def tiny_runner_cfg(work_dir: str, max_iters: int = 4, interval: int = 2,
         randomness=dict(seed=0, deterministic=True),
         env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo')),
         log_level='WARNING')
-    if curriculum and HAS_CURRICULUM:
+    if curriculum:
         cfg['custom_hooks'].append(dict(
             type='TPCCurriculumHook', alpha_target=0.5, phases=(0.25, 0.5, 0.25),
             probe_interval=2))

@@ -2,7 +2,7 @@
 # Train on a Slurm cluster, one task per GPU (OpenMMLab style).
 # Usage: [GPUS=16] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS="..."] \
 #        bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
-# e.g.   GPUS=16 bash tools/slurm_train.sh gpu tpc-b16 configs/scale/clip_vit-b16_ddp.py work_dirs/b16 --amp
+# e.g.   GPUS=16 bash tools/slurm_train.sh gpu tpc-b16 configs/cma_clip_b16.py work_dirs/b16 --amp
 # srun starts every task; train.py's `--launcher slurm` lets mmengine read SLURM_PROCID,
 # SLURM_NTASKS and the node list and set up the process group (MASTER_PORT defaults to 29500).
 set -euo pipefail

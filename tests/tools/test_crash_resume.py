@@ -9,7 +9,7 @@ import time
 import torch
 from mmengine.config import Config
 
-from tiny_runner import HAS_CURRICULUM, read_scalars, run_tiny, tiny_runner_cfg, write_config
+from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg, write_config
 from tpc_cma_mm.utils import safe_torch_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -64,9 +64,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     assert got['state_dict'].keys() == want['state_dict'].keys()
     for key, value in want['state_dict'].items():
         assert torch.equal(got['state_dict'][key], value), key
-    if HAS_CURRICULUM:
-        assert got['tpc_curriculum'] == want['tpc_curriculum']
-        assert 0 < got['tpc_curriculum']['alpha'] <= 0.5
+    assert got['tpc_curriculum'] == want['tpc_curriculum']
+    assert 0 < got['tpc_curriculum']['alpha'] <= 0.5
 
     logged, reference = read_scalars(str(work)), read_scalars(str(tmp_path / 'ref'))
     assert set(logged) == set(reference)  # killed run: 1-7, resumed: 5-12 and val
@@ -74,8 +73,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
         row = {k: v for k, v in logged[step].items() if k not in VOLATILE}
         assert row == {k: v for k, v in want_row.items() if k not in VOLATILE}, step
     assert any(k.startswith('retrieval/') for k in reference[('val', 0)])
-    if HAS_CURRICULUM:
-        assert 0 < logged[STALL_AT]['alpha'] < 0.5  # the kill was mid-ramp
+    assert 0 < logged[STALL_AT]['alpha'] < 0.5  # the kill was mid-ramp
 
 
 def test_resume_flag_picks_newest_complete_checkpoint_or_starts_afresh(tmp_path, monkeypatch):

@@ -1,10 +1,15 @@
 """tools/train.py then tools/test.py on a tiny config, as a user runs them."""
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
 
+import torch
+from mmengine.config import Config
+
 from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tpc_cma_mm.utils.checkpoint import safe_torch_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -68,3 +73,35 @@ def test_test_tool_names_missing_checkpoint(tmp_path):
     result = subprocess.run([sys.executable, 'tools/test.py', config, str(tmp_path / 'nope.pth')],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and 'nope.pth' in result.stderr and 'not found' in result.stderr
+
+
+def test_flexible_runner_config_trains_with_amp(tmp_path):
+    """FlexibleRunner configs (the FSDP / DeepSpeed path) run through tools/train.py."""
+    config = write_tiny_config(tmp_path / 'tiny.py')
+    with open(config, 'a') as f:
+        f.write("runner_type = 'FlexibleRunner'\nstrategy = dict(type='SingleDeviceStrategy')\n")
+    work_dir = tmp_path / 'work'
+    run_tool('tools/train.py', config, '--work-dir', str(work_dir), '--amp')
+    dumped = Config.fromfile(str(work_dir / 'tiny.py'))
+    assert dumped.optim_wrapper.type == 'AutocastOptimWrapper'
+    assert dumped.optim_wrapper.dtype == 'bfloat16'
+    state = safe_torch_load(str(work_dir / 'iter_4.pth'))['state_dict']
+    assert 'logit_scale' in state and all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_slurm_script_starts_one_train_task_per_gpu(tmp_path):
+    fake_bin = tmp_path / 'bin'
+    fake_bin.mkdir()
+    calls = tmp_path / 'srun_args'
+    (fake_bin / 'srun').write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {calls}\n')
+    (fake_bin / 'srun').chmod(0o755)
+    env = dict(os.environ, PATH=f'{fake_bin}:{os.environ["PATH"]}', GPUS='16',
+               GPUS_PER_NODE='8', PYTHON='py')
+    subprocess.run(['bash', 'tools/slurm_train.sh', 'gpu', 'job', 'cfg.py', 'wd', '--amp'],
+                   cwd=REPO, env=env, check=True, timeout=60)
+    args = calls.read_text().splitlines()
+    assert args[:2] == ['-p', 'gpu']
+    assert {'--job-name=job', '--gres=gpu:8', '--ntasks=16', '--ntasks-per-node=8'} <= set(args)
+    train = args.index('py')
+    assert args[train + 1:] == ['-u', 'tools/train.py', 'cfg.py', '--work-dir=wd',
+                                '--launcher', 'slurm', '--amp']
