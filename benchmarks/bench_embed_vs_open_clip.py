@@ -11,7 +11,6 @@ and captions that fill the whole context, where no model can stop early.
 CPU:  python benchmarks/bench_embed_vs_open_clip.py --arch tiny --batch 256
 GPU:  python benchmarks/bench_embed_vs_open_clip.py --arch vit-b16 --batch 256 --amp
 """
-import argparse
 import contextlib
 import os.path as osp
 import sys
@@ -19,27 +18,14 @@ import sys
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks.common import (build_open_clip, build_ours, copy_open_clip_weights,  # noqa: E402
-                               interleaved, machine, make_batch)
-
-
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--arch', default='tiny', choices=['tiny', 'vit-b16', 'vit-l14'])
-    p.add_argument('--batch', type=int, default=256)
-    p.add_argument('--rounds', type=int, default=20)
-    p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--amp', action='store_true', help='bf16 autocast in both')
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch threads (default on a CPU: 1, steadier on a shared machine)')
-    return p.parse_args()
+from benchmarks.common import (build_open_clip, build_ours, comparison_parser,  # noqa: E402
+                               copy_open_clip_weights, interleaved, machine, make_batch,
+                               set_threads)
 
 
 def main():
-    args = parse_args()
-    if args.threads or not torch.cuda.is_available():
-        torch.set_num_threads(args.threads or 1)
-    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    args = comparison_parser(__doc__.split('\n')[0], batch=256).parse_args()
+    dev = set_threads(args.threads)
     torch.manual_seed(0)
     theirs = build_open_clip(args.arch).eval()
     ours = build_ours(args.arch).eval()

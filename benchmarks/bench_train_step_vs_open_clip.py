@@ -20,7 +20,6 @@ activations autograd saves for backward (no CPU allocator peak exists).
 CPU:  python benchmarks/bench_train_step_vs_open_clip.py --arch tiny --batch 128
 GPU:  python benchmarks/bench_train_step_vs_open_clip.py --arch vit-b16 --batch 256 --amp
 """
-import argparse
 import contextlib
 import os.path as osp
 import sys
@@ -28,35 +27,27 @@ import sys
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks.common import (build_open_clip, build_ours, copy_open_clip_weights,  # noqa: E402
-                               interleaved, machine, make_batch, saved_tensor_bytes)
+from benchmarks.common import (build_open_clip, build_ours, comparison_parser,  # noqa: E402
+                               copy_open_clip_weights, interleaved, machine, make_batch,
+                               saved_tensor_bytes, set_threads)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--arch', default='tiny', choices=['tiny', 'vit-b16', 'vit-l14'])
-    p.add_argument('--batch', type=int, default=128)
-    p.add_argument('--rounds', type=int, default=20)
-    p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--amp', action='store_true', help='bf16 autocast in both')
+    p = comparison_parser(__doc__.split('\n')[0], batch=128)
     p.add_argument('--grad-ckpt', action='store_true', help='gradient checkpointing in both')
     p.add_argument('--full-length', action='store_true',
                    help='captions fill the whole context (no early-EOT saving)')
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch threads (default on a CPU: 1, steadier on a shared machine)')
     return p.parse_args()
 
 
 def main():
     args = parse_args()
-    if args.threads or not torch.cuda.is_available():
-        torch.set_num_threads(args.threads or 1)
+    dev = set_threads(args.threads)
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.structures import DataSample
     from open_clip.loss import ClipLoss
     from tpc_cma_mm.models.tower_lock import set_grad_checkpointing
 
-    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     torch.manual_seed(0)
     theirs = build_open_clip(args.arch)
     ours = build_ours(args.arch)

@@ -5,6 +5,7 @@ Both models are built from one architecture description with random weights
 into ours so every benchmark can first check that the two compute the same
 embeddings: the comparison is between implementations of one network.
 """
+import argparse
 import statistics
 import time
 from typing import Callable, Dict
@@ -28,6 +29,26 @@ ARCHS = {
 
 CAPTION_WORDS = ('a small large red green blue yellow circle square triangle star '
                  'at the top bottom left right of the picture on a white background').split()
+
+
+def comparison_parser(description: str, batch: int) -> argparse.ArgumentParser:
+    """Arguments every ours-vs-open_clip benchmark takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('--arch', default='tiny', choices=sorted(ARCHS))
+    p.add_argument('--batch', type=int, default=batch)
+    p.add_argument('--rounds', type=int, default=20)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--amp', action='store_true', help='bf16 autocast in both')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch threads (default on a CPU: 1, steadier on a shared machine)')
+    return p
+
+
+def set_threads(threads) -> torch.device:
+    """One torch thread on a CPU unless told otherwise; the device to run on."""
+    if threads or not torch.cuda.is_available():
+        torch.set_num_threads(threads or 1)
+    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 
 def build_ours(arch: str, **overrides) -> torch.nn.Module:

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from clip.model import CLIP as OpenAICLIP
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from mmpretrain.models.multimodal.clip.clip_transformer import CLIPTransformer
 
 import tpc_cma_mm  # noqa: F401
@@ -37,11 +36,6 @@ SMALL_CFG = dict(
     proj_dim=32, context_length=77)
 CAPTIONS = ['a photo of a cat', 'a small red square at the top left', 'two dogs']
 
-
-def build(cfg: dict):
-    # mmcv builds activations (QuickGELU: mmpretrain's) in the default scope.
-    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
-        return MODELS.build(cfg)
 
 
 def small_cfg(act: str = 'quick_gelu') -> dict:
@@ -75,7 +69,7 @@ def open_clip_small():
 
 
 def embedding_diffs(source, state_dict, cfg):
-    model = build(cfg)
+    model = MODELS.build(cfg)
     model.load_state_dict(state_dict, strict=True)
     model.eval()
     images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -117,7 +111,7 @@ def test_openai_jit_leftovers_and_buffers_dropped():
     converted, meta = convert_state_dict(state)
     assert meta['dropped_keys'] == ['attn_mask', 'context_length', 'input_resolution',
                                     'vocab_size']
-    assert not check_conversion(converted, build(small_cfg()))['unexpected']
+    assert not check_conversion(converted, MODELS.build(small_cfg()))['unexpected']
 
 
 def test_mmpretrain_layout_passes_through_and_matches_mmpretrain_text_tower():
@@ -143,7 +137,7 @@ def test_real_size_vit_b16_keys_load_strictly():
                         (open_clip_sd, 'open_clip_vit_b16.py')):
         cfg = Config.fromfile(f'configs/_base_/models/{base}').model
         with torch.device('meta'):
-            model = build(cfg)
+            model = MODELS.build(cfg)
         converted, _ = convert_state_dict(state)
         report = check_conversion(converted, model)
         assert not any(report.values()), report
@@ -183,7 +177,7 @@ def test_check_reports_missing_unexpected_mismatched_and_resized():
     converted['extra.weight'] = torch.zeros(1)
     converted['text_projection'] = torch.zeros(64, 16)
     converted['visual.pos_embed'] = torch.zeros(1, 17, 128)
-    report = check_conversion(converted, build(small_cfg()))
+    report = check_conversion(converted, MODELS.build(small_cfg()))
     assert report['missing'] == ['ln_final.bias']
     assert report['unexpected'] == ['extra.weight']
     assert report['mismatched'] == ['text_projection: checkpoint (64, 16) vs model (64, 32)']
