@@ -9,11 +9,15 @@ Finished runs and evaluations are cached in the work dir, so an interrupted
 reproduction resumes where it stopped.
 """
 import argparse
+import contextlib
 import copy
 import json
+import multiprocessing
+import os
 import os.path as osp
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import torch
 from mmengine.config import Config
@@ -54,7 +58,14 @@ def parse_args(argv=None):
     for key in ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
                 'caption_test'):
         parser.add_argument('--' + key.replace('_', '-'), type=int)
+    parser.add_argument('--jobs', type=int,
+                        help='runs in parallel, one process each, the CPU cores shared '
+                        'among them (default: 1 with a GPU, else the number of cores)')
     args = parser.parse_args(argv)
+    if args.jobs is None:
+        args.jobs = 1 if torch.cuda.is_available() else (os.cpu_count() or 1)
+    if args.jobs < 1:
+        raise ValueError(f'--jobs must be >= 1, got {args.jobs}')
     settings = dict(MODES['quick' if args.quick else 'full'])
     settings.update({k: v for k, v in vars(args).items() if k in settings and v is not None})
     return args, settings
@@ -134,6 +145,28 @@ def evaluate(cfg: Config, ckpt: str, posthoc, key: str, settings: dict, out_dir:
     return metrics
 
 
+def job_key(name: str, seed: int) -> str:
+    return f'{name} | seed {seed}'
+
+
+def run_job(job: tuple) -> tuple:
+    """Fine-tune (unless post-hoc) and evaluate one variant with one seed."""
+    args, settings, original, name, seed = job
+    base = Config.fromfile(args.config)
+    init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
+    cfg, posthoc, alpha = variant_configs(base, settings)[name]
+    slug = name.replace(' ', '_').replace('=', '')
+    ckpt = original if cfg is None else train(
+        cfg, osp.join(args.work_dir, f'{slug}_seed{seed}'), original, seed,
+        settings['finetune_iters'])
+    torch.manual_seed(seed)
+    metrics = evaluate(cfg or base, ckpt, posthoc, f'{slug}_seed{seed}', settings,
+                       osp.join(args.work_dir, 'captioning'))
+    return job_key(name, seed), dict(
+        variant=name, seed=seed, alpha_target=alpha,
+        work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics)
+
+
 def main(argv=None):
     args, settings = parse_args(argv)
     out_dir = args.out or osp.join(args.work_dir, 'report')
@@ -150,26 +183,30 @@ def main(argv=None):
         original = train(Config.fromfile(args.pretrain_config),
                          osp.join(args.work_dir, 'pretrain'), None, 0,
                          settings['pretrain_iters'])
-    variants = variant_configs(base, settings)
-    jobs = [(name, seed) for name in variants for seed in settings['seeds']]
-    for done, (name, seed) in enumerate(jobs):
-        key = f'{name} | seed {seed}'
-        elapsed = time.time() - start
-        print(f'[{done + 1}/{len(jobs)}] {key}  (elapsed {elapsed / 60:.1f} min)', flush=True)
-        if key in results:
-            continue
-        cfg, posthoc, alpha = variants[name]
-        slug = name.replace(' ', '_').replace('=', '')
-        ckpt = original if cfg is None else train(
-            cfg, osp.join(args.work_dir, f'{slug}_seed{seed}'), original, seed,
-            settings['finetune_iters'])
-        torch.manual_seed(seed)
-        metrics = evaluate(cfg or base, ckpt, posthoc, f'{slug}_seed{seed}', settings,
-                           osp.join(args.work_dir, 'captioning'))
-        results[key] = dict(variant=name, seed=seed, alpha_target=alpha,
-                            work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics)
-        with open(results_file, 'w') as f:
-            json.dump(results, f, indent=1)
+    jobs = [(name, seed) for name in variant_configs(base, settings)
+            for seed in settings['seeds']]
+    pending = [job for job in jobs if job_key(*job) not in results]
+    print(f'{len(jobs) - len(pending)} of {len(jobs)} runs cached; '
+          f'{len(pending)} to go, {args.jobs} at a time', flush=True)
+    work = [(args, settings, original, name, seed) for name, seed in pending]
+    with contextlib.ExitStack() as stack:
+        if args.jobs == 1 or len(pending) <= 1:
+            finished = map(run_job, work)
+        else:
+            # spawn, not fork: a forked child of a process that has run OpenMP can
+            # hang; the executor's workers are not daemons, so data loaders in
+            # them may start workers of their own.
+            pool = stack.enter_context(ProcessPoolExecutor(
+                min(args.jobs, len(pending)), mp_context=multiprocessing.get_context('spawn'),
+                initializer=torch.set_num_threads,
+                initargs=(max(1, (os.cpu_count() or 1) // args.jobs), )))
+            finished = (f.result() for f in as_completed([pool.submit(run_job, w) for w in work]))
+        for done, (key, entry) in enumerate(finished, start=len(jobs) - len(pending) + 1):
+            results[key] = entry
+            with open(results_file, 'w') as f:
+                json.dump(results, f, indent=1)
+            print(f'[{done}/{len(jobs)}] {key} done  '
+                  f'(elapsed {(time.time() - start) / 60:.1f} min)', flush=True)
     write_report(results, settings, out_dir, command=' '.join(['python tools/reproduce.py'] + (argv or sys.argv[1:])))
     print(f'Report written to {out_dir} in {(time.time() - start) / 60:.1f} min')
 

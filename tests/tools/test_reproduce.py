@@ -1,7 +1,9 @@
 """The reproduction tool's planning and report logic (the full run is the main job)."""
 import importlib.util
 import json
+import os
 import os.path as osp
+import subprocess
 import sys
 
 import numpy as np
@@ -95,3 +97,35 @@ def test_write_report(tmp_path):
     assert json.loads((tmp_path / 'results.json').read_text())['command'] == 'cmd'
     assert (tmp_path / 'compromise_curve.png').stat().st_size > 0
     assert (tmp_path / 'gap_predictiveness.png').stat().st_size > 0
+
+
+def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
+    """--jobs 2 runs, then two runs dropped from the cache are redone in one process."""
+    work = tmp_path / 'work'
+    tiny = ['--quick', '--work-dir', str(work), '--pretrain-iters', '3', '--finetune-iters', '3',
+            '--decoder-iters', '3', '--caption-train', '64', '--caption-test', '16',
+            '--alphas', '0.5', '--const-alphas', '0.5']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+
+    def reproduce_run(*extra):
+        done = subprocess.run([sys.executable, '-W', 'ignore', 'tools/reproduce.py', *tiny, *extra],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return json.loads((work / 'results.json').read_text())
+
+    parallel = reproduce_run('--jobs', '2')
+    variants = {'original', 'posthoc mean-centering', 'posthoc gap shift',
+                'contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5'}
+    assert set(parallel) == {f'{v} | seed 0' for v in variants}
+    redo = ['posthoc mean-centering | seed 0', 'TPC-CMA alpha=0.5 | seed 0']
+    (work / 'results.json').write_text(json.dumps(
+        {k: v for k, v in parallel.items() if k not in redo}))
+    sequential = reproduce_run('--jobs', '1')
+    assert set(sequential) == set(parallel)
+    for key in redo:
+        got, want = sequential[key]['metrics'], parallel[key]['metrics']
+        assert got.keys() == want.keys() and 'caption_image/CIDEr' in got
+        for name, value in want.items():
+            assert got[name] == pytest.approx(value, rel=1e-6, abs=1e-9), (key, name)
+    report_md = (work / 'report' / 'results.md').read_text()
+    assert 'TPC-CMA alpha=0.5' in report_md and 'R²' in report_md
