@@ -27,7 +27,7 @@ def _train(config, work_dir, *args, env=None, stall_marker=None):
                             stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(child, marker, timeout=300):
+def _wait_for(child, marker, timeout=900):
     deadline = time.monotonic() + timeout
     while not osp.exists(marker):
         assert child.poll() is None, f'training exited early: {child.stderr.read()[-3000:]}'

@@ -36,7 +36,7 @@ def test_two_process_ddp_matches_one_process(tmp_path):
 
     two = str(tmp_path / 'world2')
     run_training(write_config(str(tmp_path / 'cfg2.py'), BATCH, 2, ITERS, SGD), two,
-                 world=2, threads=1, timeout=240)
+                 world=2, threads=1, timeout=900)
 
     single, ddp = read_scalars(one), read_scalars(two)
     assert [r['iter'] for r in ddp] == [r['iter'] for r in single] == list(range(1, ITERS + 1))

@@ -46,7 +46,7 @@ randomness = dict(seed=0, deterministic=True)
 
 def run_tool(*args):
     result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -71,7 +71,7 @@ def test_train_then_test(tmp_path):
 def test_test_tool_names_missing_checkpoint(tmp_path):
     config = write_tiny_config(tmp_path / 'tiny.py')
     result = subprocess.run([sys.executable, 'tools/test.py', config, str(tmp_path / 'nope.pth')],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+                            cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode != 0 and 'nope.pth' in result.stderr and 'not found' in result.stderr
 
 
