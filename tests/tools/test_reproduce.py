@@ -67,10 +67,13 @@ def _synthetic_results():
     return results
 
 
-def test_r_squared_matches_scipy_linregress():
+@pytest.mark.parametrize('pool', report.POOLS)
+def test_r_squared_matches_scipy_linregress(pool):
     results = _synthetic_results()
-    r2 = report.r_squared(results)
-    runs = [e['metrics'] for e in results.values()]
+    r2 = report.r_squared(results, pool)
+    runs = [e['metrics'] for e in results.values()
+            if pool == 'all runs' or not e['variant'].startswith('posthoc')]
+    assert len(runs) == (10 if pool == 'all runs' else 8)
     for task in report.TASKS:
         for key in GAP_KEYS:
             fit = stats.linregress([m[f'gap/{key}'] for m in runs], [m[task] for m in runs])
@@ -94,6 +97,7 @@ def test_write_report(tmp_path):
     report.write_report(_synthetic_results(), dict(seeds=[0, 1]), str(tmp_path), 'cmd')
     table = (tmp_path / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in table and 'Beside the paper' in table
+    assert all(description in table for description in report.POOLS.values())
     assert json.loads((tmp_path / 'results.json').read_text())['command'] == 'cmd'
     assert (tmp_path / 'compromise_curve.png').stat().st_size > 0
     assert (tmp_path / 'gap_predictiveness.png').stat().st_size > 0

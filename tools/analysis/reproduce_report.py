@@ -49,11 +49,22 @@ def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
             for name, s in summary.items()}
 
 
-def r_squared(results: dict) -> Dict[str, Dict[str, float]]:
-    """R² of a least-squares line task ~ gap key over every (variant, seed) run."""
+# Pools of runs the R² is fitted on: the paper fits it "across models"; the
+# post-hoc fixes move the gap keys without training, and so test them apart.
+POOLS = {'all runs': 'every run, post-hoc fixes included',
+         'models only': 'the original and the fine-tuned models, no post-hoc fix'}
+
+
+def in_pool(entry: dict, pool: str) -> bool:
+    return pool == 'all runs' or not entry['variant'].startswith('posthoc')
+
+
+def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, float]]:
+    """R² of a least-squares line task ~ gap key over the (variant, seed) runs of a pool."""
     out = {}
     for task in TASKS:
-        runs = [e['metrics'] for e in results.values() if task in e['metrics']]
+        runs = [e['metrics'] for e in results.values()
+                if task in e['metrics'] and in_pool(e, pool)]
         if len(runs) < 3:
             continue
         y = np.array([m[task] for m in runs])
@@ -79,10 +90,12 @@ def markdown(summary: dict, reduced: dict, r2: dict, settings: dict, command: st
             cells.append('n/a' if np.isnan(mean) else f'{mean:.{digits}f} ± {std:.{digits}f}')
         cells += [f"{reduced[name].get(k, float('nan')):.1f}" for k in ('centroid', 'distribution', 'raw')]
         lines.append('| ' + ' | '.join(cells) + ' |')
-    lines += ['', '**R² of task quality against each gap key** (all runs pooled):', '',
-              '| task | ' + ' | '.join(GAP_KEYS) + ' |', '|---|' + '---|' * len(GAP_KEYS)]
-    for task, per_key in r2.items():
-        lines.append(f'| {TASKS[task]} | ' + ' | '.join(f'{per_key[k]:.3f}' for k in GAP_KEYS) + ' |')
+    for pool, per_task in r2.items():
+        lines += ['', f'**R² of task quality against each gap key** ({POOLS[pool]}):', '',
+                  '| task | ' + ' | '.join(GAP_KEYS) + ' |', '|---|' + '---|' * len(GAP_KEYS)]
+        for task, per_key in per_task.items():
+            lines.append(f'| {TASKS[task]} | '
+                         + ' | '.join(f'{per_key[k]:.3f}' for k in GAP_KEYS) + ' |')
     return '\n'.join(lines + paper_comparison(summary, reduced, r2)) + '\n'
 
 
@@ -113,10 +126,11 @@ def paper_comparison(summary: dict, reduced: dict, r2: dict) -> List[str]:
                 line += (f'CIDEr from images: paper {PAPER[alpha]["cider"]:+.1f} %, ours '
                          f'{_relative(ours["caption_image/CIDEr"][0], original["caption_image/CIDEr"][0]):+.1f} %.')
         lines.append(line)
-    for task, per_key in r2.items():
-        lines.append(f'- R² for {TASKS[task]}: paper distribution {PAPER["r2"]["distribution"]} vs '
-                     f'raw {PAPER["r2"]["raw"]}; ours distribution {per_key["distribution"]:.3f} vs '
-                     f'raw {per_key["raw"]:.3f}.')
+    for pool, per_task in r2.items():
+        for task, per_key in per_task.items():
+            lines.append(f'- R² for {TASKS[task]} ({pool}): paper distribution '
+                         f'{PAPER["r2"]["distribution"]} vs raw {PAPER["r2"]["raw"]}; ours '
+                         f'distribution {per_key["distribution"]:.3f} vs raw {per_key["raw"]:.3f}.')
     return lines
 
 
@@ -145,14 +159,21 @@ def plot_compromise(summary: dict, reduced: dict, path: str) -> None:
 
 
 def plot_predictiveness(results: dict, r2: dict, path: str) -> None:
-    fig, axes = plt.subplots(len(r2), len(GAP_KEYS), figsize=(3 * len(GAP_KEYS), 3 * len(r2)),
-                             squeeze=False)
-    for row, task in enumerate(r2):
-        runs = [e['metrics'] for e in results.values() if task in e['metrics']]
+    tasks = list(r2['all runs'])
+    fig, axes = plt.subplots(len(tasks), len(GAP_KEYS),
+                             figsize=(3 * len(GAP_KEYS), 3 * len(tasks)), squeeze=False)
+    for row, task in enumerate(tasks):
         for col, key in enumerate(GAP_KEYS):
             ax = axes[row][col]
-            ax.scatter([m[f'gap/{key}'] for m in runs], [m[task] for m in runs], s=12)
-            ax.set_title(f'R² = {r2[task][key]:.3f}', fontsize=9)
+            for models, colour, label in ((True, 'C0', 'models'), (False, 'C3', 'post-hoc')):
+                runs = [e['metrics'] for e in results.values() if task in e['metrics']
+                        and in_pool(e, 'models only') == models]
+                ax.scatter([m[f'gap/{key}'] for m in runs], [m[task] for m in runs], s=12,
+                           c=colour, label=label)
+            ax.set_title(f"R² all {r2['all runs'][task][key]:.3f}, "
+                         f"models {r2['models only'][task][key]:.3f}", fontsize=8)
+            if row == col == 0:
+                ax.legend(fontsize=7)
             ax.set_xlabel(f'gap/{key}', fontsize=8)
             if col == 0:
                 ax.set_ylabel(TASKS[task], fontsize=8)
@@ -195,14 +216,14 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str) -> N
     os.makedirs(out_dir, exist_ok=True)
     summary = aggregate(results)
     reduced = reductions(summary)
-    r2 = r_squared(results)
+    r2 = {pool: r_squared(results, pool) for pool in POOLS}
     with open(osp.join(out_dir, 'results.json'), 'w') as f:
         json.dump(dict(command=command, settings=settings, summary=summary,
                        gap_reduction=reduced, r_squared=r2, runs=results), f, indent=1)
     with open(osp.join(out_dir, 'results.md'), 'w') as f:
         f.write(markdown(summary, reduced, r2, settings, command))
     plot_compromise(summary, reduced, osp.join(out_dir, 'compromise_curve.png'))
-    if r2:
+    if r2['all runs']:
         plot_predictiveness(results, r2, osp.join(out_dir, 'gap_predictiveness.png'))
     tpc = [n for n in summary if n.startswith('TPC-CMA')]
     if tpc:
