@@ -50,7 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--pretrain-config', default=TINY_PRETRAIN)
     parser.add_argument('--no-pretrain', action='store_true',
                         help="use the config's load_from as the original model")
-    parser.add_argument('--work-dir', default='work_dirs/reproduce')
+    parser.add_argument('--work-dir', help='default: work_dirs/reproduce, '
+                        'work_dirs/reproduce_quick with --quick')
     parser.add_argument('--out', help='report directory (default: WORK_DIR/report)')
     parser.add_argument('--seeds', type=int, nargs='+')
     parser.add_argument('--alphas', type=float, nargs='+', help='TPC-CMA alpha_target values')
@@ -66,6 +67,8 @@ def parse_args(argv=None):
         args.jobs = 1 if torch.cuda.is_available() else (os.cpu_count() or 1)
     if args.jobs < 1:
         raise ValueError(f'--jobs must be >= 1, got {args.jobs}')
+    args.work_dir = args.work_dir or ('work_dirs/reproduce_quick' if args.quick
+                                      else 'work_dirs/reproduce')
     settings = dict(MODES['quick' if args.quick else 'full'])
     settings.update({k: v for k, v in vars(args).items() if k in settings and v is not None})
     return args, settings
@@ -145,6 +148,26 @@ def evaluate(cfg: Config, ckpt: str, posthoc, key: str, settings: dict, out_dir:
     return metrics
 
 
+# The settings one run's numbers depend on; a cached run is reused only if they match.
+PROTOCOL_KEYS = ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
+                 'caption_test')
+
+
+def protocol(settings: dict) -> dict:
+    return {key: settings[key] for key in PROTOCOL_KEYS}
+
+
+def check_cache(results: dict, settings: dict, results_file: str) -> None:
+    """Refuse to mix cached runs made with other settings into this report."""
+    stale = sorted({json.dumps(e.get('protocol')) for e in results.values()
+                    if e.get('protocol') != protocol(settings)})
+    if stale:
+        raise ValueError(
+            f'{results_file} holds runs made with other settings ({", ".join(stale)}) than '
+            f'this one ({json.dumps(protocol(settings))}). Give another --work-dir, or '
+            'the same settings to resume that reproduction.')
+
+
 def job_key(name: str, seed: int) -> str:
     return f'{name} | seed {seed}'
 
@@ -163,7 +186,7 @@ def run_job(job: tuple) -> tuple:
     metrics = evaluate(cfg or base, ckpt, posthoc, f'{slug}_seed{seed}', settings,
                        osp.join(args.work_dir, 'captioning'))
     return job_key(name, seed), dict(
-        variant=name, seed=seed, alpha_target=alpha,
+        variant=name, seed=seed, alpha_target=alpha, protocol=protocol(settings),
         work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics)
 
 
@@ -175,6 +198,7 @@ def main(argv=None):
     init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
     results_file = osp.join(args.work_dir, 'results.json')
     results = json.load(open(results_file)) if osp.isfile(results_file) else {}
+    check_cache(results, settings, results_file)
     start = time.time()
     if args.no_pretrain:
         original = base.load_from

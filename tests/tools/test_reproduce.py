@@ -133,3 +133,16 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
             assert got[name] == pytest.approx(value, rel=1e-6, abs=1e-9), (key, name)
     report_md = (work / 'report' / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in report_md and 'R²' in report_md
+
+
+def test_cached_runs_of_other_settings_are_refused():
+    _, quick = reproduce.parse_args(['--quick'])
+    _, full = reproduce.parse_args([])
+    cached = {'original | seed 0': dict(variant='original', protocol=reproduce.protocol(full))}
+    reproduce.check_cache(cached, full, 'results.json')  # same settings: resumes
+    with pytest.raises(ValueError, match='other settings.*--work-dir'):
+        reproduce.check_cache(cached, quick, 'results.json')
+    with pytest.raises(ValueError, match='other settings'):
+        reproduce.check_cache({'original | seed 0': dict(variant='original')}, full, 'r.json')
+    args, _ = reproduce.parse_args(['--quick'])
+    assert args.work_dir == 'work_dirs/reproduce_quick'
