@@ -60,3 +60,22 @@ def test_shapes_render_differently():
 def test_bad_arguments_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ShapeCaptions(image_size=16, **kwargs)
+
+
+def test_shapes_option_default_stream_unchanged_and_subset_only():
+    default, every = _make(n=60), _make(n=60, shapes=SHAPES)
+    for i in range(60):
+        assert default[i]['text'] == every[i]['text']
+        np.testing.assert_array_equal(default[i]['img'], every[i]['img'])
+    narrow = _make(n=200, shapes=('star', 'ring'))
+    seen = {narrow[i]['attr_shape'] for i in range(200)}
+    assert seen == {'star', 'ring'}
+    for i in range(200):
+        # Labels index the full class list, not the subset.
+        assert SHAPES[narrow[i]['gt_label']] == narrow[i]['attr_shape']
+
+
+@pytest.mark.parametrize('shapes', [(), ('circle', 'blob')])
+def test_bad_shapes_name_the_problem(shapes):
+    with pytest.raises(ValueError, match='shapes must be a non-empty subset'):
+        ShapeCaptions(image_size=16, shapes=shapes)

@@ -116,13 +116,18 @@ class ShapeCaptions(BaseDataset):
             (shape, colour, size, position). Lower values mean less text
             information per image and a larger gap.
         image_size (int): Side of the square images.
+        shapes (Sequence[str], optional): Draw only these shapes (a narrower
+            distribution, e.g. to fine-tune on some shapes and test zero-shot
+            on the others). Labels stay indices into all :data:`SHAPES`, so
+            the class list does not change. None (default): every shape.
     """
 
     METAINFO = dict(classes=SHAPES)
 
     def __init__(self, split: str = 'train', num_samples: int = 10000,
                  seed: int = 0, keep_prob: Optional[dict] = None,
-                 image_size: int = 32, pipeline: Sequence = (), **kwargs):
+                 image_size: int = 32, shapes: Optional[Sequence[str]] = None,
+                 pipeline: Sequence = (), **kwargs):
         if split not in SPLIT_OFFSETS:
             raise ValueError(f'ShapeCaptions split must be one of '
                              f'{list(SPLIT_OFFSETS)}, got {split!r}')
@@ -139,6 +144,10 @@ class ShapeCaptions(BaseDataset):
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
             raise ValueError(f'ShapeCaptions image_size must be an integer >= 8 (pixels '
                              f'per side), got {image_size!r}')
+        if shapes is not None and (not shapes or set(shapes) - set(SHAPES)):
+            raise ValueError(f'ShapeCaptions shapes must be a non-empty subset of {SHAPES}, '
+                             f'got {shapes!r}')
+        self.shapes = tuple(SHAPES if shapes is None else shapes)
         self.split, self.num_samples, self.seed = split, num_samples, seed
         self.image_size = image_size
         super().__init__(ann_file='', data_root='', pipeline=build_pipeline(pipeline),
@@ -149,7 +158,8 @@ class ShapeCaptions(BaseDataset):
         colours, sizes, positions = list(COLOURS), list(SIZES), list(POSITIONS)
         data_list = []
         for index in range(self.num_samples):
-            label = int(rng.integers(len(SHAPES)))
+            # With every shape this is SHAPES[draw]: the default stream is unchanged.
+            label = SHAPES.index(self.shapes[rng.integers(len(self.shapes))])
             attrs = dict(shape=SHAPES[label],
                          colour=colours[rng.integers(len(colours))],
                          size=sizes[rng.integers(len(sizes))],
