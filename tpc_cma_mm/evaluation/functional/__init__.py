@@ -1,18 +1,18 @@
-from .clustering import adjusted_rand_index, joint_clustering, normalized_mutual_info
+from .clustering import joint_clustering
 from .gaps import (GAP_KEYS, bures_distance, gap_metrics, gap_reduction,
                    gaps_from_moments, mmd_rbf)
 from .moments import PairedMoments
 from .posthoc import (GapShift, MeanCentering, PosthocTransform, build_posthoc,
                       mean_center, shift_along_gap)
-from .retrieval import retrieval_recall
+from .retrieval import first_occurrence, retrieval_recall
 from .subsample import BottomKSample, subsample_priorities
 from .suite import embedding_suite
 from .zero_shot import zero_shot_accuracy
 
 __all__ = [
     'BottomKSample', 'GAP_KEYS', 'GapShift', 'MeanCentering', 'PairedMoments', 'PosthocTransform',
-    'adjusted_rand_index', 'build_posthoc', 'bures_distance', 'embedding_suite', 'gap_metrics',
+    'build_posthoc', 'bures_distance', 'embedding_suite', 'first_occurrence', 'gap_metrics',
     'gap_reduction', 'gaps_from_moments', 'joint_clustering', 'mean_center',
-    'mmd_rbf', 'normalized_mutual_info', 'retrieval_recall', 'shift_along_gap',
+    'mmd_rbf', 'retrieval_recall', 'shift_along_gap',
     'subsample_priorities', 'zero_shot_accuracy'
 ]

@@ -1,9 +1,33 @@
 """Image-to-text and text-to-image Recall@K on paired embeddings."""
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import torch
 
-__all__ = ['retrieval_recall']
+__all__ = ['first_occurrence', 'retrieval_recall']
+
+
+def first_occurrence(ids) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Group rows by id: the first row of each id, and each row's group.
+
+    Groups are numbered in the order their id first appears, so
+    ``first_rows`` is ascending and ``ids[first_rows]`` lists each id once.
+
+    Returns:
+        tuple: ``first_rows`` (G,) and ``group_of_row`` (N,), both long, with
+        ``first_rows[group_of_row[r]]`` the first row sharing row r's id.
+    """
+    ids = torch.as_tensor(ids)
+    if ids.dim() != 1:
+        raise ValueError(f'first_occurrence needs a 1-D tensor of ids, got shape '
+                         f'{tuple(ids.shape)}')
+    _, inverse = torch.unique(ids, sorted=True, return_inverse=True)
+    num_groups = int(inverse.max()) + 1 if len(ids) else 0
+    first = torch.full((num_groups, ), len(ids), dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(len(ids)), reduce='amin')
+    order = torch.argsort(first)  # sorted-id order -> order of first appearance
+    group_of_sorted = torch.empty_like(order)
+    group_of_sorted[order] = torch.arange(num_groups)
+    return first[order], group_of_sorted[inverse]
 
 
 def retrieval_recall(img_embeds: torch.Tensor, text_embeds: torch.Tensor,
@@ -14,35 +38,31 @@ def retrieval_recall(img_embeds: torch.Tensor, text_embeds: torch.Tensor,
     Rows sharing an ``img_id`` are one image with several captions: the image
     is ranked once (its first row's embedding), and image-to-text retrieval
     counts a hit when any of its captions ranks within K. Ties count against
-    the query.
+    the query (docs/spec.md, "Retrieval"): a query's rank is the number of
+    wrong candidates scoring *at least* as high as its best right one, so two
+    identical images (or captions) cannot both be found at rank 1.
     """
-    unique_ids, first_row = _first_occurrence(img_ids)
-    owner = torch.searchsorted(unique_ids, img_ids)  # image index of each text
-    images = img_embeds[first_row].float()
-    texts = text_embeds.float()
-    i2t_rank = torch.empty(len(unique_ids), dtype=torch.long)
+    first_rows, owner = first_occurrence(img_ids)  # owner: image index of each text
+    # float64, so that equal embeddings give bit-equal scores (exact ties stay ties)
+    images = img_embeds[first_rows].double()
+    texts = text_embeds.double()
+    i2t_rank = torch.empty(len(images), dtype=torch.long)
     t2i_rank = torch.empty(len(texts), dtype=torch.long)
     for start in range(0, len(images), chunk):
         sim = images[start:start + chunk] @ texts.t()  # (chunk, N)
         rows = torch.arange(start, start + sim.shape[0])
         is_positive = owner.unsqueeze(0) == rows.unsqueeze(1)
         best_positive = sim.masked_fill(~is_positive, float('-inf')).max(1).values
-        i2t_rank[rows] = (sim > best_positive.unsqueeze(1)).sum(1)
+        ahead = (sim >= best_positive.unsqueeze(1)) & ~is_positive
+        i2t_rank[rows] = ahead.sum(1)
     for start in range(0, len(texts), chunk):
         sim = texts[start:start + chunk] @ images.t()  # (chunk, U)
-        cols = owner[start:start + chunk]
-        positive = sim.gather(1, cols.unsqueeze(1))
-        t2i_rank[start:start + sim.shape[0]] = (sim > positive).sum(1)
+        cols = owner[start:start + chunk].unsqueeze(1)
+        positive = sim.gather(1, cols)
+        # the positive itself satisfies >=, so one is taken off
+        t2i_rank[start:start + sim.shape[0]] = (sim >= positive).sum(1) - 1
     out = {}
     for k in ks:
-        out[f'i2t_R@{k}'] = 100.0 * (i2t_rank < k).float().mean().item()
-        out[f't2i_R@{k}'] = 100.0 * (t2i_rank < k).float().mean().item()
+        out[f'i2t_R@{k}'] = 100.0 * (i2t_rank < k).double().mean().item()
+        out[f't2i_R@{k}'] = 100.0 * (t2i_rank < k).double().mean().item()
     return out
-
-
-def _first_occurrence(ids: torch.Tensor):
-    unique_ids, inverse = torch.unique(ids, sorted=True, return_inverse=True)
-    positions = torch.arange(len(ids))
-    first = torch.full((len(unique_ids), ), len(ids), dtype=torch.long)
-    first.scatter_reduce_(0, inverse, positions, reduce='amin')
-    return unique_ids, first

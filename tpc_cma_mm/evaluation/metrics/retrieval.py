@@ -12,8 +12,12 @@ __all__ = ['CrossModalRetrieval']
 class CrossModalRetrieval(EmbeddingMetric):
     """Image-to-text and text-to-image Recall@K, in %.
 
-    numpy-2-safe replacement of mmpretrain's ``RetrievalRecall`` for paired
-    data; captions of one image share its ``img_id``.
+    Captions of one image share its ``img_id``; an image query is right when
+    any of its captions ranks within K. Ties count against the query
+    (``functional/retrieval.py``). Neither mmpretrain's ``RetrievalRecall``
+    nor sklearn's ``top_k_accuracy_score`` fits: both break ties by index
+    order (optimistic with duplicate images or captions), and the former
+    fails under numpy 2.
 
     Example config::
 
