@@ -1,30 +1,4 @@
-# TPC-CMA fine-tuning of OpenAI CLIP ViT-B/16 on COCO captions (Karpathy train),
-# alpha_target 0.05: one 80 GB GPU, batch 256, bf16 autocast, 5,000 iterations.
-#   python tools/convert_clip_weights.py ViT-B-16.pt checkpoints/clip_vit-b16_openai.pth \
-#       --config configs/_base_/models/clip_vit_b16.py
-#   python tools/train.py configs/cma_clip_b16.py
-# Other paths: --cfg-options load_from=PATH data_root=... (data: configs/_base_/datasets/coco_karpathy.py).
-# Full name in the <algo>_<backbone>_<gpus>x<batch>_<data> scheme:
-# tpc-cma-a0.05_clip-vit-b16_1x256_coco-karpathy.
-_base_ = [
-    './_base_/models/clip_vit_b16.py',
-    './_base_/datasets/coco_karpathy.py',
-    './_base_/schedules/finetune_coco_5k.py',
-    './_base_/default_runtime.py',
-]
-model = dict(cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0))
-# Converted OpenAI weights ({'state_dict': ...}, mmpretrain CLIP layout).
-load_from = 'checkpoints/clip_vit-b16_openai.pth'
-clip_weights_hint = ('OpenAI CLIP ViT-B/16 weights converted with '
-                     'tools/convert_clip_weights.py')
-alpha_target = 0.05
-custom_hooks = [
-    dict(type='RequireFilesHook', files=dict(load_from=clip_weights_hint)),
-    dict(type='TPCCurriculumHook', alpha_target=alpha_target, phases=(0.1, 0.5, 0.4),
-         ramp='cosine', probe_interval=10, gamma=1.0),
-]
-# bf16 autocast (no loss scaling needed); batch 256 of ViT-B/16 + text tower
-# at 224 px takes well under 80 GB in bf16 (activations ~ 30-40 GB).
-optim_wrapper = dict(type='AutocastOptimWrapper', dtype='bfloat16')
-train_dataloader = dict(batch_size=256)
-default_hooks = dict(checkpoint=dict(interval=1000), logger=dict(interval=50))
+# The README's entry point for real-scale TPC-CMA (python tools/train.py
+# configs/cma_clip_b16.py): OpenAI CLIP ViT-B/16 on COCO Karpathy, alpha_target 0.05.
+# Everything is defined in the algorithm folder; see configs/tpc_cma/README.md.
+_base_ = ['./tpc_cma/tpc-cma-a0.05_vit-base-p16_1xb256-5k_coco.py']

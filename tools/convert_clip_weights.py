@@ -1,7 +1,7 @@
 """Convert OpenAI CLIP / open_clip ViT weights into tpc_cma_mm's layout.
 
     python tools/convert_clip_weights.py SRC DST [--format auto|openai|open_clip]
-        [--config configs/_base_/models/clip_vit_b16.py]
+        [--config configs/_base_/models/clip_vit-base-p16.py]
 
 SRC is read with weights-only loading (no code in it can run). OpenAI's
 original downloads are TorchScript archives, which weights-only loading cannot
@@ -42,7 +42,7 @@ def parse_args(argv=None):
     parser.add_argument('--format', default='auto',
                         choices=['auto', 'openai', 'open_clip', 'mmpretrain'])
     parser.add_argument('--config', help='check the result against the model of '
-                        'this config (e.g. configs/_base_/models/clip_vit_b16.py)')
+                        'this config (e.g. configs/_base_/models/clip_vit-base-p16.py)')
     return parser.parse_args(argv)
 
 

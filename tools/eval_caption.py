@@ -31,7 +31,7 @@ from tpc_cma_mm.models.captioner import vocab_from_tokens
 from tpc_cma_mm.registry import MODELS
 
 DECODER_CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'configs',
-                          'captioning', 'caption_decoder_tiny_text-only.py')
+                          'captioning', 'caption-decoder_tiny_1xb128-1k_text-only.py')
 SHEET_IMAGES = 12
 
 

@@ -31,8 +31,8 @@ from reproduce_report import write_report  # noqa: E402
 
 from tpc_cma_mm.evaluation.functional import embedding_suite  # noqa: E402
 
-TINY_PRETRAIN = 'configs/tiny/clip_vit-tiny-p8_1x256_shapes-pretrain.py'
-TINY_METHOD = 'configs/tiny/clip_vit-tiny-p8_1x256_shapes-tpc-cma-a0.05.py'
+TINY_PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
+TINY_METHOD = 'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'
 MODES = dict(
     quick=dict(pretrain_iters=400, finetune_iters=100, seeds=[0], alphas=[0.05, 0.5],
                const_alphas=[0.5], decoder_iters=300, caption_train=3000, caption_test=300),

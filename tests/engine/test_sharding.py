@@ -16,8 +16,8 @@ from tpc_cma_mm.engine.sharding import is_transformer_block, transformer_block_p
 from tpc_cma_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FSDP = osp.join(REPO, 'configs/scale/clip_vit-l14_fsdp-8xb64_coco-tpc-cma.py')
-DEEPSPEED = osp.join(REPO, 'configs/scale/clip_vit-l14_deepspeed-zero2-8xb64_coco-tpc-cma.py')
+FSDP = osp.join(REPO, 'configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_fsdp-8xb64-5k_coco.py')
+DEEPSPEED = osp.join(REPO, 'configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_deepspeed-zero2-8xb64-5k_coco.py')
 
 
 def test_fsdp_config_names_the_registered_policy_and_check_fn():

@@ -21,7 +21,7 @@ train_dataloader = dict(batch_size=16, dataset={tiny_dataset_cfg('train', 48)!r}
 test_dataloader = dict(batch_size=16, dataset={tiny_dataset_cfg('test', 8)!r})
 ''')
     decoder = tmp_path / 'tiny_decoder.py'
-    base = osp.join(REPO, 'configs/captioning/caption_decoder_tiny_text-only.py')
+    base = osp.join(REPO, 'configs/captioning/caption-decoder_tiny_1xb128-1k_text-only.py')
     decoder.write_text(f'''_base_ = [{base!r}]
 model = dict(width=32, num_layers=1, num_heads=2, prefix_length=2)
 train_dataloader = dict(batch_size=16)

@@ -176,8 +176,8 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor], fmt: str = 'auto'
                 activation=act.get(fmt, 'as in the source config'),
                 notes=['Weights do not record the activation: OpenAI weights and '
                        "open_clip '*-quickgelu' models need QuickGELU "
-                       '(configs/_base_/models/clip_vit_b16.py); other open_clip '
-                       'ViTs need GELU (configs/_base_/models/open_clip_vit_b16.py).'])
+                       '(configs/_base_/models/clip_vit-base-p16.py); other open_clip '
+                       'ViTs need GELU (configs/_base_/models/clip_vit-base-p16_gelu.py).'])
     if dropped:
         meta['notes'].append(f'Dropped non-weight entries: {sorted(dropped)}')
     return out, meta

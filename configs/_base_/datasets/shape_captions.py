@@ -1,9 +1,7 @@
 # Generated captioned shapes (tpc_cma_mm.datasets.ShapeCaptions); nothing to download.
-dataset_type = 'ShapeCaptions'
-data_seed = 0
-context_length = 32
+# Another data seed: --cfg-options train_dataloader.dataset.seed=1 (and val/test alike).
 pipeline = [
-    dict(type='TokenizeCaption', context_length=context_length),
+    dict(type='TokenizeCaption', context_length=32),
     dict(type='PackInputs', algorithm_keys=['text', 'text_tokens', 'img_id']),
 ]
 zero_shot = dict(
@@ -15,20 +13,20 @@ train_dataloader = dict(
     batch_size=256,
     num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, split='train', num_samples=10000,
-                 seed=data_seed, pipeline=pipeline))
+    dataset=dict(type='ShapeCaptions', split='train', num_samples=10000, seed=0,
+                 pipeline=pipeline))
 val_dataloader = dict(
     batch_size=500,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, split='val', num_samples=1000,
-                 seed=data_seed, pipeline=pipeline))
+    dataset=dict(type='ShapeCaptions', split='val', num_samples=1000, seed=0,
+                 pipeline=pipeline))
 test_dataloader = dict(
     batch_size=500,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, split='test', num_samples=1000,
-                 seed=data_seed, pipeline=pipeline))
+    dataset=dict(type='ShapeCaptions', split='test', num_samples=1000, seed=0,
+                 pipeline=pipeline))
 val_evaluator = [
     dict(type='CrossModalRetrieval', topk=(1, 5, 10)),
     # thrs=None: the default thrs=0. counts negative-cosine predictions as wrong.

@@ -1,6 +1,6 @@
 # A tiny CLIP for 32x32 generated images: 4-layer ViT (patch 8) and 4-layer
 # text transformer, 64-d embeddings. Fixed low temperature (0.01), which gives
-# a CLIP-sized modality gap on the generated captions (STACK.md).
+# a CLIP-sized modality gap on the generated captions (docs/results.md).
 model = dict(
     type='DualEncoder',
     vision_backbone=dict(

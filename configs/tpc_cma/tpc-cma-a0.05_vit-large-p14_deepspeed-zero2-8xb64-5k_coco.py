@@ -1,16 +1,15 @@
 # TPC-CMA fine-tuning of CLIP ViT-L/14 on COCO captions with DeepSpeed ZeRO stage 2
 # (optimizer state and gradients sharded, parameters replicated), bf16, 8 GPUs x 64.
 #   pip install deepspeed   (not in this project's pinned stack)
-#   bash tools/dist_train.sh configs/scale/clip_vit-l14_deepspeed-zero2-8xb64_coco-tpc-cma.py 8
+#   bash tools/dist_train.sh configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_deepspeed-zero2-8xb64-5k_coco.py 8
 # ZeRO-3 (parameters sharded too): --cfg-options strategy.zero_optimization.stage=3,
 # with the gradient-probe caveat of docs/scaling.md.
 _base_ = [
-    '../_base_/models/clip_vit_l14.py',
+    '../_base_/models/clip_vit-large-p14.py',
     '../_base_/datasets/coco_karpathy.py',
-    '../_base_/schedules/finetune_coco_5k.py',
+    '../_base_/schedules/coco_finetune_5k.py',
     '../_base_/default_runtime.py',
 ]
-batch_per_gpu = 64
 runner_type = 'FlexibleRunner'
 strategy = dict(
     type='DeepSpeedStrategy',
@@ -25,12 +24,12 @@ strategy = dict(
         overlap_comm=True,
         contiguous_gradients=True),
     gradient_clipping=1.0,  # DeepSpeed clips by the global norm itself
-    train_micro_batch_size_per_gpu=batch_per_gpu)
+    train_micro_batch_size_per_gpu=64)
 
 model = dict(cma_loss=dict(type='CMALoss'),
              tower_cfg=dict(grad_checkpointing=True))
 custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05, probe_interval=10)]
 optim_wrapper = dict(type='DeepSpeedOptimWrapper', clip_grad=None)
-train_dataloader = dict(batch_size=batch_per_gpu)
+train_dataloader = dict(batch_size=64)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 load_from = 'checkpoints/clip_vit-l14_openai.pth'

@@ -1,5 +1,4 @@
 # 5,000 iterations of AdamW fine-tuning (CLIP-style betas and eps), warm-up + cosine.
-max_iters = 5000
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-5, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6),
@@ -11,8 +10,8 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=250),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=250, end=max_iters, eta_min=0.0),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=250, end=5000, eta_min=0.0),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=5000, val_interval=1000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

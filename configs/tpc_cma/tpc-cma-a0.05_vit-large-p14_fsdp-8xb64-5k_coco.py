@@ -1,14 +1,14 @@
 # TPC-CMA fine-tuning of CLIP ViT-L/14 on COCO captions with FSDP (FULL_SHARD),
 # 8 GPUs x 64 = global batch 512, bf16 parameters in the forward pass.
-#   bash tools/dist_train.sh configs/scale/clip_vit-l14_fsdp-8xb64_coco-tpc-cma.py 8
+#   bash tools/dist_train.sh configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_fsdp-8xb64-5k_coco.py 8
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=... bash tools/dist_train.sh ... 8     (per node)
 #   GPUS=16 bash tools/slurm_train.sh PARTITION JOB CONFIG WORK_DIR
 # Needs CUDA: PyTorch's FSDP (v1, what mmengine wraps) refuses CPU-only runs.
 # What holds under sharding, and what not: docs/scaling.md.
 _base_ = [
-    '../_base_/models/clip_vit_l14.py',
+    '../_base_/models/clip_vit-large-p14.py',
     '../_base_/datasets/coco_karpathy.py',
-    '../_base_/schedules/finetune_coco_5k.py',
+    '../_base_/schedules/coco_finetune_5k.py',
     '../_base_/default_runtime.py',
 ]
 runner_type = 'FlexibleRunner'
