@@ -1,0 +1,40 @@
+"""Run the study of docs/method.md ("Experiments"): ``python tools/experiments.py GROUP ...``.
+
+Each group (tpc_cma_mm.apis.study.EXPERIMENTS) trains and scores its runs one
+after another, recording each in ``--results`` as it finishes; a rerun skips
+what is recorded.
+"""
+import argparse
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from tpc_cma_mm.apis.study import EXPERIMENTS, Study
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('groups', nargs='+', choices=sorted(EXPERIMENTS))
+    parser.add_argument('--pretrain-config', required=True)
+    parser.add_argument('--finetune-config', required=True,
+                        help='a TPC-CMA config; every fine-tuning variant derives from it')
+    parser.add_argument('--resnet-config', help='a config whose model has the ResNet tower')
+    parser.add_argument('--work-dir', default='work_dirs/study')
+    parser.add_argument('--results', default='docs/experiments/study.json')
+    parser.add_argument('--threads', type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    pretrain, finetune = (Config.fromfile(p) for p in (args.pretrain_config, args.finetune_config))
+    init_default_scope(finetune.get('default_scope', 'tpc_cma_mm'))
+    resnet = Config.fromfile(args.resnet_config).model if args.resnet_config else None
+    study = Study(pretrain, finetune, args.work_dir, args.results, resnet)
+    study.run([job for group in args.groups for job in EXPERIMENTS[group]])
+
+
+if __name__ == '__main__':
+    main()

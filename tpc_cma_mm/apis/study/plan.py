@@ -1,0 +1,133 @@
+"""The study's experiments as data, and a resumable runner that records each result as it goes.
+
+A job is ``(kind, pretrained, spec)``: kind 'pretrain' (spec of a pretraining),
+'finetune' (spec of a fine-tuning of the pretrained model named ``pretrained``)
+or 'wise' (a WiSE-FT mix: the fine-tuning spec plus ``coefficient``). Results
+go to one JSON file rewritten after every job, so a stopped study resumes.
+"""
+import json
+import os
+import os.path as osp
+import time
+from typing import Iterable, List, Tuple
+
+import torch
+from mmengine.config import Config
+
+from tpc_cma_mm.utils import safe_torch_load
+from .runs import load_model, score_model, train_run
+from .variants import SEEN_SHAPES, finetune_config, pretrain_config, spec_name
+from .wise_ft import interpolate_state_dicts
+
+__all__ = ['EXPERIMENTS', 'Study', 'job_key']
+
+FT = dict(iters=300, seed=0, shapes=SEEN_SHAPES)
+ALPHAS = (0.05, 0.2, 0.5, 1.0)
+
+
+def _ft(**kw) -> dict:
+    return dict(FT, **kw)
+
+
+def _sweep(seed=0, **kw) -> List[dict]:
+    specs = [_ft(loss='contrastive', alpha=0.0, seed=seed, **kw)]
+    specs += [_ft(loss=loss, alpha=a, seed=seed, **kw) for loss in ('const', 'tpc')
+              for a in ALPHAS]
+    return specs
+
+
+BASE = 'vit'
+EXPERIMENTS = dict(
+    # 16.1: the compromise curve, one seed, every alpha; WiSE-FT beside it.
+    compromise=[('pretrain', None, dict(name=BASE, iters=1000, seed=0))]
+    + [('finetune', BASE, s) for s in _sweep()]
+    + [('wise', BASE, dict(_ft(loss='contrastive', alpha=0.0), coefficient=c))
+       for c in (0.25, 0.5, 0.75)],
+    # 16.4: where constant alpha destabilises (10x learning rate, batch 32).
+    regime=[('finetune', BASE, _ft(loss=loss, alpha=a, **extra))
+            for extra in (dict(lr=2e-3), dict(batch=32))
+            for loss, a in (('contrastive', 0.0), ('const', 0.5), ('tpc', 0.5),
+                            ('const', 1.0), ('tpc', 1.0))],
+    seeds=[('finetune', BASE, _ft(loss=loss, alpha=a, seed=seed)) for seed in (1, 2)
+           for loss, a in (('contrastive', 0.0), ('const', 0.5), ('tpc', 0.5), ('tpc', 1.0))],
+    budget=[('finetune', BASE, _ft(loss=loss, alpha=a, iters=1200))
+            for loss, a in (('const', 0.05), ('tpc', 0.5), ('tpc', 1.0))],
+)
+
+
+def job_key(kind: str, pretrained, spec: dict) -> str:
+    return f'{kind} | {pretrained} | {spec_name(spec)}'
+
+
+class Study:
+    """Runs jobs against one work dir and one results file (``docs/experiments/*.json``)."""
+
+    def __init__(self, pretrain_cfg: Config, finetune_cfg: Config, work_dir: str,
+                 results_file: str, resnet_model: dict = None):
+        self.pretrain_cfg, self.finetune_cfg = pretrain_cfg, finetune_cfg
+        self.resnet_model, self.work_dir, self.results_file = resnet_model, work_dir, results_file
+        self.results = json.load(open(results_file)) if osp.isfile(results_file) else {}
+
+    def _save(self) -> None:
+        os.makedirs(osp.dirname(osp.abspath(self.results_file)), exist_ok=True)
+        tmp = self.results_file + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(self.results, f, indent=1)
+        os.replace(tmp, self.results_file)  # a stop mid-write never loses the file
+
+    def pretrained(self, name: str) -> Tuple[str, dict]:
+        entry = self.results.get(f'pretrain | None | {name}')
+        if entry is None:
+            raise KeyError(f'pretrained model {name!r} is not in {self.results_file}: '
+                           'run its pretraining job first.')
+        return entry['checkpoint'], entry['model_cfg']
+
+    def run(self, jobs: Iterable[tuple]) -> None:
+        jobs = list(jobs)
+        for done, (kind, pretrained, spec) in enumerate(jobs, 1):
+            key = f'pretrain | None | {spec["name"]}' if kind == 'pretrain' else \
+                job_key(kind, pretrained, spec)
+            if key in self.results:
+                continue
+            start = time.time()
+            entry = getattr(self, f'_{kind}')(pretrained, spec)
+            entry.update(kind=kind, pretrained=pretrained, spec=spec,
+                         minutes=(time.time() - start) / 60)
+            self.results[key] = entry
+            self._save()
+            print(f'[{done}/{len(jobs)}] {key}: {entry["minutes"]:.1f} min', flush=True)
+
+    def _pretrain(self, _, spec: dict) -> dict:
+        cfg = pretrain_config(self.pretrain_cfg, spec, self.resnet_model)
+        ckpt, record = train_run(cfg, osp.join(self.work_dir, 'pretrain', spec['name']),
+                                 None, spec['seed'])
+        return dict(checkpoint=ckpt, model_cfg=cfg.model.to_dict(), train=record,
+                    metrics=score_model(load_model(cfg, ckpt), cfg))
+
+    def _model_cfg(self, pretrained: str, spec: dict) -> Config:
+        cfg = finetune_config(self.finetune_cfg, spec)
+        cfg.model.update({k: v for k, v in self.pretrained(pretrained)[1].items()
+                          if k in ('vision_backbone', 'vision_neck', 'projection',
+                                   'logit_scale_init')})
+        return cfg
+
+    def _finetune(self, pretrained: str, spec: dict) -> dict:
+        cfg = self._model_cfg(pretrained, spec)
+        ckpt, record = train_run(cfg, osp.join(self.work_dir, pretrained, spec_name(spec)),
+                                 self.pretrained(pretrained)[0], spec['seed'])
+        return dict(checkpoint=ckpt, train=record,
+                    metrics=score_model(load_model(cfg, ckpt), cfg))
+
+    def _wise(self, pretrained: str, spec: dict) -> dict:
+        ft_spec = {k: v for k, v in spec.items() if k != 'coefficient'}
+        finetuned = self.results.get(job_key('finetune', pretrained, ft_spec))
+        if finetuned is None:
+            raise KeyError(f'WiSE-FT of {spec_name(ft_spec)} needs that fine-tuning first.')
+        cfg = self._model_cfg(pretrained, ft_spec)
+        model = load_model(cfg, finetuned['checkpoint'])
+        states = [safe_torch_load(p) for p in (self.pretrained(pretrained)[0],
+                                               finetuned['checkpoint'])]
+        states = [s.get('state_dict', s) for s in states]
+        model.load_state_dict(interpolate_state_dicts(*states, spec['coefficient']))
+        model.invalidate_prototypes()
+        return dict(metrics=score_model(model.eval(), cfg))

@@ -1,0 +1,115 @@
+"""Train one run of the study and score its image embeddings on both sides of the compromise."""
+import copy
+import os.path as osp
+import time
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import load_state_dict
+
+from tpc_cma_mm.evaluation.functional import (attribute_probes, embedding_suite,
+                                              zero_shot_accuracy)
+from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
+from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.utils import safe_torch_load
+from .variants import HELD_OUT_SHAPES
+
+__all__ = ['train_run', 'load_model', 'embed_with_attributes', 'prompt_prototypes',
+           'score_model', 'ATTRIBUTE_PROMPTS']
+
+ATTRIBUTES = ('shape', 'colour', 'size', 'position')
+# Zero-shot prompts of each attribute task, in the captions' own phrasing.
+ATTRIBUTE_PROMPTS = dict(
+    colour=(tuple(COLOURS), ('a photo of a {} shape', 'a picture of a {} shape')),
+    size=(tuple(SIZES), ('a photo of a {} shape', 'a picture of a {} shape')),
+    position=(tuple(POSITIONS), ('a photo of a shape in the {}',
+                                 'a picture of a shape in the {}')))
+HISTORY_KEYS = ('loss', 'loss_contrastive', 'loss_cma', 'alpha', 'grad_norm', 'alpha_cap')
+
+
+def train_run(cfg: Config, work_dir: str, load_from: Optional[str], seed: int) -> tuple:
+    """Train ``cfg``; returns (checkpoint, training record). A finished run is reused."""
+    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    if osp.isfile(ckpt):
+        return ckpt, None
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir, cfg.load_from = work_dir, load_from
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
+    cfg.default_hooks.logger.interval = max(1, cfg.train_cfg.max_iters // 20)
+    start = time.time()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    record = dict(train_minutes=(time.time() - start) / 60)
+    for key in HISTORY_KEYS:
+        buffer = runner.message_hub.log_scalars.get(f'train/{key}')
+        if buffer is not None:
+            record[key] = [float(v) for v in buffer.data[0]]
+    return ckpt, record
+
+
+def load_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
+    model = MODELS.build(cfg.model)
+    state = safe_torch_load(checkpoint)  # weights only: a checkpoint is untrusted
+    state = state.get('state_dict', state)
+    load_state_dict(model, state, strict=True)
+    return model.eval()
+
+
+@torch.no_grad()
+def embed_with_attributes(model, dataloader_cfg: dict) -> dict:
+    """Image and text embeddings of a ShapeCaptions split, with every attribute."""
+    loader = Runner.build_dataloader(copy.deepcopy(dataloader_cfg))
+    data_list = loader.dataset.data_list
+    parts = dict(img=[], text=[], img_ids=[])
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
+        out = model(data['inputs'], text_tokens=data['text_tokens'], mode='tensor')
+        parts['img'].append(out['img_embeds'].cpu())
+        parts['text'].append(out['text_embeds'].cpu())
+        parts['img_ids'] += [int(s.get('img_id')) for s in data['data_samples']]
+    attrs = {a: [data_list[i][f'attr_{a}'] for i in parts['img_ids']] for a in ATTRIBUTES}
+    return dict(img=torch.cat(parts['img']), text=torch.cat(parts['text']),
+                img_ids=torch.tensor(parts['img_ids']), attrs=attrs,
+                labels=torch.tensor([SHAPES.index(s) for s in attrs['shape']]))
+
+
+@torch.no_grad()
+def prompt_prototypes(model, classnames: Sequence[str], templates: Sequence[str]):
+    """Mean normalised prompt embedding per class, renormalised (as the model's zero-shot)."""
+    protos = []
+    for name in classnames:
+        tokens = model.tokenizer([t.format(name) for t in templates])
+        protos.append(F.normalize(F.normalize(model.encode_text(tokens), dim=-1).mean(0), dim=-1))
+    return torch.stack(protos)
+
+
+def score_model(model, cfg: Config) -> Dict[str, float]:
+    """Gap keys and tasks (embedding_suite) plus the expressiveness side on the test split:
+    probes per attribute (fitted on the val split), attribute zero-shot, and shape zero-shot
+    on the shapes fine-tuning never saw."""
+    test = embed_with_attributes(model, cfg.test_dataloader)
+    # The probes are fitted on the val split (the study trains without validation).
+    probe_loader = copy.deepcopy(cfg.test_dataloader)
+    probe_loader.dataset.split = 'val'
+    probe_train = embed_with_attributes(model, probe_loader)
+    prototypes = model.class_prototypes().cpu()
+    metrics = embedding_suite(test['img'], test['text'], test['labels'], test['img_ids'],
+                              prototypes)
+    probes = attribute_probes(probe_train['img'], probe_train['attrs'], test['img'],
+                              test['attrs'])
+    metrics.update({f'probe/{k}': v for k, v in probes.items()})
+    metrics['probe/mean'] = sum(probes.values()) / len(probes)
+    for attr, (names, templates) in ATTRIBUTE_PROMPTS.items():
+        labels = torch.tensor([names.index(v) for v in test['attrs'][attr]])
+        protos = prompt_prototypes(model, names, templates)
+        metrics[f'attr_zero_shot/{attr}'] = zero_shot_accuracy(test['img'], protos, labels,
+                                                               (1, ))['top1']
+    held_out = torch.tensor([s in HELD_OUT_SHAPES for s in test['attrs']['shape']])
+    for name, rows in (('held_out', held_out), ('seen', ~held_out)):
+        metrics[f'zero_shot_{name}/top1'] = zero_shot_accuracy(
+            test['img'][rows], prototypes, test['labels'][rows], (1, ))['top1']
+    return metrics

@@ -1,0 +1,99 @@
+"""Configs of the study's runs, derived from one loaded pretraining and one fine-tuning config.
+
+A run is a plain dict (a "spec"), so that the JSON of the results names
+exactly what was trained; ``finetune_config`` and ``pretrain_config`` turn a
+spec into an mmengine Config without writing config files.
+"""
+import copy
+import math
+
+from mmengine.config import Config
+
+__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'set_iters', 'finetune_config',
+           'pretrain_config', 'spec_name']
+
+# Fine-tuning sees half the shapes; zero-shot on the other half measures what
+# fine-tuning costs the pretrained model's generality (docs/method.md, "Experiments").
+SEEN_SHAPES = ('circle', 'triangle', 'cross', 'hexagon')
+HELD_OUT_SHAPES = ('square', 'diamond', 'star', 'ring')
+FINETUNE_LOSSES = ('contrastive', 'const', 'tpc')
+
+
+def set_iters(cfg: Config, iters: int) -> None:
+    """Shorten or lengthen a schedule, scaling every scheduler boundary with it."""
+    old = cfg.train_cfg.max_iters
+    cfg.train_cfg.max_iters = iters
+    for sched in cfg.get('param_scheduler', []):
+        begin = round(sched.get('begin', 0) * iters / old)
+        sched['begin'] = begin
+        if 'end' in sched:
+            sched['end'] = max(round(sched['end'] * iters / old), begin + 1)
+    cfg.default_hooks.checkpoint.interval = iters
+
+
+def _train_only(cfg: Config) -> None:
+    # The study evaluates every checkpoint itself (runs.evaluate_checkpoint).
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.train_cfg.pop('val_interval', None)
+
+
+def finetune_config(base: Config, spec: dict) -> Config:
+    """The fine-tuning config of ``spec`` (keys: loss, alpha, iters, and optionally
+    lr, batch, shapes, combine, squared, probe_interval)."""
+    if spec['loss'] not in FINETUNE_LOSSES:
+        raise ValueError(f'spec loss must be one of {FINETUNE_LOSSES}, got {spec["loss"]!r}')
+    cfg = copy.deepcopy(base)
+    hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] == 'TPCCurriculumHook']
+    if not hooks:
+        raise ValueError(f'{base.filename} has no TPCCurriculumHook; the study derives '
+                         'every fine-tuning variant from a TPC-CMA config.')
+    if spec['loss'] == 'tpc':
+        hooks[0]['alpha_target'] = spec['alpha']
+        if 'probe_interval' in spec:
+            hooks[0]['probe_interval'] = spec['probe_interval']
+    else:
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'TPCCurriculumHook']
+    if spec['loss'] == 'contrastive':
+        cfg.model.cma_loss = None
+    if spec['loss'] == 'const':
+        cfg.model.alpha = spec['alpha']
+    if 'squared' in spec:
+        cfg.model.cma_loss['squared'] = spec['squared']
+    if 'combine' in spec:
+        cfg.model.combine = spec['combine']
+    if 'lr' in spec:
+        cfg.optim_wrapper.optimizer.lr = spec['lr']
+    if 'batch' in spec:
+        cfg.train_dataloader.batch_size = spec['batch']
+    if spec.get('shapes') is not None:
+        cfg.train_dataloader.dataset.shapes = list(spec['shapes'])
+    set_iters(cfg, spec['iters'])
+    _train_only(cfg)
+    return cfg
+
+
+def pretrain_config(base: Config, spec: dict, resnet_model: dict = None) -> Config:
+    """The pretraining config of ``spec`` (keys: iters, and optionally temperature,
+    keep_prob, tower='vit'|'resnet')."""
+    cfg = copy.deepcopy(base)
+    if 'temperature' in spec:
+        cfg.model.logit_scale_init = math.log(1.0 / spec['temperature'])
+    if 'keep_prob' in spec:
+        cfg.train_dataloader.dataset.keep_prob = dict(spec['keep_prob'])
+    if spec.get('tower', 'vit') == 'resnet':
+        if resnet_model is None:
+            raise ValueError('a ResNet-tower pretraining needs the ResNet model config '
+                             '(tools/experiments.py --resnet-config).')
+        for key in ('vision_backbone', 'vision_neck', 'projection'):
+            cfg.model[key] = copy.deepcopy(resnet_model[key])
+    set_iters(cfg, spec['iters'])
+    _train_only(cfg)
+    return cfg
+
+
+def spec_name(spec: dict) -> str:
+    """A stable, readable key of one spec (used for the work dir and the JSON)."""
+    def text(value):
+        return '+'.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    return ','.join(f'{k}={text(spec[k])}' for k in sorted(spec))
