@@ -250,6 +250,19 @@ class DualEncoder(BaseModel):
     def invalidate_prototypes(self) -> None:
         self._prototypes = None
 
+    def set_zero_shot(self, classnames: Sequence[str],
+                      templates: Sequence[str]) -> None:
+        """Classify into ``classnames``, given in the data set's label order.
+
+        Callers take the names from the data set's metainfo (see
+        ``tpc_cma_mm.datasets.zero_shot_classes``), so index ``i`` of the scores
+        is label ``i`` of the data set.
+        """
+        if not classnames or not templates:
+            raise ValueError('set_zero_shot needs at least one class name and one template.')
+        self.zero_shot = dict(classnames=list(classnames), templates=list(templates))
+        self.invalidate_prototypes()
+
     def train(self, mode: bool = True):
         self.invalidate_prototypes()
         return super().train(mode)
