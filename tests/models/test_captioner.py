@@ -5,7 +5,7 @@ from mmpretrain.structures import DataSample
 
 from tpc_cma_mm.datasets.embedding_captions import EmbeddingCaptions
 from tpc_cma_mm.models.captioner import EOT_ID, SOT_ID, vocab_from_tokens
-from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.registry import MODELS, TOKENIZER
 
 CAPTIONS = ['a photo of a red circle', 'an image of a large blue square in the top left',
             'a picture of a shape', 'a photo of a small green star in the centre']
@@ -74,7 +74,7 @@ def sequence_logprob(decoder, embed, ids):
 
 def test_greedy_matches_stepwise_argmax_and_beam_scores_higher():
     torch.manual_seed(1)
-    tokens = MODELS.build(dict(type='CLIPTokenizer', context_length=12))(CAPTIONS)
+    tokens = TOKENIZER.build(dict(type='CLIPTokenizer', context_length=12))(CAPTIONS)
     decoder = build_decoder(tokens).eval()  # untrained: no caption is favoured
     embeds = torch.nn.functional.normalize(torch.randn(3, 32), dim=-1)
     greedy = decoder.generate(embeds, beam_size=1)
