@@ -1,0 +1,3 @@
+from .multi_val_loop import MultiValLoop
+
+__all__ = ['MultiValLoop']
