@@ -1,0 +1,113 @@
+import json
+import math
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
+from tpc_cma_mm.apis.study import (SEEN_SHAPES, Study, finetune_config,
+                                   interpolate_state_dicts, job_key, pretrain_config)
+from tpc_cma_mm.registry import DATASETS
+
+PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
+FINETUNE = 'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'
+
+
+def _hooks(cfg):
+    return [h['type'] for h in cfg.get('custom_hooks', [])]
+
+
+def test_finetune_variants_change_only_what_they_name():
+    base = Config.fromfile(FINETUNE)
+    const = finetune_config(base, dict(loss='const', alpha=0.3, iters=150, lr=1e-3, batch=32,
+                                       shapes=SEEN_SHAPES))
+    assert 'TPCCurriculumHook' not in _hooks(const) and const.model.alpha == 0.3
+    assert const.optim_wrapper.optimizer.lr == 1e-3 and const.train_dataloader.batch_size == 32
+    assert const.train_dataloader.dataset.shapes == list(SEEN_SHAPES)
+    # Half the iterations: every scheduler boundary halves with them.
+    assert const.train_cfg.max_iters == 150
+    assert [(s['begin'], s['end']) for s in const.param_scheduler] == \
+        [(s['begin'] // 2, s['end'] // 2) for s in base.param_scheduler]
+    assert const.val_dataloader is None and const.test_dataloader is not None
+    tpc = finetune_config(base, dict(loss='tpc', alpha=0.7, iters=300))
+    assert tpc.custom_hooks[_hooks(tpc).index('TPCCurriculumHook')]['alpha_target'] == 0.7
+    plain = finetune_config(base, dict(loss='contrastive', alpha=0.0, iters=300))
+    assert plain.model.cma_loss is None and 'TPCCurriculumHook' not in _hooks(plain)
+    assert 'TPCCurriculumHook' in _hooks(base) and 'alpha' not in base.model  # base untouched
+    with pytest.raises(ValueError, match='loss must be one of'):
+        finetune_config(base, dict(loss='cma', alpha=0.1, iters=10))
+
+
+def test_pretrain_variants():
+    base = Config.fromfile(PRETRAIN)
+    cfg = pretrain_config(base, dict(iters=200, temperature=0.05, keep_prob=dict(colour=0.9)))
+    assert math.isclose(math.exp(cfg.model.logit_scale_init), 20.0)
+    assert cfg.train_dataloader.dataset.keep_prob == dict(colour=0.9)
+    with pytest.raises(ValueError, match='ResNet model config'):
+        pretrain_config(base, dict(iters=10, tower='resnet'))
+
+
+def test_wise_ft_interpolates_floats_and_refuses_mismatches():
+    start = dict(w=torch.zeros(3), steps=torch.tensor(4))
+    end = dict(w=torch.tensor([4.0, 8.0, -4.0]), steps=torch.tensor(4))
+    mixed = interpolate_state_dicts(start, end, 0.25)
+    assert torch.equal(mixed['w'], torch.tensor([1.0, 2.0, -1.0]))
+    assert torch.equal(mixed['steps'], torch.tensor(4))
+    assert torch.equal(interpolate_state_dicts(start, end, 1.0)['w'], end['w'])
+    with pytest.raises(ValueError, match='integer buffer'):
+        interpolate_state_dicts(start, dict(end, steps=torch.tensor(5)), 0.5)
+    with pytest.raises(KeyError, match='keys differ'):
+        interpolate_state_dicts(start, dict(w=end['w']), 0.5)
+    with pytest.raises(ValueError, match=r'\[0, 1\]'):
+        interpolate_state_dicts(start, end, 1.5)
+
+
+def tiny_pipeline():
+    return [dict(step) for step in TINY_PIPELINE]
+
+
+def _tiny(cfg: Config, pretrain: bool) -> Config:
+    zero_shot = cfg.model.zero_shot
+    cfg.model = Config(dict(model=tiny_model_cfg(zero_shot=zero_shot))).model
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.batch_size = 16
+        loader.dataset.update(num_samples=48 if split != 'train' else 64,
+                              image_size=TINY_IMAGE, pipeline=tiny_pipeline())
+    if not pretrain:
+        cfg.model.cma_loss = dict(type='CMALoss')
+    return cfg
+
+
+def test_study_runs_every_kind_of_job_and_resumes(tmp_path):
+    init_default_scope('tpc_cma_mm')
+    pre = _tiny(Config.fromfile(PRETRAIN), pretrain=True)
+    fine = _tiny(Config.fromfile(FINETUNE), pretrain=False)
+    results = str(tmp_path / 'study.json')
+    spec = dict(loss='tpc', alpha=0.5, iters=4, seed=0, shapes=SEEN_SHAPES)
+    jobs = [('pretrain', None, dict(name='p', iters=4, seed=0)), ('finetune', 'p', spec),
+            ('wise', 'p', dict(spec, coefficient=0.0))]
+    Study(pre, fine, str(tmp_path / 'work'), results).run(jobs)
+    recorded = json.load(open(results))
+    original = recorded['pretrain | None | p']['metrics']
+    tuned = recorded[job_key('finetune', 'p', spec)]
+    assert len(tuned['train']['alpha']) == 4 and tuned['train']['loss_cma']
+    for name in ('shape', 'colour', 'size', 'position'):
+        assert 0 <= tuned['metrics'][f'probe/{name}'] <= 100
+    # WiSE-FT at coefficient 0 is the original model, metric for metric.
+    wise = recorded[job_key('wise', 'p', dict(spec, coefficient=0.0))]['metrics']
+    assert wise == pytest.approx(original, abs=1e-6)
+    # Held-out and seen zero-shot split the test rows by shape: their weighted mean is the total.
+    test_rows = DATASETS.build(dict(fine.test_dataloader.dataset, pipeline=[])).data_list
+    seen = sum(row['attr_shape'] in SEEN_SHAPES for row in test_rows) / len(test_rows)
+    metrics = tuned['metrics']
+    assert metrics['zero_shot/top1'] == pytest.approx(
+        seen * metrics['zero_shot_seen/top1'] + (1 - seen) * metrics['zero_shot_held_out/top1'])
+    # A rerun finds everything recorded and trains nothing.
+    Study(pre, fine, str(tmp_path / 'other_work'), results).run(jobs)
+    assert json.load(open(results)) == recorded
+    assert not (tmp_path / 'other_work').exists()
+    with pytest.raises(KeyError, match='run its pretraining job first'):
+        Study(pre, fine, str(tmp_path / 'work'), results).run([('finetune', 'q', spec)])
