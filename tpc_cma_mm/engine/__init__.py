@@ -1,7 +1,8 @@
 from .hooks import *  # noqa: F401,F403
 from .hooks import __all__  # noqa: F401
 from .optim_wrapper import AutocastOptimWrapper  # noqa: F401
+from .runner import MultiValLoop  # noqa: F401
 from .sharding import is_transformer_block, transformer_block_policy  # noqa: F401
 
-__all__ = [*__all__, 'AutocastOptimWrapper', 'is_transformer_block',
+__all__ = [*__all__, 'AutocastOptimWrapper', 'MultiValLoop', 'is_transformer_block',
            'transformer_block_policy']
