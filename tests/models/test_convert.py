@@ -3,8 +3,6 @@
 Each source model is random-initialised in its own library (the independent
 computation), its LayerNorms perturbed so a misplaced norm cannot hide.
 """
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,46 +11,14 @@ from mmengine.config import Config
 from mmpretrain.models.multimodal.clip.clip_transformer import CLIPTransformer
 
 import tpc_cma_mm  # noqa: F401
+from clip_small import SMALL, perturb_norms, small_cfg
 from tpc_cma_mm.models import CLIPTokenizer
 from tpc_cma_mm.models.convert import (UnknownLayoutError, check_conversion,
                                        convert_state_dict, detect_format,
                                        openai_to_mmpretrain, unwrap_checkpoint)
 from tpc_cma_mm.registry import MODELS
 
-# A 2-layer CLIP: 128-d image tower (2 heads, OpenAI uses width // 64), 64-d text tower.
-SMALL = dict(embed_dim=32, image_resolution=32, vision_layers=2, vision_width=128,
-             vision_patch_size=16, context_length=77, vocab_size=49408,
-             transformer_width=64, transformer_heads=2, transformer_layers=2)
-SMALL_CFG = dict(
-    type='DualEncoder',
-    vision_backbone=dict(
-        type='VisionTransformer',
-        arch=dict(embed_dims=128, num_layers=2, num_heads=2, feedforward_channels=512),
-        img_size=32, patch_size=16, pre_norm=True, final_norm=True, out_type='cls_token',
-        norm_cfg=dict(type='LN', eps=1e-5),
-        layer_cfgs=dict(act_cfg=dict(type='QuickGELU'))),
-    projection=dict(type='CLIPProjection', in_channels=128, out_channels=32),
-    text_backbone=dict(type='TextTransformer', width=64, layers=2, heads=2),
-    proj_dim=32, context_length=77)
 CAPTIONS = ['a photo of a cat', 'a small red square at the top left', 'two dogs']
-
-
-
-def small_cfg(act: str = 'quick_gelu') -> dict:
-    cfg = copy.deepcopy(SMALL_CFG)
-    if act == 'gelu':
-        cfg['vision_backbone']['layer_cfgs'] = dict(act_cfg=dict(type='GELU'))
-        cfg['text_backbone']['act'] = 'gelu'
-    return cfg
-
-
-def perturb_norms(model: torch.nn.Module) -> torch.nn.Module:
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.LayerNorm):
-                module.weight.add_(0.3 * torch.randn_like(module.weight))
-                module.bias.add_(0.3 * torch.randn_like(module.bias))
-    return model.eval()
 
 
 def openai_small() -> OpenAICLIP:
@@ -133,8 +99,8 @@ def test_real_size_vit_b16_keys_load_strictly():
         open_clip_sd = open_clip.model.CLIP(
             oc_cfg['embed_dim'], CLIPVisionCfg(**oc_cfg['vision_cfg']),
             CLIPTextCfg(**oc_cfg['text_cfg'])).state_dict()
-    for state, base in ((openai_sd, 'clip_vit_b16.py'),
-                        (open_clip_sd, 'open_clip_vit_b16.py')):
+    for state, base in ((openai_sd, 'clip_vit-base-p16.py'),
+                        (open_clip_sd, 'clip_vit-base-p16_gelu.py')):
         cfg = Config.fromfile(f'configs/_base_/models/{base}').model
         with torch.device('meta'):
             model = MODELS.build(cfg)
@@ -153,8 +119,9 @@ def test_unknown_layout_lists_keys_and_formats():
               torch.zeros(1), 'visual.attnpool.c_proj.weight': torch.zeros(1)}
     with pytest.raises(UnknownLayoutError, match='ResNet CLIP'):
         convert_state_dict(resnet)
-    with pytest.raises(UnknownLayoutError, match='Hugging Face'):
-        convert_state_dict({'vision_model.embeddings.patch_embedding.weight': torch.zeros(1)})
+    with pytest.raises(UnknownLayoutError, match='OpenAI CLIP layout.*foo'):
+        convert_state_dict({'vision_model.embeddings.patch_embedding.weight': torch.zeros(1),
+                            'vision_model.foo': torch.zeros(1)})
     state = openai_small().state_dict()
     state['visual.transformer.resblocks.0.ls_1.gamma'] = torch.zeros(128)
     with pytest.raises(UnknownLayoutError, match='ls_1.gamma'):

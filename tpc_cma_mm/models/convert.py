@@ -1,4 +1,5 @@
-"""Convert OpenAI CLIP and open_clip ViT state dicts into this plugin's layout.
+"""Convert OpenAI CLIP, open_clip and Hugging Face ``CLIPModel`` ViT state
+dicts into this plugin's layout (``models/export.py`` goes the other way).
 
 The output equals what mmpretrain's own OpenAI-CLIP converter writes (image
 tower renamed to mmpretrain's ``VisionTransformer``, text keys unchanged), so
@@ -18,11 +19,10 @@ from tpc_cma_mm.utils.state_dict_check import diff_state_dict
 
 __all__ = [
     'FORMATS', 'UnknownLayoutError', 'check_conversion', 'convert_state_dict',
-    'detect_format', 'open_clip_to_mmpretrain', 'openai_to_mmpretrain',
-    'unwrap_checkpoint'
+    'detect_format', 'openai_to_mmpretrain', 'unwrap_checkpoint'
 ]
 
-FORMATS = ('openai', 'open_clip', 'mmpretrain')
+FORMATS = ('openai', 'open_clip', 'hf', 'mmpretrain')
 # Kept in OpenAI's JIT state dict or older open_clip checkpoints; not weights.
 NON_WEIGHTS = ('input_resolution', 'context_length', 'vocab_size')
 TEXT_KEYS = {'token_embedding.weight', 'positional_embedding', 'ln_final.weight',
@@ -51,9 +51,7 @@ _TEXT_BLOCK = re.compile(r'transformer\.resblocks\.\d+\.(.+)')
 _KNOWN_OTHERS = {'visual.layer1.': 'OpenAI ResNet CLIP (ModifiedResNet image tower)',
                  'visual.attnpool.': 'OpenAI ResNet CLIP (ModifiedResNet image tower)',
                  'visual.trunk.': 'open_clip with a timm image tower',
-                 'text.': 'open_clip CustomTextCLIP (HF or custom text tower)',
-                 'vision_model.': 'Hugging Face transformers CLIPModel',
-                 'text_model.': 'Hugging Face transformers CLIPModel'}
+                 'text.': 'open_clip CustomTextCLIP (HF or custom text tower)'}
 
 
 class UnknownLayoutError(ValueError):
@@ -67,7 +65,8 @@ def _layout_error(keys: List[str], what: str) -> UnknownLayoutError:
         f'{what} ({len(keys)} keys), e.g. {keys[:6]}. Expected a ViT CLIP state '
         f'dict in one of the formats {FORMATS}: OpenAI CLIP (clip.load(..., '
         "jit=False)[0].state_dict()), open_clip (model.state_dict() or a training "
-        "checkpoint's 'state_dict'), or mmpretrain's converted CLIP layout." + hint)
+        "checkpoint's 'state_dict'), a Hugging Face CLIPModel folder, or "
+        "mmpretrain's converted CLIP layout." + hint)
 
 
 def unwrap_checkpoint(obj) -> Dict[str, torch.Tensor]:
@@ -90,7 +89,7 @@ def unwrap_checkpoint(obj) -> Dict[str, torch.Tensor]:
 
 
 def detect_format(state_dict: Dict[str, torch.Tensor]) -> str:
-    """``'mmpretrain'`` (already converted), ``'openai'`` or ``'open_clip'``.
+    """``'mmpretrain'`` (already converted), ``'hf'``, ``'openai'`` or ``'open_clip'``.
 
     The OpenAI and open_clip layouts coincide; the leftovers of OpenAI's JIT
     (``input_resolution`` ...) say ``'openai'``, a leftover ``attn_mask``
@@ -100,6 +99,8 @@ def detect_format(state_dict: Dict[str, torch.Tensor]) -> str:
     keys = set(state_dict)
     if 'visual.patch_embed.projection.weight' in keys or 'visual_proj.proj' in keys:
         return 'mmpretrain'
+    if 'vision_model.embeddings.patch_embedding.weight' in keys:
+        return 'hf'
     if 'visual.conv1.weight' in keys and 'visual.class_embedding' in keys:
         if keys & set(NON_WEIGHTS):
             return 'openai'
@@ -153,12 +154,6 @@ def openai_to_mmpretrain(state_dict: Dict[str, torch.Tensor]
     return out, dropped
 
 
-def open_clip_to_mmpretrain(state_dict: Dict[str, torch.Tensor]
-                            ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
-    """open_clip's ``CLIP`` (ViT towers) shares OpenAI's keys."""
-    return openai_to_mmpretrain(unwrap_checkpoint(state_dict))
-
-
 def convert_state_dict(state_dict: Dict[str, torch.Tensor], fmt: str = 'auto'
                        ) -> Tuple[Dict[str, torch.Tensor], dict]:
     """Convert to the plugin layout; returns it and plain-typed metadata."""
@@ -169,9 +164,13 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor], fmt: str = 'auto'
         out, dropped = dict(state_dict), []
     elif fmt in ('openai', 'open_clip'):
         out, dropped = openai_to_mmpretrain(state_dict)
+    elif fmt == 'hf':
+        from .hf_clip import hf_to_openai
+        out, dropped = openai_to_mmpretrain(hf_to_openai(state_dict))
     else:
         raise ValueError(f'Unknown format {fmt!r}; choose auto or one of {FORMATS}')
-    act = {'openai': 'quick_gelu', 'open_clip': 'gelu unless a *-quickgelu model'}
+    act = {'openai': 'quick_gelu', 'open_clip': 'gelu unless a *-quickgelu model',
+           'hf': "config.json's hidden_act"}
     meta = dict(source_format=fmt, dropped_keys=sorted(dropped),
                 activation=act.get(fmt, 'as in the source config'),
                 notes=['Weights do not record the activation: OpenAI weights and '

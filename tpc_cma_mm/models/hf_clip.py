@@ -1,0 +1,162 @@
+"""Hugging Face ``transformers`` ``CLIPModel``: key mapping, export and import.
+
+HF splits OpenAI's packed ``in_proj`` into ``q/k/v_proj`` and stores the two
+projections as ``nn.Linear`` weights (transposed); every other tensor is a
+rename. One table serves both directions. Folders are read weights-only
+(safetensors, or ``pytorch_model.bin`` through the plugin's safe loader) and
+written as safetensors, so ``CLIPModel.from_pretrained(folder)`` works offline.
+"""
+import json
+import os
+import os.path as osp
+import re
+from typing import Dict, Tuple
+
+import torch
+
+__all__ = ['hf_config', 'hf_to_openai', 'load_hf_folder', 'openai_to_hf',
+           'save_hf_folder']
+
+# OpenAI key -> HF key; ``.T`` marks the projections HF stores transposed.
+_TOP = {'token_embedding.weight': 'text_model.embeddings.token_embedding.weight',
+        'positional_embedding': 'text_model.embeddings.position_embedding.weight',
+        'ln_final.weight': 'text_model.final_layer_norm.weight',
+        'ln_final.bias': 'text_model.final_layer_norm.bias',
+        'text_projection': 'text_projection.weight.T',
+        'visual.class_embedding': 'vision_model.embeddings.class_embedding',
+        'visual.conv1.weight': 'vision_model.embeddings.patch_embedding.weight',
+        'visual.positional_embedding': 'vision_model.embeddings.position_embedding.weight',
+        'visual.ln_pre.weight': 'vision_model.pre_layrnorm.weight',
+        'visual.ln_pre.bias': 'vision_model.pre_layrnorm.bias',
+        'visual.ln_post.weight': 'vision_model.post_layernorm.weight',
+        'visual.ln_post.bias': 'vision_model.post_layernorm.bias',
+        'visual.proj': 'visual_projection.weight.T',
+        'logit_scale': 'logit_scale'}
+_TOWERS = (('visual.transformer.resblocks.', 'vision_model.encoder.layers.'),
+           ('transformer.resblocks.', 'text_model.encoder.layers.'))
+_BLOCK = {'ln_1': 'layer_norm1', 'ln_2': 'layer_norm2', 'mlp.c_fc': 'mlp.fc1',
+          'mlp.c_proj': 'mlp.fc2', 'attn.out_proj': 'self_attn.out_proj'}
+_QKV = ('q_proj', 'k_proj', 'v_proj')
+# HF buffers that are not weights (older transformers saved them).
+_HF_BUFFERS = re.compile(r'.*position_ids$')
+
+
+def _unknown(keys, layout):
+    from .convert import UnknownLayoutError
+    return UnknownLayoutError(
+        f'{len(keys)} keys have no place in the {layout} layout, e.g. {sorted(keys)[:6]}. '
+        'Only ViT CLIP models (CLIPModel with CLIPVisionTransformer) are supported.')
+
+
+def openai_to_hf(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """OpenAI CLIP keys -> ``transformers`` ``CLIPModel`` keys."""
+    out, unknown = {}, []
+    for key, value in state_dict.items():
+        if key in _TOP:
+            new = _TOP[key]
+            if new.endswith('.T'):
+                new, value = new[:-2], value.t()
+            out[new] = value.contiguous()
+            continue
+        tower = next(((o, h) for o, h in _TOWERS if key.startswith(o)), None)
+        index, _, rest = key[len(tower[0]):].partition('.') if tower else ('', '', '')
+        module, _, param = rest.rpartition('.')
+        if module == 'attn' and param in ('in_proj_weight', 'in_proj_bias'):
+            for name, part in zip(_QKV, value.chunk(3)):
+                out[f'{tower[1]}{index}.self_attn.{name}.{param[8:]}'] = part.contiguous()
+        elif module in _BLOCK:
+            out[f'{tower[1]}{index}.{_BLOCK[module]}.{param}'] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise _unknown(unknown, 'Hugging Face CLIPModel')
+    return out
+
+
+def hf_to_openai(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """``transformers`` ``CLIPModel`` keys -> OpenAI CLIP keys."""
+    top = {v[:-2] if v.endswith('.T') else v: (k, v.endswith('.T')) for k, v in _TOP.items()}
+    block = {v: k for k, v in _BLOCK.items()}
+    out, qkv, unknown = {}, {}, []
+    for key, value in state_dict.items():
+        if _HF_BUFFERS.fullmatch(key):
+            continue
+        if key in top:
+            new, transposed = top[key]
+            out[new] = value.t().contiguous() if transposed else value
+            continue
+        tower = next(((o, h) for o, h in _TOWERS if key.startswith(h)), None)
+        index, _, rest = key[len(tower[1]):].partition('.') if tower else ('', '', '')
+        module, _, param = rest.rpartition('.')
+        if module.startswith('self_attn.') and module[10:] in _QKV:
+            qkv[(tower[0], index, param, module[10:])] = value
+        elif module in block:
+            out[f'{tower[0]}{index}.{block[module]}.{param}'] = value
+        else:
+            unknown.append(key)
+    for (prefix, index, param, name) in list(qkv):
+        if name == 'q_proj':
+            parts = [qkv.pop((prefix, index, param, n), None) for n in _QKV]
+            if any(p is None for p in parts):
+                unknown.append(f'{prefix}{index}.attn (q/k/v incomplete)')
+                continue
+            out[f'{prefix}{index}.attn.in_proj_{param}'] = torch.cat(parts)
+    unknown += [f'{p}{i}.self_attn.{n}.{param}' for p, i, param, n in qkv]
+    if unknown:
+        raise _unknown(unknown, 'OpenAI CLIP')
+    return out
+
+
+def hf_config(towers: dict, logit_scale: float) -> dict:
+    """``CLIPConfig`` keyword arguments for the towers of ``export.describe_towers``."""
+    vision, text = towers['vision'], towers['text']
+    common = dict(projection_dim=towers['embed_dim'])
+    return dict(
+        projection_dim=towers['embed_dim'], logit_scale_init_value=logit_scale,
+        vision_config=dict(
+            hidden_size=vision['width'], intermediate_size=vision['mlp_width'],
+            num_hidden_layers=vision['layers'], num_attention_heads=vision['heads'],
+            image_size=vision['image_size'], patch_size=vision['patch_size'],
+            hidden_act=vision['act'], layer_norm_eps=vision['eps'], **common),
+        text_config=dict(
+            vocab_size=text['vocab_size'], hidden_size=text['width'],
+            intermediate_size=text['mlp_width'], num_hidden_layers=text['layers'],
+            num_attention_heads=text['heads'],
+            max_position_embeddings=text['context_length'], hidden_act=text['act'],
+            layer_norm_eps=text['eps'], **common))
+
+
+def save_hf_folder(state_dict: Dict[str, torch.Tensor], config: dict, folder: str) -> None:
+    """Write an OpenAI-layout state dict as a ``CLIPModel`` folder (safetensors)."""
+    from transformers import CLIPConfig, CLIPModel
+    if osp.exists(folder) and os.listdir(folder):
+        raise FileExistsError(f'{folder!r} exists and is not empty; give a new folder.')
+    model = CLIPModel(CLIPConfig(**config))
+    model.load_state_dict(openai_to_hf(state_dict), strict=True)
+    model.save_pretrained(folder, safe_serialization=True)
+
+
+def load_hf_folder(folder: str) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """The OpenAI-layout tensors and the ``config.json`` of a ``CLIPModel`` folder."""
+    from safetensors.torch import load_file
+
+    from tpc_cma_mm.utils import safe_torch_load
+    config_path = osp.join(folder, 'config.json')
+    if not osp.isfile(config_path):
+        raise FileNotFoundError(f'{folder!r} has no config.json: not a Hugging Face '
+                                'model folder (CLIPModel.save_pretrained writes one).')
+    with open(config_path) as f:
+        config = json.load(f)
+    files = sorted(n for n in os.listdir(folder)
+                   if re.fullmatch(r'model(-\d+-of-\d+)?\.safetensors', n))
+    loader = load_file
+    if not files:
+        files = sorted(n for n in os.listdir(folder)
+                       if re.fullmatch(r'pytorch_model(-\d+-of-\d+)?\.bin', n))
+        loader = safe_torch_load
+    if not files:
+        raise FileNotFoundError(f'{folder!r} has no model.safetensors or pytorch_model.bin.')
+    state = {}
+    for name in files:
+        state.update(loader(osp.join(folder, name)))
+    return hf_to_openai(state), config
