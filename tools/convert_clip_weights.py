@@ -1,7 +1,11 @@
-"""Convert OpenAI CLIP / open_clip ViT weights into tpc_cma_mm's layout.
+"""Convert OpenAI CLIP / open_clip / Hugging Face CLIPModel ViT weights into tpc_cma_mm's layout.
 
-    python tools/convert_clip_weights.py SRC DST [--format auto|openai|open_clip]
+    python tools/convert_clip_weights.py SRC DST [--format auto|openai|open_clip|hf]
         [--config configs/_base_/models/clip_vit-base-p16.py]
+
+SRC is a file, or a Hugging Face ``CLIPModel`` folder (``save_pretrained``'s
+config.json + model.safetensors / pytorch_model.bin), read offline.
+The reverse direction is ``tools/export_clip_weights.py``.
 
 SRC is read with weights-only loading (no code in it can run). OpenAI's
 original downloads are TorchScript archives, which weights-only loading cannot
@@ -37,10 +41,11 @@ JIT_HELP = (
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='OpenAI / open_clip state dict (.pt / .pth / .bin)')
+    parser.add_argument('src', help='OpenAI / open_clip state dict (.pt / .pth / .bin) '
+                        'or a Hugging Face CLIPModel folder')
     parser.add_argument('dst', help='where to write the converted checkpoint')
     parser.add_argument('--format', default='auto',
-                        choices=['auto', 'openai', 'open_clip', 'mmpretrain'])
+                        choices=['auto', 'openai', 'open_clip', 'hf', 'mmpretrain'])
     parser.add_argument('--config', help='check the result against the model of '
                         'this config (e.g. configs/_base_/models/clip_vit-base-p16.py)')
     return parser.parse_args(argv)
@@ -55,8 +60,12 @@ def _is_torchscript(path: str) -> bool:
 
 
 def load_source(path: str):
-    """Weights-only load with errors that say what to do."""
-    from tpc_cma_mm.utils.checkpoint import safe_torch_load
+    """Weights-only load with errors that say what to do; a folder is read as
+    a Hugging Face ``CLIPModel`` (returned in the OpenAI layout)."""
+    from tpc_cma_mm.models.hf_clip import load_hf_folder
+    from tpc_cma_mm.utils import safe_torch_load
+    if osp.isdir(path):
+        return load_hf_folder(path)[0]
     if not osp.isfile(path):
         raise FileNotFoundError(f'Source checkpoint {path!r} does not exist.')
     if _is_torchscript(path):
