@@ -16,10 +16,11 @@ from tpc_cma_mm.registry import DATASETS
 
 __all__ = ['SafeCIFAR10', 'SafeCIFAR100', 'safe_unpickle']
 
-# The globals a numpy array's pickle names (numpy < 2 and numpy >= 2 module paths).
+# The globals a numpy array's pickle names (numpy < 2 and numpy >= 2 module paths), and
+# the str -> bytes conversion that protocol-2 pickles written by Python 3 use for bytes.
 _ALLOWED_GLOBALS = {
     ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-    ('numpy', 'ndarray'), ('numpy', 'dtype'),
+    ('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode'),
 }
 
 
