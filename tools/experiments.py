@@ -5,17 +5,19 @@ after another, recording each in ``--results`` as it finishes; a rerun skips
 what is recorded.
 """
 import argparse
+import json
+import sys
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tpc_cma_mm.apis.study import EXPERIMENTS, Study
+from tpc_cma_mm.apis.study import EXPERIMENTS, Study, write_study_report
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('groups', nargs='+', choices=sorted(EXPERIMENTS))
+    parser.add_argument('groups', nargs='*', choices=sorted(EXPERIMENTS))
     parser.add_argument('--pretrain-config', required=True)
     parser.add_argument('--finetune-config', required=True,
                         help='a TPC-CMA config; every fine-tuning variant derives from it')
@@ -23,6 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument('--results', default='docs/experiments/study.json')
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--report', help='write study.md and the plots of --results here')
     return parser.parse_args(argv)
 
 
@@ -34,6 +37,10 @@ def main(argv=None):
     resnet = Config.fromfile(args.resnet_config).model if args.resnet_config else None
     study = Study(pretrain, finetune, args.work_dir, args.results, resnet)
     study.run([job for group in args.groups for job in EXPERIMENTS[group]])
+    if args.report:
+        path = write_study_report(json.load(open(args.results)), args.report,
+                                  'python tools/experiments.py ' + ' '.join(sys.argv[1:]))
+        print(f'Report written to {path}')
 
 
 if __name__ == '__main__':

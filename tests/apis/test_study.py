@@ -8,7 +8,8 @@ from mmengine.registry import init_default_scope
 
 from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
 from tpc_cma_mm.apis.study import (SEEN_SHAPES, Study, finetune_config,
-                                   interpolate_state_dicts, job_key, pretrain_config)
+                                   interpolate_state_dicts, job_key, pretrain_config,
+                                   write_study_report)
 from tpc_cma_mm.registry import DATASETS
 
 PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
@@ -105,6 +106,12 @@ def test_study_runs_every_kind_of_job_and_resumes(tmp_path):
     metrics = tuned['metrics']
     assert metrics['zero_shot/top1'] == pytest.approx(
         seen * metrics['zero_shot_seen/top1'] + (1 - seen) * metrics['zero_shot_held_out/top1'])
+    report = open(write_study_report(recorded, str(tmp_path / 'report'), 'cmd')).read()
+    rows = {line.split(' | ')[0][2:]: line.split(' | ')[1] for line in report.splitlines()
+            if line.startswith('| ') and not line.startswith('| run')}
+    assert set(rows) == {'original (p)', 'tpc 0.5, iters=4', 'tpc 0.5, iters=4, WiSE-FT c=0.0'}
+    assert rows['tpc 0.5, iters=4, WiSE-FT c=0.0'] == '0.0'  # no centroid change
+    assert (tmp_path / 'report' / 'compromise.png').stat().st_size > 0
     # A rerun finds everything recorded and trains nothing.
     Study(pre, fine, str(tmp_path / 'other_work'), results).run(jobs)
     assert json.load(open(results)) == recorded

@@ -1,4 +1,5 @@
 from .plan import EXPERIMENTS, Study, job_key
+from .report import run_label, study_table, write_study_report
 from .runs import embed_with_attributes, load_model, prompt_prototypes, score_model, train_run
 from .variants import (HELD_OUT_SHAPES, SEEN_SHAPES, finetune_config, pretrain_config,
                        set_iters, spec_name)
@@ -6,5 +7,5 @@ from .wise_ft import interpolate_state_dicts
 
 __all__ = ['EXPERIMENTS', 'HELD_OUT_SHAPES', 'SEEN_SHAPES', 'Study', 'embed_with_attributes',
            'finetune_config', 'interpolate_state_dicts', 'job_key', 'load_model',
-           'pretrain_config', 'prompt_prototypes', 'score_model', 'set_iters', 'spec_name',
-           'train_run']
+           'pretrain_config', 'prompt_prototypes', 'run_label', 'score_model', 'set_iters',
+           'spec_name', 'study_table', 'train_run', 'write_study_report']

@@ -27,7 +27,8 @@ ATTRIBUTE_PROMPTS = dict(
     size=(tuple(SIZES), ('a photo of a {} shape', 'a picture of a {} shape')),
     position=(tuple(POSITIONS), ('a photo of a shape in the {}',
                                  'a picture of a shape in the {}')))
-HISTORY_KEYS = ('loss', 'loss_contrastive', 'loss_cma', 'alpha', 'grad_norm', 'alpha_cap')
+HISTORY_KEYS = ('loss', 'loss_contrastive', 'contrastive_raw', 'loss_cma', 'alpha', 'grad_norm',
+                'alpha_cap')
 
 
 def train_run(cfg: Config, work_dir: str, load_from: Optional[str], seed: int) -> tuple:

@@ -1,0 +1,129 @@
+"""Tables and plots of a study's results file (docs/experiments/study.md and PNGs)."""
+import os
+import os.path as osp
+from typing import Dict, List
+
+import matplotlib
+
+matplotlib.use('Agg')  # headless: the report is written to files only
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ['COLUMNS', 'infonce_curve', 'run_label', 'study_table', 'write_study_report']
+
+# (header, metric key); the percentages of the gap are against the original model.
+COLUMNS = (('centroid', 'gap/centroid'), ('distribution', 'gap/distribution'),
+           ('zero-shot all', 'zero_shot/top1'), ('zero-shot seen', 'zero_shot_seen/top1'),
+           ('zero-shot held-out', 'zero_shot_held_out/top1'), ('probe shape', 'probe/shape'),
+           ('probe colour', 'probe/colour'), ('probe size', 'probe/size'),
+           ('probe position', 'probe/position'), ('zs colour', 'attr_zero_shot/colour'),
+           ('zs size', 'attr_zero_shot/size'), ('zs position', 'attr_zero_shot/position'),
+           ('ARI class', 'clustering/ari_class'))
+DEFAULTS = dict(iters=300, seed=0, lr=None, batch=None)
+
+
+def run_label(entry: dict) -> str:
+    """'const 0.5, lr=0.002' etc.: the loss and what differs from the default budget."""
+    if entry['kind'] == 'pretrain':
+        return f'original ({entry["spec"]["name"]})'
+    spec = entry['spec']
+    label = spec['loss'] if spec['loss'] == 'contrastive' else f'{spec["loss"]} {spec["alpha"]}'
+    extras = [f'{k}={spec[k]}' for k in ('iters', 'seed', 'lr', 'batch', 'squared', 'combine')
+              if k in spec and spec[k] != DEFAULTS.get(k)]
+    if entry['kind'] == 'wise':
+        extras.append(f'WiSE-FT c={spec["coefficient"]}')
+    return ', '.join([label] + extras)
+
+
+def infonce_curve(entry: dict) -> List[float]:
+    """The unweighted InfoNCE per iteration (a contrastive-only run logs it as its loss)."""
+    train = entry.get('train') or {}
+    return train.get('contrastive_raw') or train.get('loss_contrastive') or []
+
+
+def _final_loss(entry: dict) -> str:
+    losses = infonce_curve(entry)
+    tail = losses[-max(1, len(losses) // 10):]
+    return f'{sum(tail) / len(tail):.3f}' if tail else '-'
+
+
+def study_table(results: Dict[str, dict]) -> List[str]:
+    """Markdown rows, original first; Δcentroid % against the run's pretrained model."""
+    originals = {e['spec']['name']: e['metrics'] for e in results.values()
+                 if e['kind'] == 'pretrain'}
+    head = ['run', 'Δcentroid %'] + [h for h, _ in COLUMNS] + ['final InfoNCE']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for entry in sorted(results.values(), key=lambda e: (e['kind'] != 'pretrain',
+                                                          run_label(e))):
+        metrics = entry['metrics']
+        base = originals[entry['pretrained'] or entry['spec']['name']]
+        drop = 100 * (1 - metrics['gap/centroid'] / base['gap/centroid'])
+        cells = [run_label(entry), f'{drop:.1f}'] + [
+            f'{metrics[k]:.3f}' if k.startswith(('gap', 'clustering')) else f'{metrics[k]:.1f}'
+            for _, k in COLUMNS] + [_final_loss(entry)]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def _plot_compromise(results: Dict[str, dict], path: str) -> None:
+    keys = (('zero_shot_held_out/top1', 'zero-shot, held-out shapes'),
+            ('zero_shot_seen/top1', 'zero-shot, fine-tuned shapes'),
+            ('probe/mean', 'linear probe, mean of 4 attributes'),
+            ('attr_zero_shot/colour', 'zero-shot colour'))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8))
+    groups = {}
+    for entry in results.values():
+        spec = entry['spec']
+        plain = all(spec.get(k, v) == v for k, v in DEFAULTS.items() if k != 'iters') \
+            and 'squared' not in spec and spec.get('iters', 300) == 300
+        if entry['kind'] == 'pretrain' or not plain:
+            continue
+        name = 'WiSE-FT' if entry['kind'] == 'wise' else spec['loss']
+        groups.setdefault(name, []).append(entry['metrics'])
+    original = next(e['metrics'] for e in results.values() if e['kind'] == 'pretrain')
+    for ax, (key, title) in zip(axes, keys):
+        for name, runs in sorted(groups.items()):
+            runs = sorted(runs, key=lambda m: m['gap/centroid'])
+            xs = [100 * (1 - m['gap/centroid'] / original['gap/centroid']) for m in runs]
+            ax.plot(xs, [m[key] for m in runs], 'o-', label=name)
+        ax.axhline(original[key], color='grey', ls=':', label='original')
+        ax.set(title=title, xlabel='centroid gap reduction (%)', ylabel='%')
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_training(results: Dict[str, dict], path: str) -> None:
+    runs = [e for e in results.values() if e['kind'] == 'finetune' and infonce_curve(e)]
+    settings = sorted({(e['spec'].get('lr'), e['spec'].get('batch')) for e in runs},
+                      key=str)
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.5 * len(settings), 3.6),
+                             squeeze=False)
+    for ax, (lr, batch) in zip(axes[0], settings):
+        for e in runs:
+            if (e['spec'].get('lr'), e['spec'].get('batch')) == (lr, batch) and \
+                    e['spec']['seed'] == 0 and e['spec']['iters'] == 300 and \
+                    'squared' not in e['spec']:
+                ax.plot(infonce_curve(e), lw=0.8, label=run_label(e).split(',')[0])
+        ax.set(title=f'lr={lr or "default"}, batch={batch or 256}', xlabel='iteration',
+               ylabel='InfoNCE (unweighted)')
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_study_report(results: Dict[str, dict], out_dir: str, command: str) -> str:
+    os.makedirs(out_dir, exist_ok=True)
+    _plot_compromise(results, osp.join(out_dir, 'compromise.png'))
+    _plot_training(results, osp.join(out_dir, 'training.png'))
+    lines = ['# Study results (written by tools/experiments.py --report)', '',
+             f'Command: `{command}`', '',
+             'Fine-tuning on 4 of the 8 shapes (circle, triangle, cross, hexagon); test split '
+             'of all 8. Probes: logistic regression fitted on the val split, scored on test.',
+             '', *study_table(results), '',
+             '![compromise](compromise.png)', '', '![training](training.png)', '']
+    path = osp.join(out_dir, 'study.md')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines))
+    return path
