@@ -1,6 +1,7 @@
 """Bad data gives an error that names the problem and the fix (or a counted skip)."""
 import io
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def _coco(tmp_path, images, split='train', pipeline=()):
 
 
 def _entry(name, split='train', captions=('a red circle', )):
-    return dict(filepath='img', filename=name, split=split, cocoid=hash(name) % 1000,
+    return dict(filepath='img', filename=name, split=split, cocoid=zlib.crc32(name.encode()),
                 sentences=[dict(raw=c) for c in captions])
 
 
@@ -51,12 +52,12 @@ def test_malformed_annotations_name_the_entry(tmp_path):
         _coco(tmp_path, {'0': _entry('a.jpg')})
     lacking = _entry('b.jpg')
     del lacking['filename']
-    with pytest.raises(ValueError, match=r"images\[1\] lacks 'filename'"):
+    with pytest.raises(ValueError, match=r"images\[1\] \(cocoid \d+\) lacks 'filename'"):
         _coco(tmp_path, [_entry('a.jpg'), lacking])
 
 
 def test_empty_caption_and_empty_split(tmp_path):
-    with pytest.raises(ValueError, match=r'images\[1\]\.sentences\[1\]\.raw \(b.jpg\) is an empty'):
+    with pytest.raises(ValueError, match=r'images\[1\] \(cocoid \d+\): sentences\[1\]\.raw \(b.jpg\) is an empty'):
         _coco(tmp_path, [_entry('a.jpg'), _entry('b.jpg', captions=('fine', '  '))])
     with pytest.raises(ValueError, match="no items for split 'test'"):
         _coco(tmp_path, [_entry('a.jpg')], split='test')
@@ -118,3 +119,21 @@ def test_fewer_samples_than_clusters():
     embeds = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
     with pytest.raises(ValueError, match='cannot form 8 clusters.*more samples'):
         functional.joint_clustering(embeds, embeds, torch.arange(3), num_clusters=8)
+
+
+def test_bytes_flipped_mid_scan_load_as_a_wrong_image(tmp_path):
+    """The documented limit (docs/reliability.md, section 3): JPEG has no checksum, so damage
+    inside the entropy-coded scan that keeps the file's structure decodes to a wrong image
+    with only a libjpeg warning on stderr; neither decoder raises."""
+    data = bytearray(_jpeg(tmp_path / 'good.jpg'))
+    middle = (data.index(b'\xff\xda') + len(data)) // 2  # inside the scan after SOS
+    for offset in range(8):
+        data[middle + offset] ^= 0x55  # no 0xff byte is created: the markers stay intact
+    assert 0xff not in data[middle:middle + 8]
+    (tmp_path / 'flipped.jpg').write_bytes(bytes(data))
+    for backend in ('cv2', 'pillow'):
+        load = SafeLoadImageFromFile(imdecode_backend=backend)
+        good = load(dict(img_path=str(tmp_path / 'good.jpg')))['img'].astype(int)
+        flipped = load(dict(img_path=str(tmp_path / 'flipped.jpg')))['img'].astype(int)
+        assert flipped.shape == good.shape
+        assert np.abs(flipped - good).mean() > 5  # garbage, loaded without an error

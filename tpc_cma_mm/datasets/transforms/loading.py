@@ -24,9 +24,12 @@ class SafeLoadImageFromFile(LoadImageFromFile):
     (``on_error='skip'``): the transform returns ``None`` and mmengine's dataset
     draws another sample in training. At most ``max_skipped`` distinct files
     are skipped (per loader process) before it raises,
-    so a broken data set cannot train on silently. In test mode mmengine
-    refuses a skipped sample, so evaluation always fails on a bad image (after
-    the warning that names it).
+    so a broken data set cannot train on silently. A data set in test mode
+    refuses a skipped sample, so an evaluation fails on a bad image (after the
+    warning that names it); ``CocoKarpathyCaptions`` loads val / test in test
+    mode. Not detected: bytes changed inside a JPEG's scan that keep its
+    structure decode to a wrong image with only a libjpeg warning on stderr
+    (JPEG has no checksum; docs/reliability.md, section 3).
 
     Example config::
 
