@@ -4,10 +4,13 @@
 #       --config configs/_base_/models/clip_vit-base-p16.py
 #   python tools/train.py configs/tpc_cma/tpc-cma-a0.05_vit-base-p16_1xb256-5k_coco.py
 # Overrides: --cfg-options load_from=PATH custom_hooks.0.alpha_target=0.3, and the data
-# folder as configs/_base_/datasets/coco_karpathy.py says.
+# folders as configs/_base_/datasets/coco_karpathy.py and cifar10_zero-shot.py say.
+# Validation: COCO Karpathy val (retrieval and every gap/* key), then CIFAR-10 zero-shot
+# (zero_shot_cifar10/top1); docs/real_scale.md prepares the data.
 _base_ = [
     '../_base_/models/clip_vit-base-p16.py',
     '../_base_/datasets/coco_karpathy.py',
+    '../_base_/datasets/cifar10_zero-shot.py',
     '../_base_/schedules/coco_finetune_5k.py',
     '../_base_/default_runtime.py',
 ]
@@ -26,3 +29,6 @@ default_hooks = dict(
     logger=dict(interval=50),
     require_files=dict(type='RequireFilesHook', files=dict(load_from=(
         'OpenAI CLIP ViT-B/16 weights converted with tools/convert_clip_weights.py'))))
+val_evaluator = [dict(type='CrossModalRetrieval', topk=(1, 5, 10)),
+                 dict(type='ModalityGapMetric')]
+test_evaluator = val_evaluator

@@ -33,3 +33,6 @@ optim_wrapper = dict(type='DeepSpeedOptimWrapper', clip_grad=None)
 train_dataloader = dict(batch_size=64)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 load_from = 'checkpoints/clip_vit-l14_openai.pth'
+# Validation on COCO Karpathy val only (the B/16 configs add zero-shot sets with
+# MultiValLoop, whose zero-shot prototypes would need the sharded text tower gathered).
+val_cfg = dict(type='ValLoop')

@@ -13,5 +13,4 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=False, begin=250, end=5000, eta_min=0.0),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=5000, val_interval=1000)
-val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
