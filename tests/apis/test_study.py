@@ -10,9 +10,10 @@ from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
 from tpc_cma_mm.apis.study import (SEEN_SHAPES, Study, finetune_config,
                                    interpolate_state_dicts, job_key, pretrain_config,
                                    write_study_report)
-from tpc_cma_mm.registry import DATASETS
+from tpc_cma_mm.registry import DATASETS, MODELS
 
 PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
+RESNET = 'configs/clip/clip_resnet-tiny_1xb256-1k_shapes-pretrain.py'
 FINETUNE = 'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'
 
 
@@ -48,6 +49,14 @@ def test_pretrain_variants():
     assert cfg.train_dataloader.dataset.keep_prob == dict(colour=0.9)
     with pytest.raises(ValueError, match='ResNet model config'):
         pretrain_config(base, dict(iters=10, tower='resnet'))
+    resnet = Config.fromfile(RESNET).model
+    cfg = pretrain_config(base, dict(iters=10, tower='resnet'), resnet)
+    assert cfg.model.vision_backbone == resnet.vision_backbone
+    assert cfg.model.text_backbone == base.model.text_backbone
+    init_default_scope('tpc_cma_mm')
+    model = MODELS.build(cfg.model)
+    assert type(model.visual).__name__ == resnet.vision_backbone.type
+    assert model.encode_image(torch.zeros(2, 3, 32, 32)).shape == (2, 64)
 
 
 def test_wise_ft_interpolates_floats_and_refuses_mismatches():

@@ -1,0 +1,47 @@
+"""R² of a task on a gap key across a pool of models, with a bootstrap confidence interval."""
+from typing import Dict, Sequence
+
+import numpy as np
+
+__all__ = ['bootstrap_r_squared', 'pool_r_squared']
+
+
+def _r_squared(x: np.ndarray, y: np.ndarray) -> float:
+    # A simple linear regression's R² is the squared Pearson correlation.
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float('nan')
+    return float(np.corrcoef(x, y)[0, 1] ** 2)
+
+
+def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: int = 2000,
+                        level: float = 0.95, seed: int = 0) -> Dict[str, float]:
+    """R² of ``y ~ a x + b`` and the percentile bootstrap interval over resampled models.
+
+    Resamples in which x or y is constant have no R² and are left out of the
+    interval; ``resamples_used`` says how many remained.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 3:
+        raise ValueError(f'bootstrap_r_squared needs two 1-d sequences of one length >= 3 '
+                         f'(one value per model), got shapes {x.shape} and {y.shape}.')
+    if not 0 < level < 1:
+        raise ValueError(f'bootstrap_r_squared level must lie in (0, 1), got {level}')
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(len(x), size=(num_resamples, len(x)))
+    values = np.array([_r_squared(x[d], y[d]) for d in draws])
+    values = values[~np.isnan(values)]
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, ) * 2
+    return dict(r2=_r_squared(x, y), low=float(low), high=float(high),
+                resamples_used=int(len(values)))
+
+
+def pool_r_squared(results: Dict[str, dict], task: str, gap_keys: Sequence[str],
+                   **kwargs) -> Dict[str, Dict[str, float]]:
+    """``{gap key: bootstrap_r_squared}`` of ``task`` over every model in a study's results."""
+    metrics = [entry['metrics'] for entry in results.values() if entry['kind'] != 'wise']
+    missing = [k for k in (task, *gap_keys) if any(k not in m for m in metrics)]
+    if missing:
+        raise KeyError(f'pool_r_squared: keys {missing} are missing from some runs.')
+    return {key: bootstrap_r_squared([m[key] for m in metrics], [m[task] for m in metrics],
+                                     **kwargs) for key in gap_keys}
