@@ -35,12 +35,12 @@ def make_trainer(model, batch, hook=None, max_iters=10**6):
         if hook is not None:
             hook.before_train_iter(runner, runner.iter)
         losses = model(images, text_tokens=tokens, mode='loss')
-        loss, _ = model.parse_losses(losses)
+        loss, log_vars = model.parse_losses(losses)
         optim.zero_grad()
         loss.backward()
         optim.step()
         if hook is not None:
-            hook.after_train_iter(runner, runner.iter)
+            hook.after_train_iter(runner, runner.iter, outputs=log_vars)
         runner.iter += 1
     return step
 
@@ -62,10 +62,11 @@ def main():
     torch.manual_seed(0)
     plain = build_ours(args.arch).to(args.device)
     torch.manual_seed(0)
-    tpc = build_ours(args.arch, cma_loss=dict(type='CMALoss')).to(args.device)
+    tpc = build_ours(args.arch, cma_loss=dict(type='CMALoss'),
+                     grad_probe=dict(pcgrad=args.pcgrad)).to(args.device)
     # phases (0, 1, 0): alpha > 0 from the first step, so every term is live
     hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.0, 1.0, 0.0),
-                             probe_interval=args.interval, pcgrad=args.pcgrad)
+                             probe_interval=args.interval)
     steps = {'contrastive': make_trainer(plain, batch),
              'tpc_cma': make_trainer(tpc, batch, hook, max_iters=100 * args.interval)}
 

@@ -46,7 +46,7 @@ def main():
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.structures import DataSample
     from open_clip.loss import ClipLoss
-    from tpc_cma_mm.models.tower_lock import set_grad_checkpointing
+    from tpc_cma_mm.models.tower_config import set_grad_checkpointing
 
     torch.manual_seed(0)
     theirs = build_open_clip(args.arch)

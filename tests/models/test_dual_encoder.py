@@ -93,3 +93,64 @@ def test_clip_activation_builds_outside_the_plugin_scope():
         model = DualEncoder(**cfg)
     acts = {type(m).__name__ for m in model.visual.modules()}
     assert 'QuickGELU' in acts
+
+
+RESNET = dict(type='ResNet', depth=18, stem_channels=16, base_channels=8)  # 64-d output
+
+
+@pytest.mark.parametrize('overrides,expected', [
+    (dict(projection=dict(type='CLIPProjection', in_channels=64, out_channels=32)),
+     r'model.projection.in_channels=64 does not match .* width 32: set in_channels=32'),
+    (dict(projection=dict(type='CLIPProjection', in_channels=32, out_channels=16)),
+     r'outputs 16-d embeddings but model.proj_dim=32.*out_channels=32'),
+    (dict(vision_backbone=RESNET, projection=dict(type='CLIPProjection', out_channels=32)),
+     r"ResNet\) outputs feature maps of shape \(64, 1, 1\).*vision_neck=dict\(type='Global"),
+    (dict(vision_backbone=RESNET, vision_neck=dict(type='GlobalAveragePooling'),
+          projection=dict(type='CLIPProjection', in_channels=512, out_channels=32)),
+     r'in_channels=512 does not match .* width 64: set in_channels=64'),
+])
+def test_shape_mistakes_raise_at_build_naming_the_key(overrides, expected):
+    with pytest.raises(ValueError, match=expected):
+        MODELS.build(tiny_model_cfg(**overrides))
+
+
+@pytest.mark.parametrize('backbone,neck,width', [
+    (None, None, 32), (RESNET, dict(type='GlobalAveragePooling'), 64)])
+def test_projection_width_is_inferred_and_the_build_leaves_no_trace(backbone, neck, width):
+    from tpc_cma_mm.models.dual_encoder import build_in_plugin_scope
+    cfg = tiny_model_cfg(projection=dict(type='CLIPProjection', out_channels=32))
+    if backbone:
+        cfg.update(vision_backbone=backbone, vision_neck=neck)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    assert model.visual_proj.proj.shape == (width, 32)
+    assert model.training and model.visual.training
+    # Independent: the same parts built one after the other, with no dry run.
+    torch.manual_seed(0)
+    parts = [build_in_plugin_scope(cfg['vision_backbone'])]
+    parts += [build_in_plugin_scope(neck)] if neck else []
+    parts.append(build_in_plugin_scope(dict(cfg['projection'], in_channels=width)))
+    ours = [model.visual, *([model.visual_neck] if neck else []), model.visual_proj]
+    for part, built in zip(parts, ours):
+        reference = part.state_dict()
+        for name, value in built.state_dict().items():
+            # No random number drawn, no BatchNorm statistic moved.
+            assert torch.equal(value, reference[name]), name
+
+
+def test_tokens_longer_than_the_context_name_both_settings(tiny_model):
+    from tpc_cma_mm.models import CLIPTokenizer
+    tokens = CLIPTokenizer(context_length=77)(['a red circle'])
+    with pytest.raises(ValueError, match=r'length 77 exceed model.context_length=16.*'
+                                         r'context_length\) to 16'):
+        tiny_model.encode_text(tokens)
+
+
+def test_set_curriculum_is_validated(tiny_model):
+    tiny_model.set_curriculum(alpha=0.25, probe=True)
+    assert (tiny_model.alpha, tiny_model.probe_this_step) == (0.25, True)
+    for alpha in (-0.1, 1.5, True, '0.5'):
+        with pytest.raises(ValueError, match='model.alpha'):
+            tiny_model.set_curriculum(alpha=alpha)
+    with pytest.raises(ValueError, match='probe'):
+        tiny_model.set_curriculum(alpha=0.1, probe=1)

@@ -1,4 +1,7 @@
-"""GradProbe: per-loss gradient norms, PCGrad correction, and DDP = 1 process."""
+"""GradProbe: per-loss gradient norms, PCGrad correction, and DDP = 1 process.
+
+The probe is the model's (``model.grad_probe``); a step asks for it with
+``set_curriculum(probe=True)`` and its numbers leave the step in the loss dict."""
 import os
 
 import numpy as np
@@ -40,15 +43,12 @@ def _pcgrad(a, b, alpha):
 def test_norms_and_cosine():
     module, probe = Linear(), GradProbe(['w'])
     a, b = [1.0, 2.0, 2.0], [0.0, 3.0, 4.0]
-    assert probe(module, *_linear_losses(module, a, b), 0.3) == 0.0  # not armed
-    assert probe.stats is None
-    probe.armed = True
-    probe(module, *_linear_losses(module, a, b), 0.3)
-    assert not probe.armed
-    assert probe.stats['grad_con'] == pytest.approx(3.0)
-    assert probe.stats['grad_cma'] == pytest.approx(5.0)
-    assert probe.stats['grad_cos'] == pytest.approx(14 / 15)
-    assert probe.stats['pcgrad'] == 0.0
+    measured = probe.measure(module, *_linear_losses(module, a, b))
+    logged = measured.log_vars()
+    assert logged['probe_grad_con'].item() == pytest.approx(3.0)
+    assert logged['probe_grad_cma'].item() == pytest.approx(5.0)
+    assert logged['probe_grad_cos'].item() == pytest.approx(14 / 15)
+    assert {k for k in logged if 'loss' in k} == set()  # logged, never summed
 
 
 @pytest.mark.parametrize('a,b,alpha', [([1.0, 2.0, 2.0], [-1.0, -1.0, 3.0], 0.3),
@@ -57,9 +57,8 @@ def test_norms_and_cosine():
                                        ([1.0, 2.0, 2.0], [0.0, 3.0, 4.0], 0.5)])
 def test_pcgrad_gradient(a, b, alpha):
     module, probe = Linear(), GradProbe(['w'], pcgrad=True)
-    probe.armed = True
     con, cma = _linear_losses(module, a, b)
-    extra = probe(module, con, cma, alpha)
+    extra = probe.pcgrad_term(probe.measure(module, con, cma), 1 - alpha, alpha)
     total = (1 - alpha) * con + alpha * cma + extra
     total.backward()
     assert float(extra) == 0.0
@@ -69,16 +68,20 @@ def test_pcgrad_gradient(a, b, alpha):
 
 
 def test_bad_names_raise():
-    with pytest.raises(ValueError, match='probe_params'):
+    with pytest.raises(ValueError, match='grad_probe.params'):
         select_params(Linear(), ['nothing'])
     assert [n for n, _ in select_params(Linear(), ['w', 'oth'])] == ['w']
+    with pytest.raises(ValueError, match=r'model.grad_probe.params \['):  # at build time
+        MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'),
+                                    grad_probe=dict(params=['nothing'])))
+    with pytest.raises(ValueError, match='model.grad_probe.pcgrad'):
+        GradProbe(pcgrad='yes')
 
 
 def _build():
     torch.manual_seed(0)
-    model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), alpha=0.4))
-    model.grad_probe = GradProbe(pcgrad=True)
-    return model
+    return MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), alpha=0.4,
+                                       grad_probe=dict(pcgrad=True)))
 
 
 def _inputs(model):
@@ -99,28 +102,31 @@ def test_probe_matches_separate_backward_passes():
         raw = out['loss_contrastive'] / 0.6 if key == 'contrastive_raw' else out['loss_cma'] / 0.4
         raw.backward()
         norms.append(torch.cat([p.grad.reshape(-1) for p in params]).double())
-    model.grad_probe.armed = True
-    model(images, text_tokens=tokens, mode='loss')
-    stats = model.grad_probe.stats
-    assert stats['grad_con'] == pytest.approx(norms[0].norm().item(), rel=1e-5)
-    assert stats['grad_cma'] == pytest.approx(norms[1].norm().item(), rel=1e-5)
+    assert not any(k.startswith('probe_') for k in out)  # not asked: not measured
+    model.set_curriculum(alpha=0.4, probe=True)
+    stats = model(images, text_tokens=tokens, mode='loss')
+    assert stats['probe_grad_con'].item() == pytest.approx(norms[0].norm().item(), rel=1e-5)
+    assert stats['probe_grad_cma'].item() == pytest.approx(norms[1].norm().item(), rel=1e-5)
     cos = (norms[0] @ norms[1] / norms[0].norm() / norms[1].norm()).item()
-    assert stats['grad_cos'] == pytest.approx(cos, rel=1e-5, abs=1e-6)
+    assert stats['probe_grad_cos'].item() == pytest.approx(cos, rel=1e-5, abs=1e-6)
 
 
 def _step(model, images, tokens, ddp=None):
-    model.grad_probe.armed = True
+    model.set_curriculum(alpha=0.4, probe=True)
     out = (ddp or model)(images, text_tokens=tokens, mode='loss')
     (out['loss_contrastive'] + out['loss_cma']).backward()
-    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    stats = {k: v.item() for k, v in out.items() if k.startswith('probe_')}
+    assert len(stats) == 3
+    return stats, {n: p.grad.clone() for n, p in model.named_parameters()
+                   if p.grad is not None}
 
 
 def _worker(rank, out_dir):
     model = _build()
     images, tokens = _inputs(model)
     part = slice(rank * BATCH, (rank + 1) * BATCH)
-    grads = _step(model, images[part], tokens[part], DistributedDataParallel(model))
-    torch.save(dict(stats=model.grad_probe.stats, grads=grads),
+    stats, grads = _step(model, images[part], tokens[part], DistributedDataParallel(model))
+    torch.save(dict(stats=stats, grads=grads),
                os.path.join(out_dir, f'rank{rank}.pt'))
 
 
@@ -128,10 +134,10 @@ def test_ddp_probe_equals_one_process(tmp_path):
     """Probe numbers and (PCGrad-corrected) DDP gradients equal one process x 2B."""
     run_gloo(_worker, str(tmp_path))
     model = _build()
-    grads = _step(model, *_inputs(model))
+    stats, grads = _step(model, *_inputs(model))
     for rank in range(2):
         res = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
-        for key, value in model.grad_probe.stats.items():
+        for key, value in stats.items():
             assert res['stats'][key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
         for name, grad in grads.items():
             torch.testing.assert_close(res['grads'][name], grad, rtol=1e-4, atol=1e-6,

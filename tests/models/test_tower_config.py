@@ -5,7 +5,7 @@ import torch
 from mmengine.optim import build_optim_wrapper
 
 from tiny import tiny_model_cfg
-from tpc_cma_mm.models.tower_lock import CheckpointedModuleList, set_grad_checkpointing
+from tpc_cma_mm.models.tower_config import CheckpointedModuleList, set_grad_checkpointing
 from tpc_cma_mm.registry import MODELS
 
 IMAGES = torch.randn(4, 3, 16, 16)

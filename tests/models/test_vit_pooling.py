@@ -4,7 +4,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 import tpc_cma_mm  # noqa: F401
-from tpc_cma_mm.models.tower_lock import set_grad_checkpointing
+from tpc_cma_mm.models.tower_config import set_grad_checkpointing
 from tpc_cma_mm.models.vit_pooling import cls_fast_path_ok, vit_cls_forward
 from tpc_cma_mm.registry import MODELS
 

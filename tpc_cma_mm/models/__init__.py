@@ -6,9 +6,10 @@ from .grad_probe import GradProbe
 from .losses import CMALoss, ContrastiveLoss, cma_terms
 from .text_encoder import TextTransformer
 from .tokenizer import CLIPTokenizer, find_bpe_vocab
+from .tower_config import configure_towers
 
 __all__ = [
     'CLIPTokenizer', 'CMALoss', 'CaptionDecoder', 'ContrastiveLoss',
     'DualEncoder', 'DualEncoderDataPreprocessor', 'GradProbe', 'TextTransformer',
-    'cma_terms', 'convert_state_dict', 'find_bpe_vocab', 'vocab_from_tokens'
+    'cma_terms', 'configure_towers', 'convert_state_dict', 'find_bpe_vocab', 'vocab_from_tokens'
 ]

@@ -1,5 +1,8 @@
 """A trainable CLIP: any mmpretrain image backbone + CLIP's text transformer."""
+import inspect
 import math
+import warnings
+from numbers import Real
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -10,10 +13,13 @@ from mmpretrain.structures import DataSample
 from torch import nn
 
 from tpc_cma_mm.registry import MODELS
-from tpc_cma_mm.utils import gather_with_grad
+from tpc_cma_mm.utils.dist import gather_with_grad
+from .build_checks import check_embedding_width, image_feature_width
+from .grad_probe import GradProbe, select_params
+from .losses import check_combine, loss_weights
 from .text_encoder import TextTransformer
 from .tokenizer import CLIPTokenizer
-from .tower_lock import configure_towers
+from .tower_config import configure_towers
 from .vit_pooling import cls_fast_path_ok, vit_cls_forward
 
 __all__ = ['DualEncoder']
@@ -32,7 +38,7 @@ def build_in_plugin_scope(cfg: dict) -> nn.Module:
 
 @MODELS.register_module()
 class DualEncoder(BaseModel):
-    """Image tower + text tower trained with (1 - alpha) InfoNCE + alpha CMA.
+    """Image tower + text tower trained with InfoNCE and, weighted by alpha, CMA.
 
     Attribute names follow mmpretrain's ``CLIP`` (``visual``, ``visual_proj``,
     ``transformer``, ``token_embedding``, ``positional_embedding``,
@@ -46,10 +52,12 @@ class DualEncoder(BaseModel):
             type='DualEncoder',
             vision_backbone=dict(type='ResNet', depth=50),
             vision_neck=dict(type='GlobalAveragePooling'),
-            projection=dict(type='CLIPProjection', in_channels=2048, out_channels=512),
+            projection=dict(type='CLIPProjection', out_channels=512),  # in_channels inferred
             text_backbone=dict(type='TextTransformer', width=512, layers=12, heads=8),
             proj_dim=512,
             cma_loss=dict(type='CMALoss'),
+            combine='convex',
+            grad_probe=dict(params=('visual_proj', 'text_projection'), pcgrad=False),
             zero_shot=dict(classnames=['cat', 'dog'], templates=['a photo of a {}.']))
 
     Forward modes: ``loss`` (a dict of losses and diagnostics), ``tensor``
@@ -57,9 +65,20 @@ class DualEncoder(BaseModel):
     (``DataSample`` s carrying both embeddings and, when ``zero_shot`` is set,
     zero-shot ``pred_score``).
 
+    The model owns its losses, their combination and the gradient probe. A
+    curriculum (``TPCCurriculumHook``) only turns two knobs through
+    :meth:`set_curriculum` (alpha, and whether to probe this step) and reads
+    the probe's measurements from the step's outputs (``probe_grad_con``,
+    ``probe_grad_cma``, ``probe_grad_cos`` in the loss dict).
+
+    The image tower runs once on a dummy batch when the model is built, so
+    shape mistakes raise a ``ValueError`` naming the config key
+    (``models/build_checks.py``).
+
     Args:
         vision_backbone (dict): Any mmpretrain backbone.
-        projection (dict): Maps the (pooled) image feature to ``proj_dim``.
+        projection (dict): Maps the (pooled) image feature to ``proj_dim``; its
+            ``in_channels``, when left out, is inferred from the image tower.
         text_backbone (dict): The text transformer, usually ``TextTransformer``.
         proj_dim (int): Size of the shared embedding space.
         vision_neck (dict, optional): Pooling for backbones that output maps.
@@ -68,9 +87,16 @@ class DualEncoder(BaseModel):
         contrastive_loss (dict): The InfoNCE loss.
         cma_loss (dict, optional): The alignment loss; ``None`` trains with
             InfoNCE alone.
-        alpha (float): Weight of the CMA loss. A curriculum hook overwrites it
-            every iteration; left alone it is a constant (the no-curriculum
-            baseline).
+        alpha (float): Weight of the CMA loss. A curriculum hook sets it every
+            iteration (:meth:`set_curriculum`); left alone it is a constant
+            (the no-curriculum baseline).
+        combine (str): How alpha mixes the losses: ``'convex'``
+            ((1 - alpha) L_con + alpha L_CMA), ``'additive'`` (L_con + alpha
+            L_CMA) or ``'grad_share'`` (alpha is the CMA share of the update
+            on the probed parameters; probes every step); see
+            ``losses/combination.py``.
+        grad_probe (dict, optional): ``params`` and ``pcgrad`` of the
+            :class:`~tpc_cma_mm.models.grad_probe.GradProbe`.
         logit_scale_init (float): Initial log of the inverse temperature.
         logit_scale_max (float): The inverse temperature is clamped to this (100
             in CLIP).
@@ -79,7 +105,7 @@ class DualEncoder(BaseModel):
             strings with one ``{}``) for zero-shot classification in predict mode.
         tower_cfg (dict, optional): Locked towers and gradient checkpointing,
             e.g. ``dict(lock_image=True, grad_checkpointing=True)``; see
-            ``tower_lock.configure_towers``.
+            ``tower_config.configure_towers``.
     """
 
     def __init__(self,
@@ -93,6 +119,8 @@ class DualEncoder(BaseModel):
                  contrastive_loss: dict = dict(type='ContrastiveLoss'),
                  cma_loss: Optional[dict] = None,
                  alpha: float = 0.0,
+                 combine: str = 'convex',
+                 grad_probe: Optional[dict] = None,
                  logit_scale_init: float = math.log(1 / 0.07),
                  logit_scale_max: float = 100.0,
                  learnable_logit_scale: bool = True,
@@ -105,11 +133,9 @@ class DualEncoder(BaseModel):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = build_in_plugin_scope(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f'model.alpha must lie in [0, 1], got {alpha}')
         self.visual = build_in_plugin_scope(vision_backbone)
         self.visual_neck = build_in_plugin_scope(vision_neck) if vision_neck else None
-        self.visual_proj = build_in_plugin_scope(projection)
+        self.visual_proj = self._build_projection(projection, proj_dim)
 
         self.transformer = build_in_plugin_scope(text_backbone)
         width = self.transformer.width
@@ -129,9 +155,10 @@ class DualEncoder(BaseModel):
 
         self.contrastive_loss = build_in_plugin_scope(contrastive_loss)
         self.cma_loss = build_in_plugin_scope(cma_loss) if cma_loss else None
-        self.alpha = float(alpha)
-        # A GradProbe (models/grad_probe.py) that TPCCurriculumHook attaches.
-        self.grad_probe = None
+        self.combine = check_combine(combine)
+        self.grad_probe = GradProbe(**(grad_probe or {}))
+        self.alpha, self.probe_this_step = 0.0, False
+        self.set_curriculum(alpha=alpha)
 
         self.zero_shot = zero_shot
         self._prototypes: Optional[torch.Tensor] = None
@@ -141,22 +168,70 @@ class DualEncoder(BaseModel):
             lambda module, keys: module.invalidate_prototypes())
         if tower_cfg:
             configure_towers(self, **tower_cfg)
+        if self.cma_loss is not None:  # probe names matching nothing fail here
+            select_params(self, self.grad_probe.params)
+
+    def _build_projection(self, cfg: dict, proj_dim: int) -> nn.Module:
+        """Build ``cfg``, inferring and checking its width from the image tower."""
+        cfg = dict(cfg)
+        projection_cls = MODELS.get(cfg['type'])
+        takes_width = projection_cls is not None and \
+            'in_channels' in inspect.signature(projection_cls).parameters
+        try:
+            width = image_feature_width(self.visual, self.visual_neck, self.image_features)
+        except (RuntimeError, AssertionError, TypeError) as error:
+            if takes_width and cfg.get('in_channels') is None:
+                raise ValueError(
+                    'model.projection.in_channels is left out and could not be inferred: '
+                    f'the image tower does not run on a dummy batch ({error}); set it.'
+                ) from error
+            warnings.warn(f'The image tower does not run on a dummy batch ({error}); '
+                          'its output shapes are not checked at build time.')
+            return build_in_plugin_scope(cfg)
+        if takes_width:
+            given = cfg.setdefault('in_channels', width)
+            if given is None:
+                cfg['in_channels'] = given = width
+            if given != width:
+                raise ValueError(
+                    f'model.projection.in_channels={given} does not match the image '
+                    f'tower\'s feature width {width}: set in_channels={width} (or leave '
+                    'it out: it is inferred).')
+        projection = build_in_plugin_scope(cfg)
+        check_embedding_width(projection, width, proj_dim)
+        return projection
+
+    def set_curriculum(self, alpha: float, probe: bool = False) -> None:
+        """The curriculum's knobs: the CMA weight and whether the next training
+        forwards measure the per-loss gradients (reported in the loss dict)."""
+        if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 <= alpha <= 1:
+            raise ValueError(f'model.alpha must lie in [0, 1], got {alpha!r}')
+        if not isinstance(probe, bool):
+            raise ValueError(f'set_curriculum(probe=...) must be a bool, got {probe!r}')
+        self.alpha, self.probe_this_step = float(alpha), probe
 
     # ------------------------------------------------------------- encoders
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+    def image_features(self, images: torch.Tensor):
+        """The pooled image feature, before the projection."""
         if cls_fast_path_ok(self.visual):  # same features, last block on CLS only
             feats = vit_cls_forward(self.visual, images)
         else:
             feats = self.visual(images)
-        if self.visual_neck is not None:
-            feats = self.visual_neck(feats)
-        out = self.visual_proj(feats)
+        return self.visual_neck(feats) if self.visual_neck is not None else feats
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        out = self.visual_proj(self.image_features(images))
         return out[-1] if isinstance(out, (tuple, list)) else out
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         # The end-of-text token has the largest id; attention is causal, so
         # the positions after the longest text in the batch cannot change any
         # end-of-text feature and are cut off.
+        if tokens.shape[-1] > self.context_length:
+            raise ValueError(
+                f'Text tokens of length {tokens.shape[-1]} exceed model.context_length='
+                f'{self.context_length}: set the tokenizer\'s context_length (e.g. '
+                f'TokenizeCaption.context_length) to {self.context_length}.')
         eot = tokens.argmax(dim=-1)
         length = int(eot.max()) + 1
         x = self.token_embedding(tokens[:, :length])
@@ -203,23 +278,31 @@ class DualEncoder(BaseModel):
         text_all = gather_with_grad(embeds['text_embeds'])
         scale = self.logit_scale_value()
         contrastive = self.contrastive_loss(img_all, text_all, scale)
-        # Keys without "loss" are logged, not summed (STACK.md, trap 6).
+        # Keys without "loss" are logged, not summed (docs/pitfalls.md, 6).
         out = dict(logit_scale=scale.detach())
         if self.cma_loss is None:
             out['loss_contrastive'] = contrastive
             return out
         cma = self.cma_loss(img_all, text_all)
-        # alpha = 0 still keeps the CMA term in the graph (STACK.md, trap 8).
-        out['loss_contrastive'] = (1 - self.alpha) * contrastive
         cma_raw = cma.pop('cma')
-        out['loss_cma'] = self.alpha * cma_raw
-        if self.grad_probe is not None and self.training:
-            # Per-loss gradients inside the step (trap 7); adds a zero-valued
-            # term, whose gradient is the optional PCGrad correction.
-            out['loss_cma'] = out['loss_cma'] + self.grad_probe(
-                self, contrastive, cma_raw, self.alpha)
+        measured = None
+        if torch.is_grad_enabled() and (self.combine == 'grad_share'
+                                        or self.probe_this_step and self.training):
+            measured = self.grad_probe.measure(self, contrastive, cma_raw)
+        w_con, w_cma = loss_weights(
+            self.combine, self.alpha,
+            *((float(measured.norm_con), float(measured.norm_cma)) if measured else ()))
+        out['loss_contrastive'] = w_con * contrastive
+        # A weight of 0 still keeps the CMA term in the graph (docs/pitfalls.md, 8).
+        out['loss_cma'] = w_cma * cma_raw
+        if measured is not None:
+            # Zero-valued; its gradient is the optional PCGrad correction.
+            out['loss_cma'] = out['loss_cma'] + self.grad_probe.pcgrad_term(
+                measured, w_con, w_cma)
+            out.update(measured.log_vars())
         out['contrastive_raw'] = contrastive.detach()
         out['alpha'] = torch.tensor(self.alpha)
+        out['cma_weight'] = torch.tensor(float(w_cma))
         out.update({k: v.detach() for k, v in cma.items()})
         return out
 

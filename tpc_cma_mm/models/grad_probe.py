@@ -1,22 +1,22 @@
-"""Per-loss gradient probe of the TPC curriculum, run inside the training step.
+"""Per-loss gradients on a parameter subset, measured inside the training step.
 
-mmengine zeroes gradients before ``after_train_iter`` hooks run (STACK.md,
-trap 7), and ``p.grad`` only ever holds the *combined* gradient. So the model
+mmengine zeroes gradients before ``after_train_iter`` hooks run, and ``p.grad``
+only ever holds the *combined* gradient (docs/pitfalls.md, 7). So the model
 measures the gradient of each raw loss on a small shared parameter subset with
 ``torch.autograd.grad(..., retain_graph=True)`` while the graph is alive, in
-its ``loss`` forward. That place is also the one that works under DDP:
-mmengine's ``MMDistributedDataParallel.train_step`` never calls the wrapped
-model's ``train_step``, but it does call its forward.
+its ``loss`` forward. The forward is the one place every training path calls
+before the combined loss is formed (plain ``BaseModel.train_step``, mmengine's
+DDP / FSDP wrappers and ``FlexibleRunner`` strategies all call the wrapped
+model's forward), and ``combine='grad_share'`` needs the norms to form it.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
-from tpc_cma_mm.utils import world_size
+from tpc_cma_mm.utils.dist import all_reduce_mean
 
-__all__ = ['GradProbe', 'select_params']
+__all__ = ['GradProbe', 'ProbeMeasurement', 'select_params']
 
 
 def select_params(model: nn.Module,
@@ -27,78 +27,93 @@ def select_params(model: nn.Module,
                   name == pre or name.startswith(pre + '.') for pre in prefixes)]
     if not chosen:
         raise ValueError(
-            f'probe_params {list(prefixes)} match no trainable parameter of '
-            f'{type(model).__name__}; name modules or parameters of the model '
+            f'model.grad_probe.params {list(prefixes)} match no trainable parameter '
+            f'of {type(model).__name__}; name modules or parameters of the model '
             "(default: the projection heads 'visual_proj', 'text_projection').")
     return chosen
+
+
+class ProbeMeasurement:
+    """The rank-averaged flat gradients of the two raw losses on the probed parameters."""
+
+    def __init__(self, params: List[nn.Parameter], grad_con: torch.Tensor,
+                 grad_cma: torch.Tensor):
+        self.params, self.grad_con, self.grad_cma = params, grad_con, grad_cma
+        self.norm_con, self.norm_cma = grad_con.norm(), grad_cma.norm()
+        self.dot = grad_con @ grad_cma
+        denom = self.norm_con * self.norm_cma
+        self.cos = self.dot / denom if denom > 0 else torch.zeros_like(self.dot)
+
+    def log_vars(self) -> Dict[str, torch.Tensor]:
+        """Logged values of the loss dict (no "loss" in the names, docs/pitfalls.md, 6)."""
+        return dict(probe_grad_con=self.norm_con.float(),
+                    probe_grad_cma=self.norm_cma.float(),
+                    probe_grad_cos=self.cos.float())
 
 
 class GradProbe:
     """Gradients of the raw contrastive and CMA losses on a parameter subset.
 
-    Not a registered module: ``TPCCurriculumHook`` builds one from its own
-    config and attaches it as ``model.grad_probe``; ``DualEncoder.loss`` calls
-    it every step, and it measures only in steps where the hook ``armed`` it.
+    Owned by the ``DualEncoder`` (built from its ``grad_probe`` config), which
+    measures in the steps a curriculum asks it to (``set_curriculum(probe=True)``)
+    and in every step of ``combine='grad_share'``; the measurements leave the
+    step in the loss dict (``probe_grad_con``, ``probe_grad_cma``,
+    ``probe_grad_cos``).
 
     Under DDP each rank's ``autograd.grad`` of the (identical) gathered loss
     holds ``world_size`` times its local samples' share (the gather's backward
-    sums over ranks), so the probe averages the gradients over ranks, exactly
-    as DDP averages ``p.grad``: every rank sees the single-process numbers.
+    sums over ranks), so the gradients are averaged over ranks, exactly as DDP
+    averages ``p.grad``: every rank sees the single-process numbers.
+
+    Example config::
+
+        model = dict(type='DualEncoder', ...,
+                     grad_probe=dict(params=('visual_proj', 'text_projection'),
+                                     pcgrad=False))
 
     Args:
-        param_prefixes (sequence of str): Parameters (or modules) to probe.
-        pcgrad (bool): When the two gradients conflict (cosine < 0) and
-            alpha > 0, add a zero-valued term to the loss whose gradient turns
-            the subset's combined gradient (1 - a) g_con + a g_cma into the
-            PCGrad one: each gradient minus its projection on the other.
-            Applied in the probed steps only (every K-th; K = 1 for every step).
+        params (sequence of str): Parameters (or modules) to probe.
+        pcgrad (bool): When the two gradients conflict (cosine < 0) in a
+            measured step, add a zero-valued term to the loss whose gradient
+            turns the subset's combined gradient w_con g_con + w_cma g_cma into
+            the PCGrad one: each gradient minus its projection on the other.
     """
 
-    def __init__(self, param_prefixes: Sequence[str] = ('visual_proj', 'text_projection'),
+    def __init__(self, params: Sequence[str] = ('visual_proj', 'text_projection'),
                  pcgrad: bool = False):
-        self.param_prefixes = tuple(param_prefixes)
-        self.pcgrad = bool(pcgrad)
-        self.armed = False
-        self.stats: Optional[Dict[str, float]] = None
-        self._params: Optional[List[nn.Parameter]] = None
+        if not (isinstance(params, (list, tuple)) and params
+                and all(isinstance(n, str) for n in params)):
+            raise ValueError('model.grad_probe.params must be a non-empty list of '
+                             f'parameter or module names, got {params!r}')
+        if not isinstance(pcgrad, bool):
+            raise ValueError(f'model.grad_probe.pcgrad must be a bool, got {pcgrad!r}')
+        self.params = tuple(params)
+        self.pcgrad = pcgrad
 
-    def params(self, model: nn.Module) -> List[nn.Parameter]:
-        if self._params is None:
-            self._params = [p for _, p in select_params(model, self.param_prefixes)]
-        return self._params
+    def measure(self, model: nn.Module, loss_con: torch.Tensor,
+                loss_cma: torch.Tensor) -> ProbeMeasurement:
+        params = [p for _, p in select_params(model, self.params)]
+        both = all_reduce_mean(torch.stack([_flat_grad(loss_con, params),
+                                            _flat_grad(loss_cma, params)]))
+        return ProbeMeasurement(params, both[0], both[1])
 
-    def _flat_grad(self, loss: torch.Tensor, params: List[nn.Parameter]) -> torch.Tensor:
-        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-        return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).double()
-                          for g, p in zip(grads, params)])
-
-    def __call__(self, model: nn.Module, loss_con: torch.Tensor,
-                 loss_cma: torch.Tensor, alpha: float):
-        """Measure if armed; returns a zero-valued term to add to the loss."""
-        if not (self.armed and torch.is_grad_enabled()):
+    def pcgrad_term(self, measured: ProbeMeasurement, w_con: float, w_cma: float):
+        """A zero-valued term whose gradient is the PCGrad correction (0.0 if none)."""
+        if not (self.pcgrad and w_cma > 0 and measured.dot < 0):
             return 0.0
-        self.armed = False
-        params = self.params(model)
-        both = torch.stack([self._flat_grad(loss_con, params),
-                            self._flat_grad(loss_cma, params)])
-        if world_size() > 1:
-            dist.all_reduce(both)
-            both = both / world_size()
-        g_con, g_cma = both
-        sq_con, sq_cma, dot = g_con @ g_con, g_cma @ g_cma, g_con @ g_cma
-        norm_con, norm_cma = sq_con.sqrt(), sq_cma.sqrt()
-        denom = norm_con * norm_cma
-        cos = dot / denom if denom > 0 else torch.zeros_like(dot)
-        self.stats = dict(grad_con=norm_con.item(), grad_cma=norm_cma.item(),
-                          grad_cos=cos.item(), pcgrad=0.0)
-        if not (self.pcgrad and alpha > 0 and dot < 0):
-            return 0.0
+        g_con, g_cma, dot = measured.grad_con, measured.grad_cma, measured.dot
         # desired - actual combined gradient on the subset (PCGrad, both ways)
-        delta = -(1 - alpha) * dot / sq_cma * g_cma - alpha * dot / sq_con * g_con
+        delta = (-w_con * dot / measured.norm_cma**2 * g_cma
+                 - w_cma * dot / measured.norm_con**2 * g_con)
         surrogate, start = 0.0, 0
-        for p in params:
+        for p in measured.params:
             piece = delta[start:start + p.numel()].view_as(p).to(p.dtype)
             surrogate = surrogate + (piece * p).sum()
             start += p.numel()
-        self.stats['pcgrad'] = 1.0
         return surrogate - surrogate.detach()
+
+
+def _flat_grad(loss: torch.Tensor, params: List[nn.Parameter]) -> torch.Tensor:
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).double()
+                      for g, p in zip(grads, params)])

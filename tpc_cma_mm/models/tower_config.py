@@ -1,4 +1,4 @@
-"""Tower switches of a DualEncoder: locking (freezing) and gradient checkpointing.
+"""Tower configuration of a DualEncoder: locking (freezing) and gradient checkpointing.
 
 Locking follows open_clip's ``lock_image_tower`` / ``lock_text_tower``: a tower
 is cut into groups, counted from the output end, and all but the last

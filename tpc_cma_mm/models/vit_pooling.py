@@ -26,7 +26,7 @@ from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLay
 from mmpretrain.models.utils import MultiheadAttention, SwiGLUFFNFused, resize_pos_embed
 from torch.utils.checkpoint import checkpoint
 
-from .tower_lock import CheckpointedModuleList
+from .tower_config import CheckpointedModuleList
 
 __all__ = ['cls_fast_path_ok', 'vit_cls_forward']
 

@@ -2,12 +2,18 @@
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
+from mmengine.model import is_model_wrapper
+from torch import nn
 
-__all__ = ['gather_with_grad', 'world_size']
+__all__ = ['all_reduce_mean', 'gather_with_grad', 'rank', 'unwrap_model', 'world_size']
 
 
 def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
@@ -16,8 +22,22 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     The backward pass sums the incoming gradients over ranks, so a loss that
     every rank computes on the global batch, followed by DDP's gradient
     averaging, yields exactly the gradient of one process holding the whole
-    batch (STACK.md, trap 3).
+    batch (docs/pitfalls.md, 3).
     """
     if world_size() == 1:
         return tensor
     return torch.cat(dist_nn.all_gather(tensor.contiguous()), dim=0)
+
+
+def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
+    """The mean of ``tensor`` over ranks (what DDP does to ``p.grad``); no gradient."""
+    if world_size() == 1:
+        return tensor
+    tensor = tensor.clone()
+    dist.all_reduce(tensor)
+    return tensor / world_size()
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside a DDP / FSDP / DeepSpeed wrapper, or ``model`` itself."""
+    return model.module if is_model_wrapper(model) else model

@@ -5,8 +5,10 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
+from tiny import tiny_model_cfg
 from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.engine.hooks import TPCCurriculumHook
+from tpc_cma_mm.utils import safe_torch_load
 
 
 @pytest.mark.parametrize('ramp', ['cosine', 'linear'])
@@ -50,9 +52,16 @@ def test_cap_binds_when_cma_gradient_dominates():
     (dict(phases=(-0.1, 0.7, 0.4)), 'phases'), (dict(probe_interval=0), 'probe_interval'),
     (dict(probe_interval=2.5), 'probe_interval'), (dict(gamma=0), 'gamma'),
     (dict(ramp='step'), 'ramp'), (dict(ema_momentum=1.0), 'ema_momentum'),
-    (dict(probe_params=[]), 'probe_params')])
+    (dict(probe_params=[]), 'probe_params'), (dict(pcgrad=True), 'pcgrad')])
 def test_bad_config_names_the_key(kwargs, key):
     with pytest.raises(ValueError, match=f'TPCCurriculumHook.{key}'):
+        TPCCurriculumHook(**kwargs)
+
+
+@pytest.mark.parametrize('kwargs,model_key', [(dict(probe_params=['visual_proj']), 'params'),
+                                              (dict(pcgrad=False), 'pcgrad')])
+def test_probe_options_moved_to_the_model_say_where(kwargs, model_key):
+    with pytest.raises(ValueError, match=rf'model setting now: set model.grad_probe=dict\({model_key}='):
         TPCCurriculumHook(**kwargs)
 
 
@@ -68,11 +77,13 @@ class StopAt(Hook):
 
 
 HOOK = dict(type='TPCCurriculumHook', alpha_target=0.5, phases=(0.25, 0.5, 0.25),
-            probe_interval=2, gamma=1.0, pcgrad=True)
+            probe_interval=2, gamma=1.0)
+MODEL = tiny_model_cfg(cma_loss=dict(type='CMALoss'), grad_probe=dict(pcgrad=True))
 N = 8
 
 
 def _run(work_dir, *extra_hooks, **overrides):
+    overrides.setdefault('model', MODEL)
     cfg = tiny_runner_cfg(work_dir, max_iters=N, interval=N // 2, curriculum=False,
                           **overrides)
     cfg['custom_hooks'] = [dict(HOOK), *extra_hooks]
@@ -89,7 +100,7 @@ def test_resume_mid_ramp_reproduces_alpha_and_weights(tmp_path):
 
     _, half_hook = _run(tmp_path / 'cut', StopAt(N // 2))
     assert len(half_hook.history) == N // 2  # killed in the ramp (iters 2..5)
-    ckpt = torch.load(tmp_path / 'cut' / f'iter_{N // 2}.pth', weights_only=True)
+    ckpt = safe_torch_load(str(tmp_path / 'cut' / f'iter_{N // 2}.pth'))
     state = ckpt['tpc_curriculum']
     assert all(isinstance(v, (int, float, list)) for v in state.values())
 

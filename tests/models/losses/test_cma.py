@@ -137,3 +137,26 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
         part = slice(rank * 4, (rank + 1) * 4)
         torch.testing.assert_close(res['gx'] / 2, x.grad[part])
         torch.testing.assert_close(res['gy'] / 2, y.grad[part])
+
+
+def test_distance_terms_are_the_square_roots():
+    x, y = _pairs()
+    ref = _reference(x.numpy(), y.numpy())
+    out = CMALoss(w_cent=2.0, w_dist=0.5, w_cov=3.0, squared=False)(x, y)
+    for key in ('cent', 'dist', 'cov'):
+        assert out[f'cma_{key}'].item() == pytest.approx(np.sqrt(ref[key]), rel=1e-12), key
+    assert out['cma'].item() == pytest.approx(
+        2 * np.sqrt(ref['cent']) + 0.5 * np.sqrt(ref['dist']) + 3 * np.sqrt(ref['cov']))
+    x.requires_grad_(True)
+    y.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda a, b: CMALoss(squared=False)(a, b)['cma'], (x, y))
+    with pytest.raises(ValueError, match='CMALoss.squared'):
+        CMALoss(squared='no')
+
+
+def test_distance_terms_have_finite_gradients_when_aligned():
+    x, _ = _pairs()
+    x.requires_grad_(True)
+    CMALoss(squared=False)(x, x.detach().clone())['cma'].backward()
+    assert torch.isfinite(x.grad).all()

@@ -1,9 +1,9 @@
 from .atomic_checkpoint import AtomicCheckpointHook, AtomicLocalBackend, atomic_write
 from .nonfinite_guard import NonFiniteGuardHook, NonFiniteLossError
 from .require_files import RequireFilesHook
-from .tpc_curriculum import PHASES, TPCCurriculumHook
+from .tpc_curriculum import TPCCurriculumHook
 
 __all__ = [
     'atomic_write', 'AtomicCheckpointHook', 'AtomicLocalBackend', 'NonFiniteGuardHook',
-    'NonFiniteLossError', 'PHASES', 'RequireFilesHook', 'TPCCurriculumHook'
+    'NonFiniteLossError', 'RequireFilesHook', 'TPCCurriculumHook'
 ]

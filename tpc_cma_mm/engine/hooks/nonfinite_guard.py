@@ -1,20 +1,22 @@
-"""Stop training at the first NaN / Inf loss and never checkpoint such a state."""
+"""Stop training at the first NaN / Inf loss or gradient; never checkpoint such a state."""
 import math
 import os.path as osp
 from numbers import Number
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from tpc_cma_mm.registry import HOOKS
+from tpc_cma_mm.utils.dist import unwrap_model
 
 __all__ = ['NonFiniteGuardHook', 'NonFiniteLossError']
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss, diagnostic or weight."""
+    """Training produced a NaN or infinite loss, diagnostic, gradient or weight."""
+
+GRAD_ACTIONS = ('raise', 'skip', None)
 
 
 def _as_float(value) -> Optional[float]:
@@ -40,7 +42,16 @@ def _last_good(runner) -> str:
 
 @HOOKS.register_module()
 class NonFiniteGuardHook(Hook):
-    """Raise :class:`NonFiniteLossError` when a loss or logged value is not finite.
+    """Raise :class:`NonFiniteLossError` when a loss, gradient or logged value is not finite.
+
+    Gradients are checked in every optimizer step, after the backward pass
+    (and after ``clip_grad``) and before the weights change, through an
+    optimizer step pre-hook: a finite loss can still give an infinite or NaN
+    gradient (a huge learning rate), and one such step poisons every weight.
+    ``on_nonfinite_grad='raise'`` stops the run there with the weights of the
+    previous step; ``'skip'`` drops that step's gradients (no parameter,
+    moment or weight-decay update), warns with the iteration and counts the
+    skips in ``train/skipped_steps``; ``None`` switches the check off.
 
     After every training iteration the scalars the model returned (``loss``,
     each ``loss_*`` term, ``alpha``, ``logit_scale`` ...) are checked. On a NaN
@@ -52,24 +63,73 @@ class NonFiniteGuardHook(Hook):
 
     Example config::
 
-        default_hooks = dict(nonfinite_guard=dict(type='NonFiniteGuardHook'))
+        default_hooks = dict(nonfinite_guard=dict(type='NonFiniteGuardHook',
+                                                  on_nonfinite_grad='raise'))
 
     Args:
         check_weights (bool): Also check every parameter after each iteration
             (one pass over the weights); the save-time check always runs.
+        on_nonfinite_grad (str | None): ``'raise'`` (default), ``'skip'`` or
+            ``None``, see above.
     """
 
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, check_weights: bool = False):
+    def __init__(self, check_weights: bool = False, on_nonfinite_grad: Optional[str] = 'raise'):
         if not isinstance(check_weights, bool):
             raise ValueError(f'NonFiniteGuardHook.check_weights must be a bool, '
                              f'got {check_weights!r}')
+        if on_nonfinite_grad not in GRAD_ACTIONS:
+            raise ValueError(f'NonFiniteGuardHook.on_nonfinite_grad must be one of '
+                             f'{GRAD_ACTIONS}, got {on_nonfinite_grad!r}')
         self.check_weights = check_weights
+        self.on_nonfinite_grad = on_nonfinite_grad
+        self.skipped_steps = 0
+        self._handles: List = []
 
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+    def before_train(self, runner) -> None:
+        if self.on_nonfinite_grad is None:
+            return
+        wrapper = runner.optim_wrapper
+        wrappers = getattr(wrapper, 'optim_wrappers', {'': wrapper}).values()
+        for optimizer in (w.optimizer for w in wrappers):
+            if not isinstance(optimizer, torch.optim.Optimizer):
+                raise TypeError(
+                    f'NonFiniteGuardHook checks gradients through a torch optimizer, got '
+                    f'{type(optimizer).__name__}: set on_nonfinite_grad=None (and rely on '
+                    "the strategy's own overflow check).")
+            self._handles.append(optimizer.register_step_pre_hook(
+                lambda opt, args, kwargs: self._check_grads(runner, opt)))
+
+    def after_train(self, runner) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _check_grads(self, runner, optimizer: torch.optim.Optimizer) -> None:
+        params = [p for group in optimizer.param_groups for p in group['params']
+                  if p.grad is not None]
+        if not params:
+            return
+        norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+        if math.isfinite(norm):
+            return
+        iteration = runner.iter + 1  # 1-based, as mmengine logs it
+        if self.on_nonfinite_grad == 'skip':
+            for p in params:
+                p.grad = None  # torch optimizers leave parameters without grad alone
+            self.skipped_steps += 1
+            runner.message_hub.update_scalar('train/skipped_steps', self.skipped_steps)
+            runner.logger.warning(
+                f'Non-finite gradient norm ({norm}) at training iteration {iteration}: '
+                f'step skipped ({self.skipped_steps} skipped so far).')
+            return
+        raise NonFiniteLossError(
+            f'Non-finite gradient norm ({norm}) at training iteration {iteration}; the '
+            'optimizer step was not taken, so the weights are those of the previous '
+            f'iteration. The last good checkpoint is {_last_good(runner)}. Fix: lower the '
+            'learning rate or alpha_target, keep optim_wrapper.clip_grad, or set '
+            "NonFiniteGuardHook(on_nonfinite_grad='skip') to skip and count such steps.")
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
@@ -77,11 +137,11 @@ class NonFiniteGuardHook(Hook):
         values = {k: v for k, v in values.items() if v is not None}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if self.check_weights:
-            bad += [f'weight {n}' for n, p in self._model(runner).named_parameters()
+            bad += [f'weight {n}' for n, p in unwrap_model(runner.model).named_parameters()
                     if not torch.isfinite(p).all()]
         if not bad:
             return
-        alpha = values.get('alpha', getattr(self._model(runner), 'alpha', None))
+        alpha = values.get('alpha', getattr(unwrap_model(runner.model), 'alpha', None))
         raise NonFiniteLossError(
             f'Non-finite values at training iteration {runner.iter + 1}: '
             f'{", ".join(bad)}. Loss terms and diagnostics then: {_fmt(values)}; '
@@ -96,8 +156,11 @@ class NonFiniteGuardHook(Hook):
                if isinstance(v, torch.Tensor) and v.is_floating_point()
                and not torch.isfinite(v).all()]
         if bad:
+            # The iteration the checkpoint is named after (runner.iter is still
+            # the 0-based index of the iteration that just ran).
+            iteration = checkpoint.get('meta', {}).get('iter', runner.iter + 1)
             raise NonFiniteLossError(
-                f'Refusing to save a checkpoint at iteration {runner.iter}: '
+                f'Refusing to save a checkpoint at iteration {iteration}: '
                 f'{len(bad)} weights hold NaN or Inf ({", ".join(bad[:5])}). The '
                 f'last good checkpoint, {_last_good(runner)}, '
                 'is kept. Fix: lower the learning rate or alpha_target, then resume '

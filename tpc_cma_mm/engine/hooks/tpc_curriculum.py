@@ -1,18 +1,18 @@
-"""The three-phase curriculum (TPC) with gradient-aware alpha (SPEC.md)."""
+"""The three-phase curriculum (TPC) with gradient-aware alpha (docs/spec.md)."""
 import math
 from numbers import Real
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
-from tpc_cma_mm.models.grad_probe import GradProbe, select_params
+from tpc_cma_mm.models.losses import alpha_cap
 from tpc_cma_mm.registry import HOOKS
+from tpc_cma_mm.utils.dist import unwrap_model
 
-__all__ = ['TPCCurriculumHook', 'PHASES']
+__all__ = ['TPCCurriculumHook']
 
-PHASES = ('anchor', 'ramp', 'consolidate')
 STATE_KEY = 'tpc_curriculum'
+PROBE_KEYS = ('grad_con', 'grad_cma', 'grad_cos')
 
 
 def _check(ok: bool, key: str, rule: str, value) -> None:
@@ -22,15 +22,22 @@ def _check(ok: bool, key: str, rule: str, value) -> None:
 
 @HOOKS.register_module()
 class TPCCurriculumHook(Hook):
-    """Sets ``model.alpha`` every iteration: anchor, ramp, consolidate.
+    """Sets the model's alpha every iteration: anchor, ramp, consolidate.
 
     alpha = min(alpha_sched, cap). ``alpha_sched`` is 0 in the anchor phase,
     rises to ``alpha_target`` over the ramp (cosine or linear) and stays there.
-    Every ``probe_interval`` (K) iterations the model measures the gradient
-    norms of the raw contrastive and CMA losses on ``probe_params``
-    (:class:`~tpc_cma_mm.models.grad_probe.GradProbe`); their moving averages
-    g_con, g_cma give the cap that keeps alpha * g_cma <= gamma * (1 - alpha)
-    * g_con, i.e. cap = gamma g_con / (g_cma + gamma g_con).
+    The data flow is one-way: before each iteration the hook calls
+    ``model.set_curriculum(alpha=..., probe=...)``; every ``probe_interval``
+    (K) iterations it asks for a probe, and the model reports the gradient
+    norms of the raw contrastive and CMA losses on its probed parameters
+    (``model.grad_probe``, :class:`~tpc_cma_mm.models.grad_probe.GradProbe`)
+    in the step's outputs (``probe_grad_con``, ``probe_grad_cma``,
+    ``probe_grad_cos``), which the hook reads in ``after_train_iter``. Their
+    moving averages g_con, g_cma give the cap that keeps the weighted CMA
+    gradient within gamma times the weighted contrastive one; with the
+    default ``model.combine='convex'``, alpha g_cma <= gamma (1 - alpha) g_con,
+    i.e. cap = gamma g_con / (g_cma + gamma g_con) (``losses/combination.py``
+    for the other combinations).
 
     Logged (``train/`` scalars; no "loss" in the names): ``alpha_sched``,
     ``alpha_cap``, ``tpc_phase`` (0/1/2), ``grad_con``, ``grad_cma``,
@@ -40,7 +47,9 @@ class TPCCurriculumHook(Hook):
 
     Example config::
 
-        model = dict(type='DualEncoder', ..., cma_loss=dict(type='CMALoss'))
+        model = dict(type='DualEncoder', ..., cma_loss=dict(type='CMALoss'),
+                     grad_probe=dict(params=('visual_proj', 'text_projection'),
+                                     pcgrad=False))
         custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05,
                              phases=(0.1, 0.5, 0.4), ramp='cosine',
                              probe_interval=10, gamma=1.0)]
@@ -51,11 +60,12 @@ class TPCCurriculumHook(Hook):
             ramp and consolidate; non-negative, summing to 1.
         ramp (str): ``'cosine'`` or ``'linear'``.
         probe_interval (int): K >= 1, iterations between gradient probes.
-        probe_params (sequence of str): Parameters or modules probed.
         gamma (float): Cap strength (> 0); ``grad_aware=False`` disables the cap.
         ema_momentum (float): Moving-average momentum in [0, 1).
         grad_aware (bool): Apply the gradient-norm cap.
-        pcgrad (bool): PCGrad projection in probed steps when gradients conflict.
+        probe_params, pcgrad: Moved to the model (``model.grad_probe=dict(
+            params=..., pcgrad=...)``); given here they raise a ``ValueError``
+            that says so.
     """
 
     priority = 'NORMAL'  # before LoggerHook and CheckpointHook (after_train_iter)
@@ -63,9 +73,12 @@ class TPCCurriculumHook(Hook):
     def __init__(self, alpha_target: float = 0.05,
                  phases: Sequence[float] = (0.1, 0.5, 0.4),
                  ramp: str = 'cosine', probe_interval: int = 10,
-                 probe_params: Sequence[str] = ('visual_proj', 'text_projection'),
                  gamma: float = 1.0, ema_momentum: float = 0.9,
-                 grad_aware: bool = True, pcgrad: bool = False):
+                 grad_aware: bool = True, probe_params=None, pcgrad=None):
+        for key, value, model_key in (('probe_params', probe_params, 'params'),
+                                      ('pcgrad', pcgrad, 'pcgrad')):
+            _check(value is None, key, 'is a model setting now: set '
+                   f'model.grad_probe=dict({model_key}=...) instead', value)
         _check(isinstance(alpha_target, Real) and 0 <= alpha_target <= 1,
                'alpha_target', 'must lie in [0, 1]', alpha_target)
         _check(isinstance(phases, (list, tuple)) and len(phases) == 3
@@ -77,9 +90,6 @@ class TPCCurriculumHook(Hook):
         _check(isinstance(probe_interval, int) and not isinstance(probe_interval, bool)
                and probe_interval >= 1, 'probe_interval',
                '(K) must be an integer >= 1', probe_interval)
-        _check(isinstance(probe_params, (list, tuple)) and len(probe_params) > 0
-               and all(isinstance(n, str) for n in probe_params), 'probe_params',
-               'must be a non-empty list of parameter or module names', probe_params)
         _check(isinstance(gamma, Real) and 0 < gamma < math.inf, 'gamma',
                'must be a positive number', gamma)
         _check(isinstance(ema_momentum, Real) and 0 <= ema_momentum < 1,
@@ -91,7 +101,8 @@ class TPCCurriculumHook(Hook):
         self.gamma = float(gamma)
         self.ema_momentum = float(ema_momentum)
         self.grad_aware = grad_aware
-        self.probe = GradProbe(probe_params, pcgrad=pcgrad)
+        # The model's loss combination (set in before_train), which the cap follows.
+        self.combine = 'convex'
         self.reset()
 
     # ------------------------------------------------------------ logic
@@ -101,6 +112,7 @@ class TPCCurriculumHook(Hook):
             probes=0, grad_con=0.0, grad_cma=0.0, grad_cos=0.0)
         self.history: List[float] = []
         self._pending: Optional[dict] = None
+        self._probing = False
 
     def boundaries(self, max_iters: int) -> Tuple[int, int]:
         """First iteration of the ramp and of the consolidate phase."""
@@ -119,15 +131,15 @@ class TPCCurriculumHook(Hook):
         return 1, self.alpha_target * shape
 
     def cap(self) -> float:
-        g_con, g_cma = self.state['grad_con'], self.state['grad_cma']
-        if not self.grad_aware or self.state['probes'] == 0 or g_cma <= 0:
+        if not self.grad_aware or self.state['probes'] == 0:
             return 1.0
-        return self.gamma * g_con / (g_cma + self.gamma * g_con)
+        return alpha_cap(self.combine, self.state['grad_con'], self.state['grad_cma'],
+                         self.gamma)
 
     def update(self, stats: Dict[str, float]) -> None:
         """Fold one probe measurement into the moving averages."""
         m = self.ema_momentum if self.state['probes'] else 0.0
-        for key in ('grad_con', 'grad_cma', 'grad_cos'):
+        for key in PROBE_KEYS:
             self.state[key] = m * self.state[key] + (1 - m) * float(stats[key])
         self.state['probes'] += 1
 
@@ -141,17 +153,12 @@ class TPCCurriculumHook(Hook):
         return alpha
 
     # ------------------------------------------------------------ hooks
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
-
     def before_train(self, runner) -> None:
-        model = self._model(runner)
-        if getattr(model, 'cma_loss', None) is None or not hasattr(model, 'grad_probe'):
+        model = unwrap_model(runner.model)
+        if getattr(model, 'cma_loss', None) is None or not hasattr(model, 'set_curriculum'):
             raise ValueError('TPCCurriculumHook needs a DualEncoder with a cma_loss '
                              "(model.cma_loss=dict(type='CMALoss')).")
-        select_params(model, self.probe.param_prefixes)  # fail early on bad names
-        model.grad_probe = self.probe
+        self.combine = model.combine
         pending, self._pending = self._pending, None
         if pending is not None and pending.get('iter') == runner.iter > 0:
             self.state = {k: pending[k] for k in self.state}
@@ -165,19 +172,23 @@ class TPCCurriculumHook(Hook):
                 'start afresh, so alpha may differ from an uninterrupted run.')
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        model = self._model(runner)
-        model.alpha = self.step(runner.iter, runner.max_iters)
-        self.probe.armed = runner.iter % self.probe_interval == 0
+        self._probing = runner.iter % self.probe_interval == 0
+        unwrap_model(runner.model).set_curriculum(
+            alpha=self.step(runner.iter, runner.max_iters), probe=self._probing)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        self.probe.armed = False
-        stats, self.probe.stats = self.probe.stats, None
-        if stats is not None:
-            self.update(stats)
+        if self._probing:
+            missing = [f'probe_{k}' for k in PROBE_KEYS if f'probe_{k}' not in (outputs or {})]
+            if missing:
+                raise RuntimeError(
+                    f'TPCCurriculumHook asked for a gradient probe at iteration '
+                    f'{runner.iter + 1} but the step\'s outputs lack {missing}: the '
+                    "model's loss forward must run with gradients in training mode.")
+            self.update({k: float(outputs[f'probe_{k}']) for k in PROBE_KEYS})
         self.state['iter'] = runner.iter + 1
         hub = runner.message_hub
-        for key in ('alpha_sched', 'alpha_cap', 'grad_con', 'grad_cma', 'grad_cos'):
+        for key in ('alpha_sched', 'alpha_cap', *PROBE_KEYS):
             hub.update_scalar(f'train/{key}', self.state[key])
         hub.update_scalar('train/tpc_phase', self.state['phase'])
 

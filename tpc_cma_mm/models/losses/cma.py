@@ -9,11 +9,12 @@ from tpc_cma_mm.registry import MODELS
 __all__ = ['CMALoss', 'cma_terms']
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+_SQRT_FLOOR = 1e-12
 
 
 def cma_terms(img_embeds: torch.Tensor,
               text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """The CMA terms of SPEC.md on ``(N, d)`` paired, normalised embeddings.
+    """The CMA terms of docs/spec.md on ``(N, d)`` paired, normalised embeddings.
 
     ``cent`` = ||mu_x - mu_y||^2, ``dist`` = mean_i ||x~_i - y~_i||^2 and
     ``cov`` = ||S_x - S_y||_F^2 with population covariances (divided by N), so
@@ -49,27 +50,36 @@ class CMALoss(nn.Module):
 
     L_CMA = w_cent * ||mu_x - mu_y||^2 + w_dist * mean_i ||x~_i - y~_i||^2
     + w_cov * ||S_x - S_y||_F^2 on the (global, gathered) batch of
-    L2-normalised image embeddings x and text embeddings y (SPEC.md).
+    L2-normalised image embeddings x and text embeddings y (docs/spec.md).
+    With ``squared=False`` each term is the distance itself (its square
+    root: ||mu_x - mu_y||, the root-mean-square residual, ||S_x - S_y||_F),
+    the form in which docs/spec.md defines the gaps.
 
     Example config::
 
         model = dict(
             type='DualEncoder', ...,
-            cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0))
+            cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0,
+                          squared=True))
 
     ``forward`` returns a dict with ``cma`` (the weighted total) and the
-    unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` for logging (no
-    "loss" in their names, so mmengine logs them without summing them).
+    unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` as they enter the
+    total (squared or not) for logging (no "loss" in their names, so mmengine
+    logs them without summing them, docs/pitfalls.md, 6).
 
     Args:
-        w_cent (float): Weight of ||mu_x - mu_y||^2.
+        w_cent (float): Weight of the centroid term.
         w_dist (float): Weight of the paired residual after centring.
         w_cov (float): Weight of the covariance mismatch.
+        squared (bool): Squared terms (default) or the distances.
     """
 
     def __init__(self, w_cent: float = 1.0, w_dist: float = 1.0,
-                 w_cov: float = 1.0):
+                 w_cov: float = 1.0, squared: bool = True):
         super().__init__()
+        if not isinstance(squared, bool):
+            raise ValueError(f'CMALoss.squared must be a bool, got {squared!r}')
+        self.squared = squared
         for key, value in dict(w_cent=w_cent, w_dist=w_dist, w_cov=w_cov).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not value >= 0 or value == float('inf'):
@@ -81,7 +91,11 @@ class CMALoss(nn.Module):
     def forward(self, img_embeds: torch.Tensor,
                 text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
         terms = cma_terms(img_embeds, text_embeds)
-        # Every term stays in the graph, also at weight 0 (STACK.md, trap 8).
+        if not self.squared:
+            # The floor keeps the gradient finite where a term is exactly 0
+            # (sqrt has an infinite slope there); below it the term is flat.
+            terms = {k: v.clamp(min=_SQRT_FLOOR).sqrt() for k, v in terms.items()}
+        # Every term stays in the graph, also at weight 0 (docs/pitfalls.md, 8).
         total = sum(self.weights[k] * v for k, v in terms.items())
         out = {f'cma_{k}': v for k, v in terms.items()}
         out['cma'] = total

@@ -1,0 +1,87 @@
+"""Shape checks of a DualEncoder's image tower, run once when the model is built.
+
+A wrong ``projection.in_channels``, a feature-map backbone without a neck or a
+projection width other than ``proj_dim`` would otherwise surface as a raw
+matmul error at the first iteration. The image tower runs once on a small
+dummy batch (no gradient, eval mode, on the parameters' device, so a model
+built on the ``meta`` device is checked by shapes alone) and every mismatch is
+raised as a ``ValueError`` naming the config key and the right value.
+"""
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+__all__ = ['check_embedding_width', 'image_feature_width']
+
+# Large enough for a 32x-downsampling CNN and for a ViT's patches (its
+# position embedding is resized to the dummy grid); small enough to be free.
+_DUMMY_SIDE = 32
+
+
+def _dummy_side(backbone: nn.Module) -> int:
+    patch = getattr(getattr(backbone, 'patch_embed', None), 'projection', None)
+    kernel = getattr(patch, 'kernel_size', (1, ))[0]
+    return max(_DUMMY_SIDE, 2 * kernel)
+
+
+def _in_eval(modules, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``fn()`` without gradient, with ``modules`` in eval mode (BatchNorm
+    statistics untouched), then their modes restored."""
+    modes = [(m, m.training) for m in modules]
+    for module, _ in modes:
+        module.eval()
+    try:
+        with torch.no_grad():
+            return fn()
+    finally:
+        for module, mode in modes:
+            module.train(mode)
+
+
+def _last(out):
+    return out[-1] if isinstance(out, (tuple, list)) else out
+
+
+def image_feature_width(backbone: nn.Module, neck: Optional[nn.Module],
+                        features: Callable[[torch.Tensor], torch.Tensor]) -> int:
+    """Width of the pooled image feature that ``features(images)`` returns."""
+    param = next(backbone.parameters(), None)
+    device = param.device if param is not None else torch.device('cpu')
+    side = _dummy_side(backbone)
+    images = torch.zeros(2, 3, side, side, device=device)
+    feats = _last(_in_eval([m for m in (backbone, neck) if m is not None],
+                           lambda: features(images)))
+    name = type(backbone).__name__
+    if feats.dim() == 4 and neck is None:
+        raise ValueError(
+            f'model.vision_backbone ({name}) outputs feature maps of shape '
+            f'{tuple(feats.shape[1:])} (C, H, W), which the projection cannot take: '
+            "add a pooling neck, vision_neck=dict(type='GlobalAveragePooling').")
+    if feats.dim() != 2:
+        raise ValueError(
+            f'The image tower (model.vision_backbone {name}'
+            f'{", model.vision_neck " + type(neck).__name__ if neck else ""}) outputs '
+            f'features of shape {tuple(feats.shape[1:])} per image; the projection '
+            'needs one vector per image: pool them (a neck, or the backbone\'s '
+            "out_type='cls_token' / 'avg_featmap').")
+    return feats.shape[-1]
+
+
+def check_embedding_width(projection: nn.Module, width: int, proj_dim: int) -> None:
+    """The projection maps ``width`` features to ``proj_dim`` (the text side's width)."""
+    param = next(projection.parameters(), None)
+    device = param.device if param is not None else torch.device('cpu')
+    try:
+        out = _last(_in_eval([projection],
+                             lambda: projection(torch.zeros(2, width, device=device))))
+    except RuntimeError as error:
+        raise ValueError(
+            f'model.projection ({type(projection).__name__}) cannot take the '
+            f'{width}-d image features ({error}); set projection.in_channels={width} '
+            'or leave it out to infer it.') from error
+    if out.shape[-1] != proj_dim:
+        raise ValueError(
+            f'model.projection outputs {out.shape[-1]}-d embeddings but '
+            f'model.proj_dim={proj_dim} (the text projection\'s width): set '
+            f'projection.out_channels={proj_dim}, or proj_dim={out.shape[-1]}.')
