@@ -12,6 +12,8 @@ default_hooks = dict(
     # Stops at the first NaN / Inf loss; never saves non-finite weights.
     nonfinite_guard=dict(type='NonFiniteGuardHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Zero-shot classes follow the evaluated data set's labels (mismatch refused).
+    zero_shot_classes=dict(type='ZeroShotClassesHook'),
 )
 
 env_cfg = dict(
