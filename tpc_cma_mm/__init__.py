@@ -1,14 +1,11 @@
 """tpc_cma_mm: controllable modality-gap closing (TPC-CMA) for mmpretrain.
 
 Importing the package registers every module in the ``tpc_cma_mm`` scope and
-allow-lists the few mmengine / numpy types that mmengine checkpoints hold, so
-resume and ``load_from`` work with weights-only loading.
+changes nothing else: mmengine's checkpoint loaders stay as they are outside
+:func:`tpc_cma_mm.utils.safe_loading`, which this plugin's tools, APIs and
+checkpoint hook open around their loads (docs/reliability.md, section 1).
 """
-from .utils.checkpoint import allow_mmengine_checkpoint_types
-
-from . import datasets, engine, evaluation, models  # noqa: F401,E402  (registration)
+from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
 
 __version__ = '0.1.0'
 __all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']
-
-allow_mmengine_checkpoint_types()

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from mmengine.runner.checkpoint import CheckpointLoader, load_from_local
 
 import tpc_cma_mm.utils.atomic_io as atomic_io
 from tiny import tiny_model_cfg
@@ -82,13 +83,17 @@ def test_crash_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
 
 def test_load_from_another_architecture_names_the_keys(tmp_path):
     other = tmp_path / 'other.pth'
-    torch.save(dict(state_dict=MODELS.build(tiny_model_cfg(proj_dim=16)).state_dict()), other)
+    narrow = tiny_model_cfg(proj_dim=16, projection=dict(
+        type='CLIPProjection', in_channels=32, out_channels=16))
+    torch.save(dict(state_dict=MODELS.build(narrow).state_dict()), other)
     cfg = tiny_runner_cfg(tmp_path / 'w', max_iters=1, curriculum=False, load_from=str(other))
     with pytest.raises(CheckpointMismatchError) as info:
         run_tiny(cfg)
     message = str(info.value)
     assert 'other.pth' in message and 'text_projection: (32, 16) vs (32, 32)' in message
     assert 'tools/convert_clip_weights.py' in message
+    # the refusal closes the hook's weights-only scope: mmengine's loader is back
+    assert CheckpointLoader._get_checkpoint_loader('x.pth') is load_from_local
     cfg['default_hooks']['checkpoint']['check_keys'] = 'warn'
     assert run_tiny(cfg).iter == 1  # 'warn' loads what fits and trains on
 

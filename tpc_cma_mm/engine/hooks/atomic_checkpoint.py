@@ -1,4 +1,4 @@
-"""Crash-safe checkpoints: atomic writes, late deletion, checked loading.
+"""Crash-safe checkpoints: atomic writes, late deletion, checked weights-only loading.
 
 mmengine's ``LocalBackend.put`` opens the final file and writes into it, and
 ``CheckpointHook`` deletes the oldest checkpoint *before* writing the new one,
@@ -13,7 +13,11 @@ subclass; no monkey-patching):
 * :class:`AtomicCheckpointHook` saves through it, rewrites ``last_checkpoint``
   atomically once the file is complete, deletes old checkpoints only after
   that, removes temporary files a kill left behind, and checks that a loaded
-  state dict fits the model (:func:`~tpc_cma_mm.utils.check_state_dict`).
+  state dict fits the model (:func:`~tpc_cma_mm.utils.check_state_dict`);
+  the Runner's own loads (weight initialisation, ``load_from``, resume), which
+  come between ``before_run`` and the loop's start, happen inside
+  :func:`~tpc_cma_mm.utils.safe_loading` (weights-only; mmengine's loaders
+  are back once the loop starts).
 """
 import os
 import os.path as osp
@@ -23,10 +27,11 @@ from typing import Sequence
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
-from mmengine.model import is_model_wrapper
 
 from tpc_cma_mm.registry import HOOKS
 from tpc_cma_mm.utils.atomic_io import PARTIAL_SUFFIX, atomic_write
+from tpc_cma_mm.utils.checkpoint import close_safe_loading, open_safe_loading
+from tpc_cma_mm.utils.dist import unwrap_model
 from tpc_cma_mm.utils.state_dict_check import check_state_dict
 
 __all__ = ['AtomicCheckpointHook', 'AtomicLocalBackend', 'atomic_write']
@@ -53,10 +58,14 @@ class AtomicLocalBackend(LocalBackend):
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """``CheckpointHook`` that a kill at any moment cannot corrupt.
+    """``CheckpointHook`` that a kill at any moment cannot corrupt, and whose
+    Runner loads checkpoints weights-only.
 
     Accepts every ``CheckpointHook`` argument; local checkpoints are written
     with :class:`AtomicLocalBackend` unless ``backend_args`` says otherwise.
+    From ``before_run`` until the train / val / test loop starts, every load
+    is weights-only (:func:`~tpc_cma_mm.utils.safe_loading`); a load that
+    fails closes that scope too, since mmengine calls no hook then.
 
     Example config::
 
@@ -90,11 +99,33 @@ class AtomicCheckpointHook(CheckpointHook):
         self._keep = self.max_keep_ckpts
         if self._keep > 0:
             self.max_keep_ckpts = self._keep + 1
+        self._loading_scope = None
 
     def _atomic(self) -> bool:
         return isinstance(self.file_backend, AtomicLocalBackend)
 
+    def before_run(self, runner) -> None:
+        # The Runner initialises weights, then loads load_from / resumes,
+        # right after before_run (mmengine's Runner.train / val / test).
+        self._close_loading_scope()
+        self._loading_scope = open_safe_loading(close_on_load_error=True)
+
+    def _close_loading_scope(self) -> None:
+        if self._loading_scope is not None:
+            close_safe_loading(self._loading_scope)
+            self._loading_scope = None
+
+    def before_val(self, runner) -> None:
+        self._close_loading_scope()
+
+    def before_test(self, runner) -> None:
+        self._close_loading_scope()
+
+    def after_run(self, runner) -> None:
+        self._close_loading_scope()
+
     def before_train(self, runner) -> None:
+        self._close_loading_scope()
         super().before_train(runner)
         if self._atomic() and is_main_process():
             for folder in {self.out_dir, runner.work_dir}:
@@ -124,7 +155,7 @@ class AtomicCheckpointHook(CheckpointHook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.check_keys == 'off':
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner.model)
         source = (f'Checkpoint {runner._load_from!r}' if runner._load_from
                   else f'The checkpoint resumed from {runner.work_dir!r}')
         state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) \
@@ -133,5 +164,6 @@ class AtomicCheckpointHook(CheckpointHook):
             check_state_dict(model, state, source=source, allow_missing=self.allow_missing)
         except RuntimeError as err:
             if self.check_keys == 'error':
+                self._close_loading_scope()  # the run stops here
                 raise
             runner.logger.warning(str(err))
