@@ -15,7 +15,8 @@ import torch
 from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
-from .runs import load_model, score_model, train_run
+from ..model import init_model
+from .runs import score_model, train_run
 from .variants import SEEN_SHAPES, finetune_config, pretrain_config, spec_name
 from .wise_ft import interpolate_state_dicts
 
@@ -114,7 +115,7 @@ class Study:
         ckpt, record = train_run(cfg, osp.join(self.work_dir, 'pretrain', spec['name']),
                                  None, spec['seed'])
         return dict(checkpoint=ckpt, model_cfg=cfg.model.to_dict(), train=record,
-                    metrics=score_model(load_model(cfg, ckpt), cfg))
+                    metrics=score_model(init_model(cfg, ckpt), cfg))
 
     def _model_cfg(self, pretrained: str, spec: dict) -> Config:
         cfg = finetune_config(self.finetune_cfg, spec)
@@ -128,7 +129,7 @@ class Study:
         ckpt, record = train_run(cfg, osp.join(self.work_dir, pretrained, spec_name(spec)),
                                  self.pretrained(pretrained)[0], spec['seed'])
         return dict(checkpoint=ckpt, train=record,
-                    metrics=score_model(load_model(cfg, ckpt), cfg))
+                    metrics=score_model(init_model(cfg, ckpt), cfg))
 
     def _wise(self, pretrained: str, spec: dict) -> dict:
         ft_spec = {k: v for k, v in spec.items() if k != 'coefficient'}
@@ -136,7 +137,7 @@ class Study:
         if finetuned is None:
             raise KeyError(f'WiSE-FT of {spec_name(ft_spec)} needs that fine-tuning first.')
         cfg = self._model_cfg(pretrained, ft_spec)
-        model = load_model(cfg, finetuned['checkpoint'])
+        model = init_model(cfg, finetuned['checkpoint'])
         states = [safe_torch_load(p) for p in (self.pretrained(pretrained)[0],
                                                finetuned['checkpoint'])]
         states = [s.get('state_dict', s) for s in states]

@@ -8,16 +8,13 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import load_state_dict
 
 from tpc_cma_mm.evaluation.functional import (attribute_probes, embedding_suite,
                                               zero_shot_accuracy)
 from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
-from tpc_cma_mm.registry import MODELS
-from tpc_cma_mm.utils import safe_torch_load
 from .variants import HELD_OUT_SHAPES
 
-__all__ = ['train_run', 'load_model', 'embed_with_attributes', 'prompt_prototypes',
+__all__ = ['train_run', 'embed_with_attributes', 'prompt_prototypes',
            'score_model', 'ATTRIBUTE_PROMPTS']
 
 ATTRIBUTES = ('shape', 'colour', 'size', 'position')
@@ -50,14 +47,6 @@ def train_run(cfg: Config, work_dir: str, load_from: Optional[str], seed: int) -
         if buffer is not None:
             record[key] = [float(v) for v in buffer.data[0]]
     return ckpt, record
-
-
-def load_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
-    model = MODELS.build(cfg.model)
-    state = safe_torch_load(checkpoint)  # weights only: a checkpoint is untrusted
-    state = state.get('state_dict', state)
-    load_state_dict(model, state, strict=True)
-    return model.eval()
 
 
 @torch.no_grad()
