@@ -1,15 +1,19 @@
-"""tools/analysis/gap_report.py end to end on a tiny random model (no training)."""
+"""tools/analysis/gap_report.py (over tpc_cma_mm.apis.gap_report) on a tiny random model."""
 import importlib.util
 import json
 import math
 import os.path as osp
 
+import pytest
 import torch
 from PIL import Image
 
 from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tpc_cma_mm.apis import OutputExistsError
+from tpc_cma_mm.apis.figures import projection_figure
 from tpc_cma_mm.evaluation.functional import GAP_KEYS, gap_metrics
 from tpc_cma_mm.registry import DATASETS, MODELS
+from tpc_cma_mm.utils import CheckpointMismatchError
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis', 'gap_report.py')
 ZERO_SHOT = dict(classnames=['circle', 'square', 'triangle', 'diamond', 'cross', 'star',
@@ -77,3 +81,56 @@ def test_gap_report_writes_json_and_plots(tmp_path):
     for name in ('gap_decomposition.png', 'projection.png'):
         with Image.open(out / name) as image:
             assert image.size[0] > 100 and image.size[1] > 100
+
+
+def test_gap_report_refuses_to_overwrite_other_content(tmp_path):
+    """--out used to replace a user's files without a word."""
+    config, checkpoint, _, _ = _write_config_and_checkpoint(tmp_path)
+    out = tmp_path / 'report'
+    out.mkdir()
+    (out / 'gap_report.json').write_text('{"mine": 1}')
+    tool = _load_tool()
+    args = [str(config), str(checkpoint), '--out', str(out), '--clustering-seeds', '0']
+    with pytest.raises(OutputExistsError, match='gap_report.json.*--overwrite'):
+        tool.main(args)
+    assert (out / 'gap_report.json').read_text() == '{"mine": 1}'
+    assert not (out / 'projection.png').exists()  # nothing written at all
+    tool.main(args + ['--overwrite'])
+    assert 'variants' in json.loads((out / 'gap_report.json').read_text())
+    tool.main(args)  # a repeated run writes the same bytes: no conflict
+
+
+def test_gap_report_refuses_an_unconverted_checkpoint(tmp_path):
+    config, checkpoint, model, _ = _write_config_and_checkpoint(tmp_path)
+    state = {k.replace('visual.', 'vision.'): v for k, v in model.state_dict().items()}
+    torch.save(state, tmp_path / 'foreign.pth')
+    with pytest.raises(CheckpointMismatchError, match='missing from the checkpoint'):
+        _load_tool().main([str(config), str(tmp_path / 'foreign.pth'), '--out',
+                           str(tmp_path / 'o')])
+    assert not (tmp_path / 'o').exists()
+
+
+def test_projection_legend_names_every_class():
+    torch.manual_seed(0)
+    img, text = torch.randn(40, 8), torch.randn(40, 8)
+    labels = torch.arange(40) % 4
+    classes = ['circle', 'square', 'triangle', 'diamond']
+    captured = {}
+    import matplotlib.figure
+    savefig = matplotlib.figure.Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        captured['fig'] = fig
+        return savefig(fig, *args, **kwargs)
+
+    matplotlib.figure.Figure.savefig = keep
+    try:
+        png = projection_figure(dict(img=img, text=text, labels=labels), {'original': None},
+                                classes, max_points=40)
+    finally:
+        matplotlib.figure.Figure.savefig = savefig
+    assert png[:8] == b'\x89PNG\r\n\x1a\n'
+    by_modality, by_class = captured['fig'].axes
+    assert [t.get_text() for t in by_modality.get_legend().get_texts()] == ['image', 'text']
+    assert [t.get_text() for t in by_class.get_legend().get_texts()] == classes
+    assert 'principal component' in by_class.get_xlabel()

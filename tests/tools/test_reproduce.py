@@ -1,5 +1,4 @@
-"""The reproduction tool's planning and report logic (the full run is the main job)."""
-import importlib.util
+"""The reproduction (tpc_cma_mm.apis.reproduce, tools/reproduce.py): planning, caches, report."""
 import json
 import os
 import os.path as osp
@@ -11,18 +10,18 @@ import pytest
 from mmengine.config import Config
 from scipy import stats
 
+from tpc_cma_mm.apis import report, rescale_schedule
+from tpc_cma_mm.apis import reproduce
+from tpc_cma_mm.apis.outputs import OutputExistsError
+from tpc_cma_mm.apis.report_text import POOLS, TASKS
+from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
-reproduce = importlib.import_module('reproduce')
-report = importlib.import_module('reproduce_report')
-
-GAP_KEYS = report.GAP_KEYS
 
 
-def test_set_iters_scales_every_scheduler_boundary():
+def test_rescale_schedule_scales_every_scheduler_boundary():
     cfg = Config.fromfile(osp.join(REPO, reproduce.TINY_METHOD))
-    reproduce.set_iters(cfg, 30)
+    rescale_schedule(cfg, 30)
     assert cfg.train_cfg.max_iters == 30 and cfg.default_hooks.checkpoint.interval == 30
     warmup, cosine = cfg.param_scheduler
     assert (warmup.begin, warmup.end) == (0, 2)  # 20 of 300 -> 2 of 30
@@ -67,14 +66,14 @@ def _synthetic_results():
     return results
 
 
-@pytest.mark.parametrize('pool', report.POOLS)
+@pytest.mark.parametrize('pool', POOLS)
 def test_r_squared_matches_scipy_linregress(pool):
     results = _synthetic_results()
     r2 = report.r_squared(results, pool)
     runs = [e['metrics'] for e in results.values()
             if pool == 'all runs' or not e['variant'].startswith('posthoc')]
     assert len(runs) == (10 if pool == 'all runs' else 8)
-    for task in report.TASKS:
+    for task in TASKS:
         for key in GAP_KEYS:
             fit = stats.linregress([m[f'gap/{key}'] for m in runs], [m[task] for m in runs])
             assert r2[task][key] == pytest.approx(fit.rvalue**2, abs=1e-10)
@@ -97,34 +96,44 @@ def test_write_report(tmp_path):
     report.write_report(_synthetic_results(), dict(seeds=[0, 1]), str(tmp_path), 'cmd')
     table = (tmp_path / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in table and 'Beside the paper' in table
-    assert all(description in table for description in report.POOLS.values())
+    assert all(description in table for description in POOLS.values())
     assert json.loads((tmp_path / 'results.json').read_text())['command'] == 'cmd'
     assert (tmp_path / 'compromise_curve.png').stat().st_size > 0
     assert (tmp_path / 'gap_predictiveness.png').stat().st_size > 0
 
 
-def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
-    """--jobs 2 runs, then two runs dropped from the cache are redone in one process."""
-    work = tmp_path / 'work'
-    tiny = ['--quick', '--work-dir', str(work), '--pretrain-iters', '3', '--finetune-iters', '3',
-            '--decoder-iters', '3', '--caption-train', '64', '--caption-test', '16',
-            '--alphas', '0.5', '--const-alphas', '0.5']
+TINY = ['--quick', '--pretrain-iters', '3', '--finetune-iters', '3', '--decoder-iters', '3',
+        '--caption-train', '64', '--caption-test', '16', '--alphas', '0.5', '--const-alphas', '0.5']
+
+
+def _reproduce_run(work, *extra, returncode=0):
     env = dict(os.environ, OMP_NUM_THREADS='1')
+    done = subprocess.run([sys.executable, '-W', 'ignore', 'tools/reproduce.py', *TINY,
+                           '--work-dir', str(work), *extra],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == returncode, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
 
-    def reproduce_run(*extra):
-        done = subprocess.run([sys.executable, '-W', 'ignore', 'tools/reproduce.py', *tiny, *extra],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-        return json.loads((work / 'results.json').read_text())
 
-    parallel = reproduce_run('--jobs', '2')
+def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
+    """--jobs 2 runs, then two runs dropped from the cache are redone in one process;
+    then the work dir refuses another config, and a corrupt cache is named."""
+    work = tmp_path / 'work'
+    done = _reproduce_run(work, '--jobs', '2')
+    assert 'to go' in done.stdout  # one progress line per job with an ETA
+    parallel = json.loads((work / 'results.json').read_text())
     variants = {'original', 'posthoc mean-centering', 'posthoc gap shift',
                 'contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5'}
     assert set(parallel) == {f'{v} | seed 0' for v in variants}
     redo = ['posthoc mean-centering | seed 0', 'TPC-CMA alpha=0.5 | seed 0']
     (work / 'results.json').write_text(json.dumps(
         {k: v for k, v in parallel.items() if k not in redo}))
-    sequential = reproduce_run('--jobs', '1')
+    # Another command than the one that wrote the report: refused up front ...
+    refused = _reproduce_run(work, '--jobs', '1', returncode=1)
+    assert 'OutputExistsError' in refused.stderr and '--overwrite' in refused.stderr
+    # ... and accepted with --overwrite.
+    _reproduce_run(work, '--jobs', '1', '--overwrite')
+    sequential = json.loads((work / 'results.json').read_text())
     assert set(sequential) == set(parallel)
     for key in redo:
         got, want = sequential[key]['metrics'], parallel[key]['metrics']
@@ -134,15 +143,80 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     report_md = (work / 'report' / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in report_md and 'R²' in report_md
 
+    # Another --config in the same work dir used to report the old numbers
+    # ("6 of 6 runs cached"); now it is refused.
+    other = tmp_path / 'other.py'
+    other.write_text(f"_base_ = [{osp.join(REPO, reproduce.TINY_METHOD)!r}]\n"
+                     "optim_wrapper = dict(optimizer=dict(lr=1e-3))\n")
+    refused = _reproduce_run(work, '--jobs', '1', '--config', str(other), '--overwrite',
+                             returncode=1)
+    assert 'other settings' in refused.stderr and '--work-dir' in refused.stderr
 
-def test_cached_runs_of_other_settings_are_refused():
-    _, quick = reproduce.parse_args(['--quick'])
-    _, full = reproduce.parse_args([])
+    (work / 'results.json').write_text('{"original | seed 0": {"vari')  # cut short
+    refused = _reproduce_run(work, '--jobs', '1', '--overwrite', returncode=1)
+    assert 'not valid JSON' in refused.stderr and 'JSONDecodeError' not in \
+        refused.stderr.strip().splitlines()[-1]
+
+
+def _settings(mode, config='a', original='b'):
+    return dict(reproduce.MODES[mode], config=config, original=original)
+
+
+def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
+    full = _settings('full')
     cached = {'original | seed 0': dict(variant='original', protocol=reproduce.protocol(full))}
     reproduce.check_cache(cached, full, 'results.json')  # same settings: resumes
-    with pytest.raises(ValueError, match='other settings.*--work-dir'):
-        reproduce.check_cache(cached, quick, 'results.json')
+    for other in (_settings('quick'), _settings('full', config='c'),
+                  _settings('full', original='d')):
+        with pytest.raises(ValueError, match='other settings.*--work-dir'):
+            reproduce.check_cache(cached, other, 'results.json')
     with pytest.raises(ValueError, match='other settings'):
         reproduce.check_cache({'original | seed 0': dict(variant='original')}, full, 'r.json')
-    args, _ = reproduce.parse_args(['--quick'])
-    assert args.work_dir == 'work_dirs/reproduce_quick'
+    # The work dir's checkpoints and embeddings are guarded the same way.
+    reproduce.check_work_dir(str(tmp_path), full)
+    reproduce.check_work_dir(str(tmp_path), full)
+    with pytest.raises(ValueError, match='another protocol'):
+        reproduce.check_work_dir(str(tmp_path), _settings('full', config='c'))
+
+
+def test_fingerprints_follow_config_content_not_file_name(tmp_path):
+    base = osp.join(REPO, reproduce.TINY_METHOD)
+    same, changed = tmp_path / 'same.py', tmp_path / 'changed.py'
+    same.write_text(f'_base_ = [{base!r}]\n')
+    changed.write_text(f'_base_ = [{base!r}]\noptim_wrapper = dict(optimizer=dict(lr=1e-3))\n')
+    pretrain = Config.fromfile(osp.join(REPO, reproduce.TINY_PRETRAIN))
+    prints = [reproduce.fingerprints(Config.fromfile(p), pretrain, None)
+              for p in (base, same, changed)]
+    assert prints[0] == prints[1] and prints[0]['config'] != prints[2]['config']
+    ckpt = tmp_path / 'w.pth'
+    ckpt.write_bytes(b'weights')
+    assert reproduce.fingerprints(Config.fromfile(base), None, str(ckpt))['original'] \
+        .startswith('checkpoint ')
+
+
+def test_report_refuses_to_replace_other_content(tmp_path):
+    results = _synthetic_results()
+    report.write_report(results, dict(seeds=[0, 1]), str(tmp_path), 'cmd')
+    report.write_report(results, dict(seeds=[0, 1]), str(tmp_path), 'cmd')  # same bytes
+    before = (tmp_path / 'results.json').read_bytes()
+    with pytest.raises(OutputExistsError, match='--overwrite'):
+        report.write_report(results, dict(seeds=[0]), str(tmp_path), 'other cmd')
+    assert (tmp_path / 'results.json').read_bytes() == before
+    report.write_report(results, dict(seeds=[0]), str(tmp_path), 'other cmd', overwrite=True)
+    assert json.loads((tmp_path / 'results.json').read_text())['command'] == 'other cmd'
+
+
+def test_extra_metrics_pass_through_table_and_json(tmp_path):
+    results = _synthetic_results()
+    for i, entry in enumerate(results.values()):
+        entry['extra_metrics'] = {'probe/mean': 0.5 + 0.01 * i}
+    summary = report.aggregate(results)
+    seeds = [results[f'original | seed {s}']['extra_metrics']['probe/mean'] for s in (0, 1)]
+    assert summary['original']['extra_metrics']['probe/mean'] == pytest.approx(
+        (np.mean(seeds), np.std(seeds)))
+    report.write_report(results, dict(seeds=[0, 1]), str(tmp_path), 'cmd')
+    header = next(line for line in (tmp_path / 'results.md').read_text().splitlines()
+                  if line.startswith('| variant'))
+    assert 'probe/mean' in header
+    saved = json.loads((tmp_path / 'results.json').read_text())
+    assert 'probe/mean' in saved['summary']['original']['extra_metrics']

@@ -14,7 +14,6 @@ run on ``load_from``) before anything is copied, so an unconverted OpenAI
 checkpoint is refused with the keys that do not fit instead of leaving a
 tower random. Weights-only loading: docs/pitfalls.md, 1.
 """
-import hashlib
 import os.path as osp
 from typing import Optional, Sequence, Union
 
@@ -26,7 +25,7 @@ from torch import nn
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import check_state_dict, safe_torch_load
 
-__all__ = ['init_model', 'load_weights', 'checkpoint_id', 'load_config']
+__all__ = ['init_model', 'load_weights', 'load_config']
 
 
 def load_config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
@@ -76,12 +75,3 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         load_weights(model, checkpoint)
     model.cfg = cfg
     return model.to(device).eval()
-
-
-def checkpoint_id(path: str) -> str:
-    """SHA-256 of the checkpoint file's bytes (16 hex digits): its identity in cache keys."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()[:16]

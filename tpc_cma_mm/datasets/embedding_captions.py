@@ -1,80 +1,21 @@
 """Cached CLIP embeddings of captioned images, for training caption decoders.
 
-``cache_embeddings`` runs the (frozen) model under test over caption data
-sets once and saves, per split, the image and text embeddings, the caption
-tokens and texts and the image ids in one weights-only ``.pth`` file;
-``EmbeddingCaptions`` serves them to a ``CaptionDecoder``.
+``tpc_cma_mm.apis.cache_embeddings`` runs the (frozen) model under test over
+caption data sets once and saves, per split, the image and text embeddings,
+the caption tokens and texts and the image ids in one weights-only ``.pth``
+file; ``EmbeddingCaptions`` serves them to a ``CaptionDecoder``.
 """
-import os
-import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
-from mmengine.dataset import pseudo_collate
-from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from tpc_cma_mm.registry import DATASETS
 from tpc_cma_mm.utils import safe_torch_load
 
-__all__ = ['EmbeddingCaptions', 'cache_embeddings']
-
-
-@torch.no_grad()
-def _embed_split(model, dataset, batch_size: int, keep_images: int) -> dict:
-    rows: Dict[str, list] = dict(img_embeds=[], text_embeds=[], tokens=[], texts=[],
-                                 img_ids=[], images=[])
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                        collate_fn=pseudo_collate)
-    for batch in loader:
-        if len(rows['images']) < keep_images:
-            rows['images'] += [img.clone() for img in batch['inputs']][:keep_images]
-        data = model.data_preprocessor(batch, False)
-        if 'text_tokens' not in data:
-            raise KeyError('The caption data set pipeline must have TokenizeCaption and '
-                           "PackInputs(algorithm_keys=['text', 'text_tokens', 'img_id']).")
-        out = model(data['inputs'], text_tokens=data['text_tokens'], mode='tensor')
-        rows['img_embeds'].append(out['img_embeds'].float().cpu())
-        rows['text_embeds'].append(out['text_embeds'].float().cpu())
-        rows['tokens'].append(data['text_tokens'].cpu())
-        for i, sample in enumerate(data['data_samples']):
-            rows['texts'].append(str(sample.text))
-            rows['img_ids'].append(int(sample.get('img_id', len(rows['img_ids']))))
-    split = {k: torch.cat(rows[k]) for k in ('img_embeds', 'text_embeds', 'tokens')}
-    split.update(texts=rows['texts'], img_ids=rows['img_ids'],
-                 images=torch.stack(rows['images'][:keep_images]) if keep_images else None)
-    return split
-
-
-def cache_embeddings(model, datasets: Dict[str, dict], path: str, batch_size: int = 256,
-                     keep_images: int = 0, meta: Optional[dict] = None) -> dict:
-    """Embed each split once with ``model`` (mode 'tensor') and save to ``path``.
-
-    Args:
-        model: A ``DualEncoder`` (or any model whose tensor mode returns
-            ``img_embeds`` and ``text_embeds``); it is put in eval mode.
-        datasets: split name ('train', 'test', ...) -> data set config or
-            object; items need an image, ``text``, ``text_tokens``, ``img_id``.
-        path: The cache file; if it exists it is loaded instead.
-        keep_images: Packed input images of the first few items of each split
-            to keep for sample sheets.
-        meta: Saved alongside (e.g. the checkpoint it came from).
-    """
-    if osp.isfile(path):
-        return safe_torch_load(path)
-    model.eval()
-    cache = dict(meta=dict(meta or {}))
-    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
-        for split, dataset in datasets.items():
-            if isinstance(dataset, dict):
-                dataset = DATASETS.build(dataset)
-            cache[split] = _embed_split(model, dataset, batch_size, keep_images)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    torch.save(cache, path + '.tmp')
-    os.replace(path + '.tmp', path)
-    return cache
+__all__ = ['EmbeddingCaptions']
 
 
 @DATASETS.register_module()
@@ -98,7 +39,7 @@ class EmbeddingCaptions(Dataset):
                          split='test', modality='image', group_by_image=True))
 
     Args:
-        cache_file (str): Written by ``cache_embeddings``.
+        cache_file (str): Written by ``tpc_cma_mm.apis.cache_embeddings``.
         split (str): A split of the cache.
         modality (str): 'text' (each caption's text embedding) or 'image'.
         group_by_image (bool): One item per image with all its captions as

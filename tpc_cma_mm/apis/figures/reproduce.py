@@ -1,0 +1,119 @@
+"""Figures of the reproduction report: compromise curve, gap predictiveness, curriculum."""
+import json
+import os
+import os.path as osp
+from collections import defaultdict
+from typing import Dict, List
+
+from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
+from ..outputs import figure_bytes
+from ..report_text import TASKS, in_pool
+from .style import MARKERS, PALETTE, paper_style, plt
+
+__all__ = ['CURVE_KEYS', 'compromise_figure', 'curriculum_figure', 'predictiveness_figure',
+           'training_curves']
+
+CURVE_KEYS = ('alpha', 'alpha_sched', 'alpha_cap', 'grad_con', 'grad_cma', 'grad_cos')
+# alpha is drawn last and thin over the wider alpha_sched it often equals, so both show.
+CURVE_STYLE = dict(alpha_sched=dict(lw=4, alpha=0.45, color=PALETTE[1]),
+                   alpha_cap=dict(lw=1.5, ls='--', color=PALETTE[2]),
+                   alpha=dict(lw=1.5, color=PALETTE[0]),
+                   grad_con=dict(color=PALETTE[0]), grad_cma=dict(color=PALETTE[3]),
+                   grad_cos=dict(color=PALETTE[4], ls='--'))
+FAMILIES = (('TPC-CMA', 'o', '-'), ('CMA const', 's', '--'))
+
+
+def compromise_figure(summary: dict, reduced: dict) -> bytes:
+    """Zero-shot accuracy against gap reduction, ± std over seeds, each point's alpha."""
+    with paper_style():
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+        for ax, key in zip(axes, ('distribution', 'centroid')):
+            for colour, (family, marker, line) in zip(PALETTE, FAMILIES):
+                names = sorted((n for n in summary if n.startswith(family)),
+                               key=lambda n: summary[n]['alpha_target'])
+                if not names:
+                    continue
+                x = [reduced[n][key] for n in names]
+                y, err = zip(*(summary[n]['metrics']['zero_shot/top1'] for n in names))
+                ax.errorbar(x, y, yerr=err, fmt=marker + line, color=colour, capsize=3,
+                            label=f'{family} (± std over seeds)')
+                for n, xi, yi in zip(names, x, y):
+                    ax.annotate(f'α={summary[n]["alpha_target"]:g}', (xi, yi),
+                                textcoords='offset points', xytext=(5, 5), fontsize=9,
+                                color=colour)
+            others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
+            for i, name in enumerate(others):
+                mean, std = summary[name]['metrics']['zero_shot/top1']
+                ax.errorbar(reduced[name][key], mean, yerr=std, fmt=MARKERS[(i + 2) % 8],
+                            color=PALETTE[(i + 2) % len(PALETTE)], capsize=3, label=name)
+            ax.set_xlabel(f'gap/{key} reduction vs original (%)')
+            ax.set_ylabel('zero-shot top-1 accuracy (%)')
+            ax.legend(fontsize=8)
+        fig.suptitle('The compromise curve: accuracy against gap reduction')
+        fig.tight_layout()
+        return figure_bytes(fig)
+
+
+def predictiveness_figure(results: dict, r2: dict) -> bytes:
+    """Task quality against each gap key, per run, with the R² of both pools."""
+    tasks = list(r2['all runs'])
+    keys = [k for k in GAP_KEYS if all(k in r2['all runs'][t] for t in tasks)]
+    cols = min(6, len(keys))
+    rows = (len(keys) + cols - 1) // cols
+    with paper_style():
+        fig, axes = plt.subplots(len(tasks) * rows, cols, squeeze=False,
+                                 figsize=(3.3 * cols, 3.1 * len(tasks) * rows))
+        for ax in axes.flat:
+            ax.axis('off')
+        for t, task in enumerate(tasks):
+            for k, key in enumerate(keys):
+                ax = axes[t * rows + k // cols][k % cols]
+                ax.axis('on')
+                for models, colour, marker, label in ((True, PALETTE[0], 'o', 'models'),
+                                                      (False, PALETTE[3], 'x', 'post-hoc')):
+                    runs = [e['metrics'] for e in results.values() if task in e['metrics']
+                            and in_pool(e, 'models only') == models]
+                    ax.scatter([m[f'gap/{key}'] for m in runs], [m[task] for m in runs], s=18,
+                               color=colour, marker=marker, label=label)
+                models_r2 = r2['models only'].get(task, {}).get(key, float('nan'))
+                ax.set_title(f"R² all {r2['all runs'][task][key]:.2f}, models "
+                             f'{models_r2:.2f}', fontsize=9)
+                ax.set_xlabel(f'gap/{key}', fontsize=9)
+                ax.set_ylabel(TASKS[task], fontsize=9)
+                if k == 0:
+                    ax.legend(fontsize=8)
+        fig.tight_layout()
+        return figure_bytes(fig)
+
+
+def training_curves(work_dir: str) -> Dict[str, List[tuple]]:
+    """Per-iteration scalars the logger wrote for one training run."""
+    curves = defaultdict(list)
+    for root, _, files in os.walk(work_dir):
+        if 'scalars.json' in files:
+            with open(osp.join(root, 'scalars.json')) as f:
+                for line in f:
+                    record = json.loads(line)
+                    for key in CURVE_KEYS:
+                        if key in record:
+                            curves[key].append((record['step'], record[key]))
+    return curves
+
+
+def curriculum_figure(curves: dict, title: str) -> bytes:
+    """The curriculum's alpha (scheduled, capped, applied) and the probed gradient norms."""
+    with paper_style():
+        fig, (ax_alpha, ax_grad) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for key in sorted(curves, key=CURVE_KEYS.index):
+            ax = ax_alpha if key.startswith('alpha') else ax_grad
+            ax.plot(*zip(*curves[key]), label=key, **CURVE_STYLE[key])
+        ax_alpha.set_ylabel('CMA weight alpha')
+        ax_grad.set_ylabel('gradient norm (cosine for grad_cos)')
+        ax_grad.set_yscale('symlog', linthresh=1e-3)
+        for ax in (ax_alpha, ax_grad):
+            ax.set_xlabel('fine-tuning iteration')
+            if ax.lines:
+                ax.legend()
+        fig.suptitle(title)
+        fig.tight_layout()
+        return figure_bytes(fig)

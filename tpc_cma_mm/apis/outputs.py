@@ -1,0 +1,60 @@
+"""Writing a tool's outputs: never a silent overwrite, never a half-written file.
+
+All outputs of one call are rendered to bytes first and checked together, so a
+refusal leaves every file as it was. An existing file with *the same* bytes is
+not a conflict (a resumed or repeated run); a different one is refused unless
+``overwrite`` is set.
+"""
+import io
+import json
+import os.path as osp
+from typing import Any, Dict
+
+from tpc_cma_mm.utils.atomic_io import atomic_write
+
+__all__ = ['OutputExistsError', 'figure_bytes', 'json_bytes', 'read_json', 'write_outputs']
+
+
+class OutputExistsError(FileExistsError):
+    """An output file exists with other content and overwriting was not asked for."""
+
+
+def json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=1) + '\n').encode('utf-8')
+
+
+def figure_bytes(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=150, metadata={'Software': None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_outputs(files: Dict[str, bytes], overwrite: bool = False) -> None:
+    """Write ``path -> bytes`` atomically; refuse first if any path holds other bytes."""
+    different = []
+    for path, data in files.items():
+        if osp.isfile(path):
+            with open(path, 'rb') as f:
+                if f.read() != data:
+                    different.append(path)
+    if different and not overwrite:
+        raise OutputExistsError(
+            f'{len(different)} output file(s) exist with other content: '
+            f'{", ".join(different)}. Nothing was written. Give another output folder, '
+            'or --overwrite to replace them.')
+    for path, data in files.items():
+        atomic_write(path, data)
+
+
+def read_json(path: str, what: str = 'file') -> Any:
+    """Load a JSON file with an error that names it and says what to do."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f'The {what} {path!r} is not valid JSON ({err}): it was cut short or edited. '
+            'Move it away (or delete it) to start afresh.') from err

@@ -1,0 +1,96 @@
+"""The reproduction report: aggregate over seeds, R² of each gap key, table, JSON, figures.
+
+A run (one entry of ``results.json``) is ``dict(variant, seed, alpha_target,
+protocol, work_dir, metrics, extra_metrics)``. ``metrics`` holds the fixed
+evaluators (gap keys, clustering, retrieval, zero-shot, captioning);
+``extra_metrics`` is a free ``name -> number`` dict (expressiveness probes,
+real-scale zero-shot benchmarks, COCO clustering, ...: see
+:mod:`tpc_cma_mm.apis.reproduce.jobs`) that :func:`aggregate` averages over
+seeds like the rest and the markdown table shows as one extra column per name.
+The gap keys are read from :mod:`tpc_cma_mm.evaluation.functional.gaps`.
+"""
+import os.path as osp
+from collections import defaultdict
+from typing import Dict, List
+
+import numpy as np
+
+from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, gap_reduction
+from .figures.reproduce import (compromise_figure, curriculum_figure, predictiveness_figure,
+                                training_curves)
+from .outputs import json_bytes, write_outputs
+from .report_text import DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown
+
+__all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'write_report']
+
+
+def _mean_std(entries: List[dict], field: str) -> Dict[str, tuple]:
+    keys = set.intersection(*(set(e.get(field) or {}) for e in entries))
+    return {k: (float(np.mean([e[field][k] for e in entries])),
+                float(np.std([e[field][k] for e in entries]))) for k in sorted(keys)}
+
+
+def aggregate(results: dict) -> Dict[str, dict]:
+    """variant -> metric -> (mean, std) over seeds, in first-seen order."""
+    runs = defaultdict(list)
+    for entry in results.values():
+        runs[entry['variant']].append(entry)
+    return {variant: dict(alpha_target=entries[0]['alpha_target'], seeds=len(entries),
+                          work_dirs=[e['work_dir'] for e in entries],
+                          metrics=_mean_std(entries, 'metrics'),
+                          extra_metrics=_mean_std(entries, 'extra_metrics'))
+            for variant, entries in runs.items()}
+
+
+def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
+    """Gap reduction (%) of each variant's mean against the original model's."""
+    def gaps(s):
+        return {k: s['metrics'][f'gap/{k}'][0] for k in DISTANCE_KEYS
+                if f'gap/{k}' in s['metrics']}
+
+    before = gaps(summary['original'])
+    return {name: gap_reduction(before, gaps(s)) for name, s in summary.items()}
+
+
+def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, float]]:
+    """R² of a least-squares line task ~ gap key over the (variant, seed) runs of a pool."""
+    out = {}
+    for task in TASKS:
+        runs = [e['metrics'] for e in results.values()
+                if task in e['metrics'] and in_pool(e, pool)]
+        if len(runs) < 3:
+            continue
+        y = np.array([m[task] for m in runs])
+        out[task] = {}
+        for key in GAP_KEYS:
+            if not all(f'gap/{key}' in m for m in runs):
+                continue
+            x = np.array([m[f'gap/{key}'] for m in runs])
+            residual = y - np.polyval(np.polyfit(x, y, 1), x)
+            total = ((y - y.mean())**2).sum()
+            out[task][key] = float(1 - (residual**2).sum() / total) if total > 0 else float('nan')
+    return out
+
+
+def write_report(results: dict, settings: dict, out_dir: str, command: str,
+                 overwrite: bool = False) -> None:
+    """results.json, results.md and the figures in ``out_dir`` (other content refused)."""
+    summary = aggregate(results)
+    reduced = reductions(summary)
+    r2 = {pool: r_squared(results, pool) for pool in POOLS}
+    files = {
+        'results.json': json_bytes(dict(command=command, settings=settings, summary=summary,
+                                        gap_reduction=reduced, r_squared=r2, runs=results)),
+        'results.md': markdown(summary, reduced, r2, settings, command).encode('utf-8'),
+        'compromise_curve.png': compromise_figure(summary, reduced)}
+    if r2['all runs']:
+        files['gap_predictiveness.png'] = predictiveness_figure(results, r2)
+    tpc = [n for n in summary if n.startswith('TPC-CMA')]
+    if tpc:
+        name = max(tpc, key=lambda n: summary[n]['alpha_target'])
+        work_dir = summary[name]['work_dirs'][0]
+        curves = training_curves(work_dir) if work_dir else {}
+        if curves:
+            files['curriculum.png'] = curriculum_figure(
+                curves, f'{name}, seed {settings["seeds"][0]}')
+    write_outputs({osp.join(out_dir, k): v for k, v in files.items()}, overwrite)

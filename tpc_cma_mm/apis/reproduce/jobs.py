@@ -1,0 +1,99 @@
+"""One job of the reproduction: fine-tune a variant (unless post-hoc) and score it.
+
+A job is a plain dict, so that it crosses to a spawned worker process::
+
+    dict(config='configs/tpc_cma/...py', work_dir='work_dirs/reproduce_quick',
+         settings=dict(...), original='.../iter_400.pth', name='TPC-CMA alpha=0.5', seed=0)
+
+Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict``
+(``embeds`` as :func:`~tpc_cma_mm.apis.embed_split` returns them); the names in
+``settings['extra_metrics']`` are computed for every run and kept in the run's
+``extra_metrics``, which the report's table and JSON pass through as columns.
+Expressiveness probes and real-scale benchmarks plug in there.
+"""
+import copy
+import os.path as osp
+import time
+from typing import Callable, Dict, Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+from tpc_cma_mm.evaluation.functional import embedding_suite
+from ..captioning import caption_scores
+from ..embed import embed_split
+from ..model import init_model
+from ..schedule import rescale_schedule
+from .cache import job_key, protocol
+from .variants import variant_configs
+
+__all__ = ['EXTRA_METRICS', 'evaluate', 'run_job', 'train']
+
+EXTRA_METRICS: Dict[str, Callable] = {}
+
+
+def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters: int) -> str:
+    """Train once; a finished run's checkpoint is reused (the work dir's protocol is checked)."""
+    ckpt = osp.join(work_dir, f'iter_{iters}.pth')
+    if osp.isfile(ckpt):
+        return ckpt
+    cfg = copy.deepcopy(cfg)
+    rescale_schedule(cfg, iters)
+    cfg.train_cfg.val_interval = iters
+    cfg.work_dir, cfg.load_from = work_dir, load_from
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
+    cfg.default_hooks.logger.interval = max(1, iters // 50)
+    Runner.from_cfg(cfg).train()
+    return ckpt
+
+
+def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
+             progress: bool = True) -> tuple:
+    """(metrics, extra metrics) of one model on the test split."""
+    model = init_model(cfg, ckpt)
+    embeds = embed_split(model, Runner.build_dataloader(cfg.test_dataloader), progress=progress,
+                         desc='embed test')
+    prototypes = model.class_prototypes().cpu() if model.zero_shot else None
+    metrics = embedding_suite(embeds['img'], embeds['text'], embeds['labels'],
+                              embeds['img_ids'], prototypes, posthoc=posthoc)
+    caption_train = copy.deepcopy(cfg.train_dataloader.dataset)
+    caption_train.pipeline = cfg.test_dataloader.dataset.pipeline  # deterministic
+    # Captioning after post-hoc mean-centering is C3's centred conditioning;
+    # the gap shift has no decoder-side counterpart and is not captioned.
+    if posthoc is None or posthoc == 'MeanCentering':
+        scores = caption_scores(model, caption_train, cfg.test_dataloader.dataset, out_dir,
+                                decoder_iters=settings['decoder_iters'],
+                                num_train=settings['caption_train'],
+                                num_test=settings['caption_test'],
+                                center=posthoc == 'MeanCentering', meteor=False,
+                                progress=progress)
+        metrics.update({f'caption_image/{k}': v for k, v in scores['image'].items()})
+        metrics.update({f'caption_text/{k}': v for k, v in scores['text'].items()})
+    extra = {}
+    for name in settings.get('extra_metrics') or ():
+        if name not in EXTRA_METRICS:
+            raise KeyError(f'No extra metric {name!r}; known: {sorted(EXTRA_METRICS)}')
+        extra.update(EXTRA_METRICS[name](model, cfg, embeds))
+    return metrics, extra
+
+
+def run_job(job: dict) -> tuple:
+    """Fine-tune (unless post-hoc) and evaluate one variant with one seed."""
+    base = Config.fromfile(job['config'])
+    init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
+    settings, name, seed = job['settings'], job['name'], job['seed']
+    cfg, posthoc, alpha = variant_configs(base, settings)[name]
+    slug = name.replace(' ', '_').replace('=', '')
+    ckpt = job['original'] if cfg is None else train(
+        cfg, osp.join(job['work_dir'], f'{slug}_seed{seed}'), job['original'], seed,
+        settings['finetune_iters'])
+    torch.manual_seed(seed)
+    metrics, extra = evaluate(cfg or base, ckpt, posthoc, settings,
+                              osp.join(job['work_dir'], 'captioning'), job.get('progress', True))
+    return job_key(name, seed), dict(
+        variant=name, seed=seed, alpha_target=alpha, protocol=protocol(settings),
+        work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics,
+        extra_metrics=extra)

@@ -1,0 +1,40 @@
+"""The reproduction's modes and the variants every run is derived from."""
+import copy
+
+from mmengine.config import Config
+
+__all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'variant_configs']
+
+TINY_PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
+TINY_METHOD = 'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'
+MODES = dict(
+    quick=dict(pretrain_iters=400, finetune_iters=100, seeds=[0], alphas=[0.05, 0.5],
+               const_alphas=[0.5], decoder_iters=300, caption_train=3000, caption_test=300),
+    full=dict(pretrain_iters=1000, finetune_iters=300, seeds=[0, 1, 2],
+              alphas=[0.01, 0.05, 0.1, 0.2, 0.5], const_alphas=[0.05, 0.5],
+              decoder_iters=1000, caption_train=None, caption_test=None))
+
+
+def variant_configs(base: Config, settings: dict) -> dict:
+    """name -> (config or None for the original, post-hoc transform, alpha_target)."""
+    plain = copy.deepcopy(base)
+    plain.custom_hooks = [h for h in plain.get('custom_hooks', [])
+                          if h['type'] != 'TPCCurriculumHook']
+    variants = {'original': (None, None, 0.0),
+                'posthoc mean-centering': (None, 'MeanCentering', 0.0),
+                'posthoc gap shift': (None, dict(type='GapShift', lam=0.5), 0.0)}
+    finetune = copy.deepcopy(plain)
+    finetune.model.cma_loss = None
+    variants['contrastive fine-tuning'] = (finetune, None, 0.0)
+    for alpha in settings['const_alphas']:
+        const = copy.deepcopy(plain)
+        const.model.alpha = alpha
+        variants[f'CMA const alpha={alpha}'] = (const, None, alpha)
+    for alpha in settings['alphas']:
+        tpc = copy.deepcopy(base)
+        hooks = [h for h in tpc.custom_hooks if h['type'] == 'TPCCurriculumHook']
+        if not hooks:
+            raise ValueError(f'{base.filename} has no TPCCurriculumHook to vary alpha_target in.')
+        hooks[0]['alpha_target'] = alpha
+        variants[f'TPC-CMA alpha={alpha}'] = (tpc, None, alpha)
+    return variants
