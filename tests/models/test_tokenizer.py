@@ -1,4 +1,5 @@
 """CLIPTokenizer against open_clip's SimpleTokenizer (an independent copy of OpenAI's BPE)."""
+import pickle
 import random
 
 import pytest
@@ -95,6 +96,14 @@ def test_batch_and_argmax_finds_end_token(tokenizer):
     tokens = tokenizer(['a', 'a much longer caption here'])
     assert tokens.argmax(-1).tolist() == [2, 6]
     assert torch.equal(tokens[:, 0], torch.full((2, ), 49406))
+
+
+def test_pickles_for_spawned_loader_workers():
+    tokenizer = CLIPTokenizer(context_length=12)
+    tokenizer.encode('warm the cache')
+    copy = pickle.loads(pickle.dumps(tokenizer))
+    assert copy.context_length == 12 and copy.bpe_path == tokenizer.bpe_path
+    assert torch.equal(copy('a photo of a cat'), tokenizer('a photo of a cat'))
 
 
 def test_built_from_the_tokenizer_registry():

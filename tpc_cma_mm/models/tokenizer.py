@@ -11,21 +11,19 @@ Two measured choices:
   20,000 random Unicode strings; the Rust ``tokenizers`` BPE configured as
   transformers' ``CLIPTokenizerFast`` does not (its regex engine puts some
   combining and format characters in other classes: 204 of 20,000 differ),
-  and is no faster here, where the Python text clean-up dominates.
+  and gave no clear speed-up here: the Python text clean-up (ftfy) dominates.
 - Text never produces the special ids: the word pattern has no special-token
   alternatives, so ``'<|endoftext|>'`` in a caption is ordinary text, as in
   open_clip. open_clip itself turns its own spellings ``'<start_of_text>'``
   and ``'<end_of_text>'`` into the special ids; here they are ordinary text
   too, because the text tower pools at the first end-of-text id.
 """
-import html
 import importlib.util
 import os.path as osp
 from functools import lru_cache
 from types import ModuleType
 from typing import List, Optional, Sequence, Union
 
-import ftfy
 import regex
 import torch
 
@@ -71,12 +69,6 @@ def _simple_tokenizer_module() -> ModuleType:
     return module
 
 
-def _normalise(text: str) -> str:
-    """open_clip's default clean-up ('lower'): ftfy, HTML entities, whitespace runs."""
-    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
-    return ' '.join(text.split()).lower()
-
-
 @TOKENIZER.register_module()
 class CLIPTokenizer:
     """CLIP's BPE tokenizer, offline, with OpenAI's and open_clip's ids.
@@ -103,16 +95,27 @@ class CLIPTokenizer:
             raise ValueError(f'context_length must be an integer >= 3 (start, one token, '
                              f'end), got {context_length!r}')
         self.context_length = context_length
-        self._bpe = _simple_tokenizer_module().SimpleTokenizer(bpe_path or find_bpe_vocab())
+        self.bpe_path = bpe_path or find_bpe_vocab()
+        module = _simple_tokenizer_module()
+        self._bpe = module.SimpleTokenizer(self.bpe_path)
+        self._clean = module.basic_clean
         self.sot_id = self._bpe.encoder['<|startoftext|>']
         self.eot_id = self._bpe.encoder['<|endoftext|>']
         self.vocab_size = len(self._bpe.encoder)
+
+    def __reduce__(self):
+        # rebuilt from its arguments: the loaded clip module is not importable by name,
+        # so its objects do not pickle (spawned loader workers pickle the pipeline)
+        return type(self), (self.context_length, self.bpe_path)
 
     def encode(self, text: str) -> List[int]:
         """BPE ids of ``text`` without start / end tokens."""
         byte_encoder, encoder = self._bpe.byte_encoder, self._bpe.encoder
         ids: List[int] = []
-        for word in _WORD_PATTERN.findall(_normalise(text)):
+        # open_clip's default clean-up ('lower'): clip's ftfy + HTML-entity fix, then
+        # whitespace runs by str.split as open_clip does, then lower case
+        text = ' '.join(self._clean(text).split()).lower()
+        for word in _WORD_PATTERN.findall(text):
             symbols = ''.join(byte_encoder[b] for b in word.encode('utf-8'))
             ids.extend(encoder[token] for token in self._bpe.bpe(symbols).split(' '))
         return ids
