@@ -33,6 +33,8 @@ class CocoKarpathyCaptions(BaseDataset):
     train and restval (113,287 images); val and test have 5,000 images each.
     An image with k captions yields k items sharing ``img_id``, which is what
     the gap metrics (paired) and retrieval (grouped by image) expect.
+    (mmpretrain's ``COCOCaption`` / ``COCORetrieval`` read LAVIS's per-split
+    files instead, not Karpathy's ``dataset_coco.json``.)
 
     What is left out is counted and logged, never dropped silently: entries
     whose ``split`` is none of Karpathy's four values and entries without
