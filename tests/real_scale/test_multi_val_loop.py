@@ -1,16 +1,12 @@
 """MultiValLoop: main set + zero-shot sets with their own prefixes, checked against numpy."""
-import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from mmengine.dataset import pseudo_collate
 from mmpretrain.datasets import CIFAR10
 
 from real_scale.fabricate import write_cifar10, write_image_folder
+from real_scale.independent import numpy_zero_shot
 from tiny import TINY_IMAGE
 from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.datasets import load_vocabulary
-from tpc_cma_mm.registry import DATASETS
 
 IMAGE_PIPELINE = [dict(type='ResizeEdge', scale=TINY_IMAGE, edge='short'),
                   dict(type='CenterCrop', crop_size=TINY_IMAGE), dict(type='PackInputs')]
@@ -36,24 +32,6 @@ def _extra_sets(tmp_path):
             zero_shot=dict(templates=['a photo of a {}.', 'a {}'])))
 
 
-def _numpy_zero_shot(model, dataset_cfg, prompt_names, templates, topk):
-    """Top-k accuracy of an independent numpy classifier on the model's embeddings."""
-    dataset = DATASETS.build(dataset_cfg)
-    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(len(dataset))]))
-    labels = np.array([dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))])
-    with torch.no_grad():
-        img = F.normalize(model.encode_image(batch['inputs']), dim=-1).double().numpy()
-        prototypes = []
-        for name in prompt_names:
-            tokens = model.tokenizer([t.format(name) for t in templates])
-            text = model.encode_text(tokens).double().numpy()
-            mean = (text / np.linalg.norm(text, axis=1, keepdims=True)).mean(0)
-            prototypes.append(mean / np.linalg.norm(mean))
-    ranked = np.argsort(-(img @ np.stack(prototypes).T), axis=1)
-    return {k: 100 * np.mean([label in row[:k] for row, label in zip(ranked, labels)])
-            for k in topk}
-
-
 @pytest.fixture
 def data(tmp_path, monkeypatch):
     # Fabricated batches cannot match the real md5 sums.
@@ -74,9 +52,9 @@ def test_multi_val_loop_scores_every_set_like_numpy(data):
     assert model.zero_shot is None  # restored after the zero-shot sets
     names, templates = load_vocabulary('cifar10')
     sets = _extra_sets(data)
-    expected = _numpy_zero_shot(model, sets['cifar10']['dataloader']['dataset'],
+    expected = numpy_zero_shot(model, sets['cifar10']['dataloader']['dataset'],
                                 [p for _, p in names], templates, (1, 5))
-    folder = _numpy_zero_shot(model, sets['folder']['dataloader']['dataset'],
+    folder = numpy_zero_shot(model, sets['folder']['dataloader']['dataset'],
                               ['sea lion', 'tabby cat', 'zebra'], ['a photo of a {}.', 'a {}'],
                               (1, ))
     assert logged['zero_shot_cifar10/top1'] == pytest.approx(expected[1], abs=1e-4)  # float32 in mmpretrain; one image is 8.3 %
