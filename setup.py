@@ -33,5 +33,7 @@ setup(
         # open_clip builds the source-format models for the converter round trips.
         'tests': ['pytest', 'open_clip_torch==3.3.0'],
         'bench': ['open_clip_torch==3.3.0'],
+        # mmengine's TensorboardVisBackend (tools/train.py --tensorboard).
+        'tb': ['tensorboard==2.21.0'],
     },
 )

@@ -76,16 +76,17 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     assert 0 < logged[STALL_AT]['alpha'] < 0.5  # the kill was mid-ramp
 
 
-def test_resume_flag_picks_newest_complete_checkpoint_or_starts_afresh(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(osp.join(REPO, 'tools'))
-    from train import build_config, parse_args
+def test_resume_flag_picks_newest_complete_checkpoint_or_starts_afresh(tmp_path):
+    """What ``tools/train.py --resume`` does (tpc_cma_mm.apis.runner.resolve_resume)."""
+    from tpc_cma_mm.apis.runner import load_run_config, resolve_resume
     config = write_config(tmp_path / 'c.py', tiny_runner_cfg('unused', load_from='pre.pth'))
     work = tmp_path / 'work'
-    monkeypatch.setattr(sys, 'argv', ['train.py', config, '--work-dir', str(work), '--resume'])
-    cfg = build_config(parse_args())
+    cfg = load_run_config(config, str(work))
+    resolve_resume(cfg, 'auto')
     assert not cfg.resume and cfg.load_from == 'pre.pth'  # nothing to resume: fine-tune as set
     work.mkdir()
     (work / 'iter_3.pth').write_bytes(b'torn')  # incomplete: never picked
     torch.save(dict(state_dict={}), work / 'iter_2.pth')
-    cfg = build_config(parse_args())
+    cfg = load_run_config(config, str(work))
+    resolve_resume(cfg, 'auto')
     assert cfg.resume and cfg.load_from == str(work / 'iter_2.pth')
