@@ -47,6 +47,11 @@ def _init_model(path, t):
     init_model(_config(t), path)
 
 
+def _embedding_cache(path, t):
+    from tpc_cma_mm.datasets import EmbeddingCaptions
+    EmbeddingCaptions(path, 'test', 'image')
+
+
 def _in_scope(load):
     def run(path, t):
         with safe_loading():
@@ -69,6 +74,7 @@ LOAD_PATHS = {
         tiny_runner_cfg(t / 'w', max_iters=3, load_from=p, resume=True)),
     'Runner auto-resume (last_checkpoint)': _auto_resume,
     'apis.init_model': _init_model,
+    'EmbeddingCaptions cache file': _embedding_cache,
 }
 # The tools, run as subprocesses: script, arguments.
 TOOLS = {
