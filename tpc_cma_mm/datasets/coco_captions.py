@@ -152,7 +152,8 @@ class CocoKarpathyCaptions(BaseDataset):
     def _field(entry: dict, name: str, kind: type, where: str):
         if name not in entry:
             raise ValueError(f"{where} lacks '{name}'; each entry needs filepath, filename, "
-                             'split, cocoid and sentences[].raw')
+                             'split and sentences[].raw (and an integer cocoid, else its '
+                             'index is its id)')
         value = entry[name]
         if not isinstance(value, kind):
             raise ValueError(f'{where}: "{name}" must be a {kind.__name__}, got '
