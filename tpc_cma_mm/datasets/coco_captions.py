@@ -52,6 +52,15 @@ class CocoKarpathyCaptions(BaseDataset):
         dataset = dict(type='CocoKarpathyCaptions', data_root='data/coco',
                        ann_file='annotations/dataset_coco.json', split='test',
                        pipeline=test_pipeline)
+
+    Args:
+        data_root (str): Folder of the ``filepath`` folders (and ``ann_file``).
+        ann_file (str): Karpathy's ``dataset_coco.json``.
+        split (str): ``'train'`` (train + restval), ``'val'`` or ``'test'``.
+        pipeline (sequence): Transform configs.
+        test_mode (bool, optional): True by default for val / test, where
+            False is refused; False by default for train.
+        **kwargs: Other ``BaseDataset`` arguments.
     """
 
     def __init__(self, data_root: str, ann_file: str, split: str = 'train',
