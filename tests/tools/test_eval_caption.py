@@ -1,13 +1,17 @@
-"""tools/eval_caption.py end to end on a tiny random CLIP and a tiny decoder."""
+"""tools/eval_caption.py (over tpc_cma_mm.apis.caption_scores) on a tiny random CLIP and decoder."""
+import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 from tiny import tiny_dataset_cfg, tiny_model_cfg
 
+from tpc_cma_mm.apis import cache_embeddings, caption_scores, embed_split
 from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.utils import CheckpointMismatchError, safe_torch_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -54,3 +58,57 @@ def test_eval_caption_end_to_end(tmp_path):
     png = (out / 'caption_samples.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
     assert osp.isfile(scores['cache_file'])
+    # A second run into the same folder writes other captions' bytes: refused.
+    (out / 'captions.json').write_text('{"mine": 1}')
+    again = subprocess.run(result.args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode != 0 and 'OutputExistsError' in again.stderr
+    assert '--overwrite' in again.stderr
+    assert (out / 'captions.json').read_text() == '{"mine": 1}'
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'eval_caption', osp.join(REPO, 'tools', 'eval_caption.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_caption_refuses_an_unconverted_checkpoint(tmp_path):
+    """strict=False used to leave the image tower random and write scores (exit 0)."""
+    clip_cfg, decoder_cfg = write_configs(tmp_path)
+    state = MODELS.build(tiny_model_cfg()).state_dict()
+    foreign = {k.replace('visual.layers.', 'visual.transformer.resblocks.'): v
+               for k, v in state.items()}
+    torch.save(foreign, tmp_path / 'openai_layout.pth')
+    with pytest.raises(CheckpointMismatchError, match='(?s)visual.layers.*convert_clip_weights'):
+        _load_tool().main([clip_cfg, str(tmp_path / 'openai_layout.pth'), '--out',
+                           str(tmp_path / 'out'), '--decoder-config', decoder_cfg])
+    assert not (tmp_path / 'out').exists()
+
+
+def test_embedding_cache_is_keyed_by_model_and_data(tmp_path):
+    """Another config (here: another test split) with the same --out used to reuse
+    the old embeddings; the cache now follows the weights and both data sets."""
+    _, decoder_cfg = write_configs(tmp_path)
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg())
+    train = tiny_dataset_cfg('train', 32)
+    kwargs = dict(decoder_config=decoder_cfg, decoder_iters=2, meteor=False, progress=False)
+    first = caption_scores(model, train, tiny_dataset_cfg('test', 8), str(tmp_path), **kwargs)
+    other_test = tiny_dataset_cfg('test', 8, seed=1)
+    second = caption_scores(model, train, other_test, str(tmp_path), **kwargs)
+    assert first['cache_file'] != second['cache_file']
+    cached = safe_torch_load(second['cache_file'])['test']
+    expected = embed_split(model, other_test, progress=False)  # independent of the cache
+    assert torch.allclose(cached['img_embeds'], expected['img'])
+    assert cached['texts'] == expected['texts']
+    torch.manual_seed(1)
+    other_model = MODELS.build(tiny_model_cfg())
+    third = caption_scores(other_model, train, other_test, str(tmp_path), **kwargs)
+    assert third['cache_file'] not in (first['cache_file'], second['cache_file'])
+    # Same inputs: the cache is reused, and a cache of other inputs is refused.
+    again = caption_scores(model, train, other_test, str(tmp_path), **kwargs)
+    assert again['cache_file'] == second['cache_file']
+    with pytest.raises(ValueError, match='was made for'):
+        cache_embeddings(model, {}, second['cache_file'], meta=dict(key='another'))

@@ -32,7 +32,7 @@ def decomposition_figure(variants: Dict[str, dict]) -> bytes:
                       [variants[name][f'gap/{key}'] for key in keys], width, label=name,
                       color=PALETTE[i % len(PALETTE)])
         right.set_xticks([k + 0.4 - width / 2 for k in range(len(keys))], keys, rotation=30)
-        right.set_ylabel('gap (embedding-space distance)')
+        right.set_ylabel('gap (distance on the unit sphere;\n*_rel, *_unit: relative)')
         right.set_title('every distance gap key (docs/spec.md)')
         right.legend()
         fig.tight_layout()

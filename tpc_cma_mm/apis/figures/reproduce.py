@@ -5,6 +5,8 @@ import os.path as osp
 from collections import defaultdict
 from typing import Dict, List
 
+from matplotlib.ticker import MaxNLocator
+
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from ..outputs import figure_bytes
 from ..report_text import TASKS, in_pool
@@ -28,7 +30,7 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
         for ax, key in zip(axes, ('distribution', 'centroid')):
-            for colour, (family, marker, line) in zip(PALETTE, FAMILIES):
+            for offset, colour, (family, marker, line) in zip((6, -14), PALETTE, FAMILIES):
                 names = sorted((n for n in summary if n.startswith(family)),
                                key=lambda n: summary[n]['alpha_target'])
                 if not names:
@@ -39,7 +41,7 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
                             label=f'{family} (± std over seeds)')
                 for n, xi, yi in zip(names, x, y):
                     ax.annotate(f'α={summary[n]["alpha_target"]:g}', (xi, yi),
-                                textcoords='offset points', xytext=(5, 5), fontsize=9,
+                                textcoords='offset points', xytext=(6, offset), fontsize=9,
                                 color=colour)
             others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
             for i, name in enumerate(others):
@@ -48,9 +50,10 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
                             color=PALETTE[(i + 2) % len(PALETTE)], capsize=3, label=name)
             ax.set_xlabel(f'gap/{key} reduction vs original (%)')
             ax.set_ylabel('zero-shot top-1 accuracy (%)')
-            ax.legend(fontsize=8)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc='center right', fontsize=9)
         fig.suptitle('The compromise curve: accuracy against gap reduction')
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 0.8, 1))
         return figure_bytes(fig)
 
 
@@ -79,6 +82,7 @@ def predictiveness_figure(results: dict, r2: dict) -> bytes:
                 ax.set_title(f"R² all {r2['all runs'][task][key]:.2f}, models "
                              f'{models_r2:.2f}', fontsize=9)
                 ax.set_xlabel(f'gap/{key}', fontsize=9)
+                ax.xaxis.set_major_locator(MaxNLocator(4))
                 ax.set_ylabel(TASKS[task], fontsize=9)
                 if k == 0:
                     ax.legend(fontsize=8)
