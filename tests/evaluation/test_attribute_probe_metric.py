@@ -17,8 +17,9 @@ def _samples(num=120):
         colour = i % 3
         embed = torch.randn(6, generator=gen) * 0.1
         embed[colour] += 1.0  # colour is encoded, shape is not
+        shape = ('circle', 'ring')[int(torch.randint(2, (1, ), generator=gen))]
         samples.append(dict(img_embeds=embed, img_id=i, attr_colour=COLOURS[colour],
-                            attr_shape=('circle', 'ring')[int(torch.randint(2, (1, ), generator=gen))]))
+                            attr_shape=shape))
     return samples
 
 

@@ -11,7 +11,6 @@ import os.path as osp
 import time
 from typing import Iterable, List, Tuple
 
-import torch
 from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
