@@ -72,3 +72,91 @@ def test_weight_check_and_save_refusal(tmp_path):
         NonFiniteGuardHook().before_save_checkpoint(runner, dict(state_dict=model.state_dict()))
     with pytest.raises(ValueError, match='check_weights'):
         NonFiniteGuardHook(check_weights='yes')
+
+
+class PoisonGradient(Hook):
+    """Makes the gradient of ``text_projection`` infinite in the iteration with
+    0-based index ``at`` (the loss stays finite), and records the weights just
+    before and after that iteration."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, at: int):
+        self.at, self.handle, self.before, self.after = at, None, None, None
+
+    @staticmethod
+    def _weights(runner):
+        return {n: p.detach().clone() for n, p in runner.model.named_parameters()}
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == self.at:
+            self.model, self.before = runner.model, self._weights(runner)
+            self.handle = runner.model.text_projection.register_hook(
+                lambda grad: grad * float('inf'))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter == self.at:
+            self.handle.remove()
+            self.loss, self.after = float(outputs['loss']), self._weights(runner)
+
+
+def _grad_run(tmp_path, action):
+    poison = PoisonGradient(at=3)  # not a probed iteration (the curriculum's K is 2)
+    cfg = tiny_runner_cfg(tmp_path, max_iters=5, interval=5,
+                          custom_hooks=tiny_runner_cfg(tmp_path)['custom_hooks'] + [poison])
+    cfg['default_hooks']['nonfinite_guard'] = dict(type='NonFiniteGuardHook',
+                                                   on_nonfinite_grad=action)
+    return cfg, poison
+
+
+def test_nonfinite_gradient_stops_before_the_step(tmp_path):
+    cfg, poison = _grad_run(tmp_path, 'raise')
+    with pytest.raises(NonFiniteLossError) as info:
+        run_tiny(cfg)
+    message = str(info.value)
+    assert 'Non-finite gradient norm' in message and 'iteration 4;' in message
+    assert 'the loss was finite' in message
+    assert "on_nonfinite_grad='skip'" in message
+    for name, param in poison.model.named_parameters():  # the step was not taken
+        assert torch.equal(param.detach(), poison.before[name]), name
+        assert torch.isfinite(param).all(), name
+
+
+def test_nonfinite_gradient_step_is_skipped_and_counted(tmp_path):
+    cfg, poison = _grad_run(tmp_path, 'skip')
+    runner = run_tiny(cfg)
+    assert math.isfinite(poison.loss)  # the loss was finite, the gradient was not
+    for name, value in poison.after.items():
+        assert torch.equal(value, poison.before[name]), name  # skipped: nothing moved
+    guard = next(h for h in runner.hooks if isinstance(h, NonFiniteGuardHook))
+    assert guard.skipped_steps == 1
+    assert runner.message_hub.get_scalar('train/skipped_steps').current() == 1
+    final = dict(runner.model.named_parameters())
+    assert all(torch.isfinite(p).all() for p in final.values())
+    assert not torch.equal(final['text_projection'], poison.after['text_projection'])
+    with pytest.raises(ValueError, match='on_nonfinite_grad'):
+        NonFiniteGuardHook(on_nonfinite_grad='ignore')
+
+
+class PoisonWeightAfterStep(Hook):
+    """Sets a weight to NaN after the guard's check of iteration index ``at``
+    and before that iteration's checkpoint."""
+
+    priority = 'NORMAL'
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter == self.at:
+            with torch.no_grad():
+                runner.model.text_projection[0, 0] = float('nan')
+
+
+def test_save_refusal_names_the_checkpoint_iteration(tmp_path):
+    cfg = tiny_runner_cfg(tmp_path, max_iters=4, interval=2,
+                          custom_hooks=tiny_runner_cfg(tmp_path)['custom_hooks']
+                          + [PoisonWeightAfterStep(at=1)])
+    with pytest.raises(NonFiniteLossError, match=r'Refusing to save a checkpoint at iteration 2:'):
+        run_tiny(cfg)
+    assert not list(tmp_path.glob('iter_*.pth'))

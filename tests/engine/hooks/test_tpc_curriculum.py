@@ -46,6 +46,20 @@ def test_cap_binds_when_cma_gradient_dominates():
     assert not TPCCurriculumHook(alpha_target=0.5, grad_aware=False).cap() < 1
 
 
+@pytest.mark.parametrize('combine,cap', [('convex', 1 / 5), ('additive', 1 / 4),
+                                         ('grad_share', 1 / 2)])
+def test_cap_follows_the_model_combination(combine, cap):
+    from types import SimpleNamespace
+
+    from tpc_cma_mm.registry import MODELS
+    model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), combine=combine))
+    hook = TPCCurriculumHook(alpha_target=1.0, phases=(0.0, 0.0, 1.0), gamma=1.0)
+    hook.before_train(SimpleNamespace(model=model, iter=0, logger=None))
+    hook.update(dict(grad_con=1.0, grad_cma=4.0, grad_cos=0.0))
+    # convex: a 4 <= (1 - a) 1; additive: a 4 <= 1; grad_share: a <= 1 - a.
+    assert hook.step(0, 10) == pytest.approx(cap)
+
+
 @pytest.mark.parametrize('kwargs,key', [
     (dict(alpha_target=1.5), 'alpha_target'), (dict(alpha_target=-0.1), 'alpha_target'),
     (dict(phases=(0.2, 0.5, 0.4)), 'phases'), (dict(phases=(0.5, 0.5)), 'phases'),

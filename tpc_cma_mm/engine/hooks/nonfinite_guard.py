@@ -48,10 +48,11 @@ class NonFiniteGuardHook(Hook):
     (and after ``clip_grad``) and before the weights change, through an
     optimizer step pre-hook: a finite loss can still give an infinite or NaN
     gradient (a huge learning rate), and one such step poisons every weight.
-    ``on_nonfinite_grad='raise'`` stops the run there with the weights of the
-    previous step; ``'skip'`` drops that step's gradients (no parameter,
-    moment or weight-decay update), warns with the iteration and counts the
-    skips in ``train/skipped_steps``; ``None`` switches the check off.
+    Such a step's gradients are dropped (no parameter, moment or weight-decay
+    update); then ``on_nonfinite_grad='raise'`` stops the run after the step
+    with the weights of the previous one, ``'skip'`` goes on, warning with the
+    iteration and counting the skips in ``train/skipped_steps``; ``None``
+    switches the check off.
 
     After every training iteration the scalars the model returned (``loss``,
     each ``loss_*`` term, ``alpha``, ``logit_scale`` ...) are checked. On a NaN
@@ -86,6 +87,7 @@ class NonFiniteGuardHook(Hook):
         self.on_nonfinite_grad = on_nonfinite_grad
         self.skipped_steps = 0
         self._handles: List = []
+        self._dropped_grad_norm: Optional[float] = None
 
     def before_train(self, runner) -> None:
         if self.on_nonfinite_grad is None:
@@ -114,41 +116,50 @@ class NonFiniteGuardHook(Hook):
         norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
         if math.isfinite(norm):
             return
-        iteration = runner.iter + 1  # 1-based, as mmengine logs it
-        if self.on_nonfinite_grad == 'skip':
-            for p in params:
-                p.grad = None  # torch optimizers leave parameters without grad alone
-            self.skipped_steps += 1
-            runner.message_hub.update_scalar('train/skipped_steps', self.skipped_steps)
-            runner.logger.warning(
-                f'Non-finite gradient norm ({norm}) at training iteration {iteration}: '
-                f'step skipped ({self.skipped_steps} skipped so far).')
-            return
-        raise NonFiniteLossError(
-            f'Non-finite gradient norm ({norm}) at training iteration {iteration}; the '
-            'optimizer step was not taken, so the weights are those of the previous '
-            f'iteration. The last good checkpoint is {_last_good(runner)}. Fix: lower the '
-            'learning rate or alpha_target, keep optim_wrapper.clip_grad, or set '
-            "NonFiniteGuardHook(on_nonfinite_grad='skip') to skip and count such steps.")
+        for p in params:
+            p.grad = None  # torch optimizers leave parameters without grad alone
+        # Raised (or counted) in after_train_iter, where the step's loss terms
+        # are known: a NaN loss is then reported as such.
+        self._dropped_grad_norm = norm
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
+        grad_norm, self._dropped_grad_norm = self._dropped_grad_norm, None
         values = {k: _as_float(v) for k, v in (outputs or {}).items()}
         values = {k: v for k, v in values.items() if v is not None}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if self.check_weights:
             bad += [f'weight {n}' for n, p in unwrap_model(runner.model).named_parameters()
                     if not torch.isfinite(p).all()]
-        if not bad:
+        iteration = runner.iter + 1  # 1-based, as mmengine logs it
+        step = ('' if grad_norm is None else
+                f'The optimizer step was not taken (gradient norm {grad_norm}). ')
+        if bad:
+            alpha = values.get('alpha', getattr(unwrap_model(runner.model), 'alpha', None))
+            raise NonFiniteLossError(
+                f'Non-finite values at training iteration {iteration}: '
+                f'{", ".join(bad)}. Loss terms and diagnostics then: {_fmt(values)}; '
+                f'alpha={alpha}. {step}Training stopped before this iteration was logged '
+                f'or checkpointed; the last good checkpoint is {_last_good(runner)}. '
+                'Fix: lower the learning rate or alpha_target, keep optim_wrapper.clip_grad, '
+                'check the data of this iteration, then resume with tools/train.py --resume.')
+        if grad_norm is None:
             return
-        alpha = values.get('alpha', getattr(unwrap_model(runner.model), 'alpha', None))
+        if self.on_nonfinite_grad == 'skip':
+            self.skipped_steps += 1
+            runner.message_hub.update_scalar('train/skipped_steps', self.skipped_steps)
+            runner.logger.warning(
+                f'Non-finite gradient norm ({grad_norm}) at training iteration '
+                f'{iteration} with a finite loss: step skipped ({self.skipped_steps} '
+                'skipped so far).')
+            return
         raise NonFiniteLossError(
-            f'Non-finite values at training iteration {runner.iter + 1}: '
-            f'{", ".join(bad)}. Loss terms and diagnostics then: {_fmt(values)}; '
-            f'alpha={alpha}. Training stopped before this iteration was logged or '
-            f'checkpointed; the last good checkpoint is {_last_good(runner)}. '
-            'Fix: lower the learning rate or alpha_target, keep optim_wrapper.clip_grad, '
-            'check the data of this iteration, then resume with tools/train.py --resume.')
+            f'Non-finite gradient norm ({grad_norm}) at training iteration {iteration}; '
+            'the loss was finite, the optimizer step was not taken, so the weights are '
+            f'those of the previous iteration. The last good checkpoint is '
+            f'{_last_good(runner)}. Fix: lower the learning rate or alpha_target, keep '
+            "optim_wrapper.clip_grad, or set NonFiniteGuardHook(on_nonfinite_grad='skip') "
+            'to skip and count such steps.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get('state_dict', {})
