@@ -1,4 +1,4 @@
-"""The modality-gap measures of SPEC.md, on paired (N, d) embeddings.
+"""The modality-gap measures of docs/spec.md, on paired (N, d) embeddings.
 
 ``gap_metrics(img, text)`` is the one entry point for notebooks and tools;
 ``ModalityGapMetric`` streams the same :class:`PairedMoments` batch by batch and
@@ -11,16 +11,22 @@ import torch
 
 from .moments import PairedMoments
 
-__all__ = ['GAP_KEYS', 'bures_distance', 'gap_metrics', 'gap_reduction',
-           'gaps_from_moments', 'mmd_rbf']
+__all__ = ['GAP_KEYS', 'SIMILARITY_KEYS', 'SPREAD_INVARIANT_KEYS', 'bures_distance',
+           'bures_fidelity', 'gap_metrics', 'gap_reduction', 'gaps_from_moments', 'mmd_rbf']
 
 # The keys gap_metrics returns (the metric adds the 'gap/' prefix).
 GAP_KEYS = ('centroid', 'raw', 'distribution', 'bures', 'cov_fro', 'mmd',
-            'mean_paired_cosine')
+            'mean_paired_cosine', 'distribution_rel', 'centred_corr', 'centred_cosine',
+            'bures_unit')
+# Keys that do not change when the centred parts of both modalities are scaled
+# by one factor (the spread of the embeddings; docs/spec.md, gap measures).
+SPREAD_INVARIANT_KEYS = ('distribution_rel', 'centred_corr', 'centred_cosine', 'bures_unit')
+# Similarities (larger is closer): no "gap reduced by X %" for these.
+SIMILARITY_KEYS = ('mean_paired_cosine', 'centred_corr', 'centred_cosine')
 
 
-def bures_distance(cov_a: torch.Tensor, cov_b: torch.Tensor) -> float:
-    """sqrt(tr A + tr B - 2 tr (A^1/2 B A^1/2)^1/2) for symmetric PSD A, B.
+def bures_fidelity(cov_a: torch.Tensor, cov_b: torch.Tensor) -> float:
+    """``tr (A^1/2 B A^1/2)^1/2`` for symmetric PSD A, B (float64).
 
     Both square roots come from symmetric eigendecompositions; eigenvalues
     that rounding makes slightly negative are clipped to 0.
@@ -30,9 +36,18 @@ def bures_distance(cov_a: torch.Tensor, cov_b: torch.Tensor) -> float:
     sqrt_a = (eigvecs * eigvals.clamp(min=0).sqrt()) @ eigvecs.t()
     middle = sqrt_a @ b @ sqrt_a
     middle = (middle + middle.t()) / 2  # symmetric up to rounding; eigvalsh needs exact
-    fidelity = torch.linalg.eigvalsh(middle).clamp(min=0).sqrt().sum()
-    squared = torch.trace(a) + torch.trace(b) - 2 * fidelity
-    return float(squared.clamp(min=0).sqrt())
+    return float(torch.linalg.eigvalsh(middle).clamp(min=0).sqrt().sum())
+
+
+def _bures_from_fidelity(trace_a: float, trace_b: float, fidelity: float) -> float:
+    return float(np.sqrt(max(trace_a + trace_b - 2 * fidelity, 0.0)))
+
+
+def bures_distance(cov_a: torch.Tensor, cov_b: torch.Tensor) -> float:
+    """sqrt(tr A + tr B - 2 tr (A^1/2 B A^1/2)^1/2) for symmetric PSD A, B."""
+    return _bures_from_fidelity(float(torch.trace(cov_a.double())),
+                                float(torch.trace(cov_b.double())),
+                                bures_fidelity(cov_a, cov_b))
 
 
 def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -92,27 +107,53 @@ def mmd_rbf(x: torch.Tensor, y: torch.Tensor, median_points: int = 1000,
 
 
 def gaps_from_moments(moments: PairedMoments, median_points: int = 1000) -> Dict[str, float]:
-    """Every gap key of SPEC.md from accumulated moments (see ``GAP_KEYS``).
+    """Every gap key of docs/spec.md from accumulated moments (see ``GAP_KEYS``).
 
     Covariances are population covariances (divided by N), as in the CMA
-    loss, so that raw^2 = centroid^2 + distribution^2 holds exactly. The MMD
-    compares the centred subsample ``x_i - mu_x`` with ``y_i - mu_y`` (means of
-    all N pairs); it is ``nan`` when fewer than two pairs were seen.
+    loss, so that raw^2 = centroid^2 + distribution^2 holds exactly. With
+    ``T_x = tr S_x``, ``T_y = tr S_y`` (the spreads) and ``F`` the Bures
+    fidelity of ``S_x`` and ``S_y``, the spread-invariant keys are
+
+    * ``distribution_rel = distribution / sqrt(T_x + T_y)``;
+    * ``centred_corr = mean_i <x~_i, y~_i> / sqrt(T_x T_y)``, from the identity
+      ``distribution^2 = T_x + T_y - 2 mean_i <x~_i, y~_i>``;
+    * ``bures_unit``: the Bures distance of ``S_x / T_x`` and ``S_y / T_y``,
+      ``sqrt(2 - 2 F / sqrt(T_x T_y))``, in ``[0, sqrt 2]``;
+    * ``centred_cosine = mean_i cos(x~_i, y~_i)``: a per-pair normalisation by
+      the final means, which no running sum gives, so it is the mean over the
+      retained subsample (all pairs when N <= ``max_samples``).
+
+    The MMD compares the centred subsample ``x_i - mu_x`` with ``y_i - mu_y``
+    (means of all N pairs). Subsample keys are ``nan`` when the moments keep
+    no subsample or fewer than two pairs were seen.
     """
     cov_img, cov_text = moments.covariances()
     count = moments.count
+    trace_img, trace_text = float(torch.trace(cov_img)), float(torch.trace(cov_text))
+    spread, spread_product = trace_img + trace_text, np.sqrt(trace_img * trace_text)
+    distribution_sq = moments.diff_scatter_trace / count
+    fidelity = bures_fidelity(cov_img, cov_text)
+    nan = float('nan')
     out = dict(
         centroid=float((moments.mean_img - moments.mean_text).norm()),
         raw=float(np.sqrt(moments.diff_sq_sum / count)),
-        distribution=float(np.sqrt(moments.diff_scatter_trace / count)),
-        bures=bures_distance(cov_img, cov_text),
+        distribution=float(np.sqrt(distribution_sq)),
+        bures=_bures_from_fidelity(trace_img, trace_text, fidelity),
         cov_fro=float((cov_img - cov_text).norm()),
-        mmd=float('nan'),
-        mean_paired_cosine=moments.cosine_sum / count)
+        mmd=nan,
+        mean_paired_cosine=moments.cosine_sum / count,
+        distribution_rel=float(np.sqrt(distribution_sq / spread)) if spread > 0 else nan,
+        centred_corr=(spread - distribution_sq) / (2 * spread_product)
+        if spread_product > 0 else nan,
+        centred_cosine=nan,
+        bures_unit=_bures_from_fidelity(1.0, 1.0, fidelity / spread_product)
+        if spread_product > 0 else nan)
     if moments.max_samples > 0 and count >= 2:
         sample_img, sample_text, _ = moments.subsample()
-        out['mmd'] = mmd_rbf(sample_img - moments.mean_img, sample_text - moments.mean_text,
-                             median_points)
+        centred_img, centred_text = sample_img - moments.mean_img, sample_text - moments.mean_text
+        out['mmd'] = mmd_rbf(centred_img, centred_text, median_points)
+        out['centred_cosine'] = float(
+            torch.nn.functional.cosine_similarity(centred_img, centred_text, dim=1).mean())
     return out
 
 
@@ -122,7 +163,7 @@ def gap_metrics(img: torch.Tensor, text: torch.Tensor, max_mmd_samples: int = 50
     """All gap keys for N pairs: ``img[i]`` and ``text[i]`` are one pair.
 
     Args:
-        img, text: ``(N, d)`` embeddings (L2-normalised for the SPEC meaning).
+        img, text: ``(N, d)`` embeddings (L2-normalised for the meaning of docs/spec.md).
         max_mmd_samples (int): Pairs in the MMD's seeded subsample (0: skip MMD).
         seed (int): Seed of that subsample.
         median_points (int): Rows per modality for the median bandwidth.
@@ -135,10 +176,11 @@ def gap_metrics(img: torch.Tensor, text: torch.Tensor, max_mmd_samples: int = 50
 
 
 def gap_reduction(before: Dict[str, float], after: Dict[str, float]) -> Dict[str, float]:
-    """``100 * (1 - G_after / G_before)`` for every key both share (SPEC.md)."""
+    """``100 * (1 - G_after / G_before)`` for every gap key both share (docs/spec.md);
+    similarities (``SIMILARITY_KEYS``) are left out."""
     out = {}
     for key in before.keys() & after.keys():
-        if key == 'mean_paired_cosine':
-            continue  # a similarity, not a gap
+        if key in SIMILARITY_KEYS:
+            continue
         out[key] = 100.0 * (1.0 - after[key] / before[key]) if before[key] else float('nan')
     return out

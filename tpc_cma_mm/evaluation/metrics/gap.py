@@ -14,14 +14,19 @@ __all__ = ['ModalityGapMetric']
 
 @METRICS.register_module()
 class ModalityGapMetric(EmbeddingMetric):
-    """Every modality-gap key of SPEC.md, plus the mean paired cosine.
+    """Every modality-gap key of docs/spec.md, plus the mean paired cosine.
 
     Keys: ``gap/centroid``, ``gap/raw``, ``gap/distribution``, ``gap/bures``,
-    ``gap/cov_fro``, ``gap/mmd``, ``gap/mean_paired_cosine`` (definitions in
+    ``gap/cov_fro``, ``gap/mmd``, ``gap/mean_paired_cosine`` and the
+    spread-invariant ``gap/distribution_rel``, ``gap/centred_corr``,
+    ``gap/centred_cosine``, ``gap/bures_unit`` (definitions in
     ``functional/gaps.py``). Without ``posthoc`` the metric keeps only
-    streaming sufficient statistics (float64, O(d^2) memory plus the MMD
+    streaming sufficient statistics (float64 sums, O(d^2) memory plus the MMD
     subsample), so it scales to millions of pairs; each rank accumulates its
     share, and the per-rank statistics are gathered and merged at the end.
+    float32 embeddings are multiplied in float32 (every key within 1e-6 of
+    an all-float64 computation), so ranks agree with one process to that
+    precision; float64 embeddings are multiplied in float64.
 
     Example config::
 
@@ -61,17 +66,16 @@ class ModalityGapMetric(EmbeddingMetric):
             return None
         for sample in data_samples:
             self._check(sample, type(self).__name__)
-        img = torch.stack([s['img_embeds'].detach().cpu() for s in data_samples])
-        text = torch.stack([s['text_embeds'].detach().cpu() for s in data_samples])
+        # One stack and one device copy per batch, not per sample.
+        img = torch.stack([s['img_embeds'] for s in data_samples]).detach().cpu()
+        text = torch.stack([s['text_embeds'] for s in data_samples]).detach().cpu()
         # Global position under mmengine's DefaultSampler: rank r's p-th row is
         # row p * world + r of the split, the order collect_results restores.
         rank, world = get_dist_info()
         positions = (self._rows_seen + torch.arange(len(img))) * world + rank
         self._rows_seen += len(img)
         if self._held is not None:
-            img = torch.cat([self._held[0], img])
-            text = torch.cat([self._held[1], text])
-            positions = torch.cat([self._held[2], positions])
+            self._moments.update(*self._held)
         # The sampler pads the split to a multiple of the world size with at
         # most one extra row per rank, always that rank's last: hold the last
         # row back until evaluate() knows the split's size.
