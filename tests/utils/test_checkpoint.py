@@ -52,6 +52,15 @@ def _embedding_cache(path, t):
     EmbeddingCaptions(path, 'test', 'image')
 
 
+def _hf_folder(path, t):
+    from tpc_cma_mm.models.hf_clip import load_hf_folder
+    folder = t / 'hf'
+    folder.mkdir()
+    (folder / 'config.json').write_text('{}')
+    os.link(path, folder / 'pytorch_model.bin')
+    load_hf_folder(str(folder))
+
+
 def _in_scope(load):
     def run(path, t):
         with safe_loading():
@@ -75,6 +84,7 @@ LOAD_PATHS = {
     'Runner auto-resume (last_checkpoint)': _auto_resume,
     'apis.init_model': _init_model,
     'EmbeddingCaptions cache file': _embedding_cache,
+    'models.hf_clip.load_hf_folder (pytorch_model.bin)': _hf_folder,
 }
 # The tools, run as subprocesses: script, arguments.
 TOOLS = {
@@ -98,7 +108,8 @@ def test_every_load_path_refuses_code(name, evil, tmp_path, loaders_intact):
         else:
             LOAD_PATHS[name](path, tmp_path)
     message = str(info.value)
-    assert 'evil.pth' in message and 'posix.system' in message, message
+    named = 'pytorch_model.bin' if 'hf_clip' in name else 'evil.pth'  # the file it read
+    assert named in message and 'posix.system' in message, message
     assert 'Refused' in message, message
     assert not marker.exists()
     assert loaders_intact()  # a failed load leaves no scope open
