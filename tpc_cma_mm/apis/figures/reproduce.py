@@ -1,5 +1,6 @@
 """Figures of the reproduction report: compromise curve, gap predictiveness, curriculum."""
 import json
+import math
 import os
 import os.path as osp
 from collections import defaultdict
@@ -23,6 +24,9 @@ CURVE_STYLE = dict(alpha_sched=dict(lw=4, alpha=0.45, color=PALETTE[1]),
                    grad_con=dict(color=PALETTE[0]), grad_cma=dict(color=PALETTE[3]),
                    grad_cos=dict(color=PALETTE[4], ls='--'))
 FAMILIES = (('TPC-CMA', 'o', '-'), ('CMA const', 's', '--'))
+# Where each family's alpha labels go (offset points, cycled): neighbouring
+# points of a curve, and the two curves, label on different sides.
+LABEL_SPOTS = (((6, 8), (6, -16), (-44, 8), (-44, -16)), ((6, -16), (-44, -16), (6, 8), (-44, 8)))
 
 
 def compromise_figure(summary: dict, reduced: dict) -> bytes:
@@ -30,7 +34,7 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
         for ax, key in zip(axes, ('distribution', 'centroid')):
-            for offset, colour, (family, marker, line) in zip((6, -14), PALETTE, FAMILIES):
+            for spots, colour, (family, marker, line) in zip(LABEL_SPOTS, PALETTE, FAMILIES):
                 names = sorted((n for n in summary if n.startswith(family)),
                                key=lambda n: summary[n]['alpha_target'])
                 if not names:
@@ -39,9 +43,10 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
                 y, err = zip(*(summary[n]['metrics']['zero_shot/top1'] for n in names))
                 ax.errorbar(x, y, yerr=err, fmt=marker + line, color=colour, capsize=3,
                             label=f'{family} (± std over seeds)')
-                for n, xi, yi in zip(names, x, y):
+                for j, (n, xi, yi) in enumerate(zip(names, x, y)):
                     ax.annotate(f'α={summary[n]["alpha_target"]:g}', (xi, yi),
-                                textcoords='offset points', xytext=(6, offset), fontsize=9,
+                                textcoords='offset points', xytext=spots[j % len(spots)],
+                                fontsize=9,
                                 color=colour)
             others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
             for i, name in enumerate(others):
@@ -61,8 +66,8 @@ def predictiveness_figure(results: dict, r2: dict) -> bytes:
     """Task quality against each gap key, per run, with the R² of both pools."""
     tasks = list(r2['all runs'])
     keys = [k for k in GAP_KEYS if all(k in r2['all runs'][t] for t in tasks)]
-    cols = min(6, len(keys))
-    rows = (len(keys) + cols - 1) // cols
+    rows = math.ceil(len(keys) / 6)
+    cols = math.ceil(len(keys) / rows)
     with paper_style():
         fig, axes = plt.subplots(len(tasks) * rows, cols, squeeze=False,
                                  figsize=(3.3 * cols, 3.1 * len(tasks) * rows))
