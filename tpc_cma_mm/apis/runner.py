@@ -17,9 +17,9 @@ from mmengine.config import Config
 
 from .model import load_config
 
-__all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'disable_validation', 'enable_auto_scale_lr',
-           'load_run_config', 'resolve_resume', 'set_dataloader_options', 'set_test_amp',
-           'set_train_amp', 'setup_cpu_distributed']
+__all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'disable_validation',
+           'enable_auto_scale_lr', 'load_run_config', 'resolve_resume',
+           'set_dataloader_options', 'set_test_amp', 'set_train_amp', 'setup_cpu_distributed']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
