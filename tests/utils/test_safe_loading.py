@@ -141,3 +141,20 @@ def test_env_override_is_refused_before_downloading(hub, fake_downloads, monkeyp
             safe_loading():
         load('https://a.example/model.pth')
     assert calls == []
+
+
+@pytest.mark.parametrize('rank', [0, 1])
+def test_distributed_download_rank_zero_first(rank, hub, fake_downloads, monkeypatch):
+    """Rank 0 downloads before the barrier; a rank that still lacks the file after it
+    (another node) downloads it too; a cached file is never fetched again."""
+    from tpc_cma_mm.utils.checkpoint import download
+    served, calls = fake_downloads
+    url = 'https://a.example/model.pth'
+    served[url] = _save(hub / 'src' / 'model.pth', w=1.0)
+    events = []
+    monkeypatch.setattr(download, 'get_dist_info', lambda: (rank, 2))
+    monkeypatch.setattr(torch.distributed, 'barrier', lambda: events.append(list(calls)))
+    assert download.cached_download(url) == url_cache_path(url)
+    assert events == [[url] if rank == 0 else []] and calls == [url]
+    download.cached_download(url)
+    assert calls == [url]
