@@ -1,11 +1,15 @@
-"""Shared pieces of the benchmarks: matching models, batches, interleaved timing.
+"""Shared pieces of the benchmarks: matching models, batches, interleaved timing,
+the machine's load and its measured matmul rate.
 
+Run every benchmark from the repository root as a module
+(``python -m benchmarks.bench_xxx``), so this module imports as ``benchmarks.common``.
 Both models are built from one architecture description with random weights
 (nothing is downloaded). ``copy_open_clip_weights`` loads open_clip's weights
 into ours so every benchmark can first check that the two compute the same
 embeddings: the comparison is between implementations of one network.
 """
 import argparse
+import os
 import statistics
 import time
 from typing import Callable, Dict
@@ -17,8 +21,9 @@ import tpc_cma_mm  # noqa: F401  (registers the plugin)
 from tpc_cma_mm.models import CLIPTokenizer
 from tpc_cma_mm.registry import MODELS
 
-__all__ = ['ARCHS', 'build_ours', 'build_open_clip', 'copy_open_clip_weights',
-           'make_batch', 'interleaved', 'saved_tensor_bytes', 'machine']
+__all__ = ['ARCHS', 'build_ours', 'build_open_clip', 'comparison_parser',
+           'copy_open_clip_weights', 'interleaved', 'load_average', 'machine', 'make_batch',
+           'matmul_rate', 'saved_tensor_bytes', 'set_threads']
 
 # vision: width, layers, heads, patch, image size; text: width, layers, heads, context
 ARCHS = {
@@ -187,3 +192,34 @@ def machine() -> str:
            else f'CPU {platform.processor() or platform.machine()}, '
                 f'{torch.get_num_threads()} torch threads')
     return f'{dev}; torch {torch.__version__}; python {platform.python_version()}'
+
+
+def load_average() -> str:
+    """``os.getloadavg()`` against the CPU count: what else the machine was running."""
+    one, five, fifteen = os.getloadavg()
+    return (f'load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min) '
+            f'on {os.cpu_count()} CPUs')
+
+
+def matmul_rate(dtype: torch.dtype = torch.float32, device: str = 'cpu', size: int = 0,
+                repeats: int = 5) -> float:
+    """The machine's measured matmul rate, FLOP/s: the best of ``repeats`` square products.
+
+    ``size`` defaults to 2048 on a CPU and 8192 on a GPU (large enough for the
+    library's peak kernels). The best of several short products is the rate
+    the machine gives when nothing interrupts it, the reference that achieved
+    rates are measured against in the same run.
+    """
+    size = size or (8192 if str(device).startswith('cuda') else 2048)
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    sync = torch.cuda.synchronize if str(device).startswith('cuda') else (lambda: None)
+    a @ b  # warm-up: thread pools, kernel selection
+    best = float('inf')
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        a @ b
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best

@@ -143,7 +143,7 @@ def gaps_from_moments(moments: PairedMoments, median_points: int = 1000) -> Dict
         mmd=nan,
         mean_paired_cosine=moments.cosine_sum / count,
         distribution_rel=float(np.sqrt(distribution_sq / spread)) if spread > 0 else nan,
-        centred_corr=(spread - distribution_sq) / (2 * spread_product)
+        centred_corr=float((spread - distribution_sq) / (2 * spread_product))
         if spread_product > 0 else nan,
         centred_cosine=nan,
         bures_unit=_bures_from_fidelity(1.0, 1.0, fidelity / spread_product)

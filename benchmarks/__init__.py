@@ -1,0 +1,2 @@
+"""Side-by-side benchmarks; run each as ``python -m benchmarks.<name>`` (docs/benchmarks.md)."""
+__all__ = []
