@@ -1,4 +1,6 @@
 """The captioning sample sheet: held-out images with their reference and generated captions."""
+import textwrap
+
 from tpc_cma_mm.utils import safe_torch_load
 from ..outputs import figure_bytes
 from .style import paper_style, plt
@@ -14,15 +16,18 @@ def sample_sheet(result: dict, to_rgb: bool = False) -> bytes:
     cols = 4
     rows = max(1, (len(test['images']) + cols - 1) // cols)
     with paper_style():
-        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.9 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 4.8 * rows), squeeze=False)
         for ax in axes.flat:
             ax.axis('off')
         for ax, img, img_id in zip(axes.flat, test['images'], test['img_ids']):
             img = img.permute(1, 2, 0).numpy()
             ax.imshow(img[..., ::-1] if to_rgb else img)
             cap = by_id[int(img_id)]
-            ax.set_title(f'reference: {cap["refs"][0]}\nfrom image: {cap["pred"]}\n'
-                         f'from text: {text_by_id[int(img_id)]}', fontsize=9, loc='left')
+            lines = [f'reference: {cap["refs"][0]}', f'from image: {cap["pred"]}',
+                     f'from text: {text_by_id[int(img_id)]}']
+            # Cut and wrapped, so that a long (untrained) caption stays in its column.
+            ax.set_title('\n'.join(textwrap.fill(textwrap.shorten(line, 90, placeholder=' ...'),
+                                                  45) for line in lines), fontsize=9, loc='left')
         fig.suptitle('Captions from image embeddings (decoder trained on text embeddings only)')
-        fig.tight_layout()
+        fig.tight_layout(h_pad=2.0, rect=(0, 0, 1, 0.97))
         return figure_bytes(fig)
