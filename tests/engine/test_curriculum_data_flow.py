@@ -23,10 +23,11 @@ BATCH = 4
 PROBES = ('probe_grad_con', 'probe_grad_cma', 'probe_grad_cos')
 
 
-def _build():
+def _build(local_loss=False):
     torch.manual_seed(0)
-    return MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'),
-                                       grad_probe=dict(pcgrad=True)))
+    return MODELS.build(tiny_model_cfg(
+        cma_loss=dict(type='CMALoss'), grad_probe=dict(pcgrad=True),
+        contrastive_loss=dict(type='ContrastiveLoss', local_loss=local_loss)))
 
 
 def _data(part=slice(None)):
@@ -44,15 +45,18 @@ def _train_step(model, wrapped, data):
             {n: p.detach().clone() for n, p in model.named_parameters()})
 
 
-def _worker(rank, out_dir):
-    model = _build()
+def _worker(rank, local_loss, out_dir):
+    model = _build(local_loss)
     ddp = MMDistributedDataParallel(model, device_ids=None)
     stats, weights = _train_step(model, ddp, _data(slice(rank * BATCH, (rank + 1) * BATCH)))
     torch.save(dict(stats=stats, weights=weights), os.path.join(out_dir, f'rank{rank}.pt'))
 
 
-def test_mmddp_train_step_reports_the_one_process_probe(tmp_path):
-    run_gloo(_worker, str(tmp_path))
+@pytest.mark.parametrize('local_loss', [False, True])
+def test_mmddp_train_step_reports_the_one_process_probe(tmp_path, local_loss):
+    """Also with the local contrastive loss: its gradients (probe and step) equal
+    the global loss's, which in one process it is."""
+    run_gloo(_worker, local_loss, str(tmp_path))
     model = _build()
     stats, weights = _train_step(model, model, _data())
     for rank in range(2):

@@ -7,12 +7,16 @@ dummy batch (no gradient, eval mode, on the parameters' device, so a model
 built on the ``meta`` device is checked by shapes alone) and every mismatch is
 raised as a ``ValueError`` naming the config key and the right value.
 """
+import inspect
+import warnings
 from typing import Callable, Optional
 
 import torch
 from torch import nn
 
-__all__ = ['check_embedding_width', 'image_feature_width']
+from tpc_cma_mm.registry import MODELS
+
+__all__ = ['build_projection', 'check_embedding_width', 'image_feature_width']
 
 # Large enough for a 32x-downsampling CNN and for a ViT's patches (its
 # position embedding is resized to the dummy grid); small enough to be free.
@@ -85,3 +89,37 @@ def check_embedding_width(projection: nn.Module, width: int, proj_dim: int) -> N
             f'model.projection outputs {out.shape[-1]}-d embeddings but '
             f'model.proj_dim={proj_dim} (the text projection\'s width): set '
             f'projection.out_channels={proj_dim}, or proj_dim={out.shape[-1]}.')
+
+
+def build_projection(cfg: dict, proj_dim: int, backbone: nn.Module, neck: Optional[nn.Module],
+                     features: Callable[[torch.Tensor], torch.Tensor],
+                     build: Callable[[dict], nn.Module]) -> nn.Module:
+    """Build the projection ``cfg`` with ``build``, its ``in_channels`` inferred
+    from (or checked against) the image tower and its output against ``proj_dim``."""
+    cfg = dict(cfg)
+    projection_cls = MODELS.get(cfg['type'])
+    takes_width = projection_cls is not None and \
+        'in_channels' in inspect.signature(projection_cls).parameters
+    try:
+        width = image_feature_width(backbone, neck, features)
+    except (RuntimeError, AssertionError, TypeError) as error:
+        if takes_width and cfg.get('in_channels') is None:
+            raise ValueError(
+                'model.projection.in_channels is left out and could not be inferred: '
+                f'the image tower does not run on a dummy batch ({error}); set it.'
+            ) from error
+        warnings.warn(f'The image tower does not run on a dummy batch ({error}); '
+                      'its output shapes are not checked at build time.')
+        return build(cfg)
+    if takes_width:
+        given = cfg.get('in_channels')
+        if given is None:
+            cfg['in_channels'] = width
+        elif given != width:
+            raise ValueError(
+                f'model.projection.in_channels={given} does not match the image '
+                f"tower's feature width {width}: set in_channels={width} (or leave "
+                'it out: it is inferred).')
+    projection = build(cfg)
+    check_embedding_width(projection, width, proj_dim)
+    return projection

@@ -1,7 +1,5 @@
 """A trainable CLIP: any mmpretrain image backbone + CLIP's text transformer."""
-import inspect
 import math
-import warnings
 from numbers import Real
 from typing import Dict, List, Optional, Sequence
 
@@ -14,7 +12,7 @@ from torch import nn
 
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils.dist import gather_with_grad
-from .build_checks import check_embedding_width, image_feature_width
+from .build_checks import build_projection
 from .grad_probe import GradProbe, select_params
 from .losses import check_combine, loss_weights
 from .text_encoder import TextTransformer
@@ -135,7 +133,9 @@ class DualEncoder(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.visual = build_in_plugin_scope(vision_backbone)
         self.visual_neck = build_in_plugin_scope(vision_neck) if vision_neck else None
-        self.visual_proj = self._build_projection(projection, proj_dim)
+        self.visual_proj = build_projection(projection, proj_dim, self.visual,
+                                            self.visual_neck, self.image_features,
+                                            build_in_plugin_scope)
 
         self.transformer = build_in_plugin_scope(text_backbone)
         width = self.transformer.width
@@ -170,36 +170,6 @@ class DualEncoder(BaseModel):
             configure_towers(self, **tower_cfg)
         if self.cma_loss is not None:  # probe names matching nothing fail here
             select_params(self, self.grad_probe.params)
-
-    def _build_projection(self, cfg: dict, proj_dim: int) -> nn.Module:
-        """Build ``cfg``, inferring and checking its width from the image tower."""
-        cfg = dict(cfg)
-        projection_cls = MODELS.get(cfg['type'])
-        takes_width = projection_cls is not None and \
-            'in_channels' in inspect.signature(projection_cls).parameters
-        try:
-            width = image_feature_width(self.visual, self.visual_neck, self.image_features)
-        except (RuntimeError, AssertionError, TypeError) as error:
-            if takes_width and cfg.get('in_channels') is None:
-                raise ValueError(
-                    'model.projection.in_channels is left out and could not be inferred: '
-                    f'the image tower does not run on a dummy batch ({error}); set it.'
-                ) from error
-            warnings.warn(f'The image tower does not run on a dummy batch ({error}); '
-                          'its output shapes are not checked at build time.')
-            return build_in_plugin_scope(cfg)
-        if takes_width:
-            given = cfg.setdefault('in_channels', width)
-            if given is None:
-                cfg['in_channels'] = given = width
-            if given != width:
-                raise ValueError(
-                    f'model.projection.in_channels={given} does not match the image '
-                    f'tower\'s feature width {width}: set in_channels={width} (or leave '
-                    'it out: it is inferred).')
-        projection = build_in_plugin_scope(cfg)
-        check_embedding_width(projection, width, proj_dim)
-        return projection
 
     def set_curriculum(self, alpha: float, probe: bool = False) -> None:
         """The curriculum's knobs: the CMA weight and whether the next training
@@ -289,9 +259,9 @@ class DualEncoder(BaseModel):
         if torch.is_grad_enabled() and (self.combine == 'grad_share'
                                         or self.probe_this_step and self.training):
             measured = self.grad_probe.measure(self, contrastive, cma_raw)
-        w_con, w_cma = loss_weights(
-            self.combine, self.alpha,
-            *((float(measured.norm_con), float(measured.norm_cma)) if measured else ()))
+        norms = ((float(measured.norm_con), float(measured.norm_cma)) if measured
+                 else (None, None))
+        w_con, w_cma = loss_weights(self.combine, self.alpha, *norms)
         out['loss_contrastive'] = w_con * contrastive
         # A weight of 0 still keeps the CMA term in the graph (docs/pitfalls.md, 8).
         out['loss_cma'] = w_cma * cma_raw
