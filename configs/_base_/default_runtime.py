@@ -22,8 +22,7 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-# TensorBoard too: pip install -e '.[tb]', then
-# --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),dict(type='TensorboardVisBackend')]"
+# TensorBoard too: pip install -e '.[tb]', then python tools/train.py CONFIG --tensorboard
 visualizer = dict(type='UniversalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
 log_processor = dict(by_epoch=False, window_size=50)
 log_level = 'INFO'

@@ -42,3 +42,5 @@ load_from = 'checkpoints/clip_vit-l14_openai.pth'
 # Validation on COCO Karpathy val only (the B/16 configs add zero-shot sets with
 # MultiValLoop, whose zero-shot prototypes would need the sharded text tower gathered).
 val_cfg = dict(type='ValLoop')
+# The schedule's lr is meant for 8 x 64 (tools/train.py --auto-scale-lr).
+auto_scale_lr = dict(base_batch_size=512)

@@ -14,3 +14,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=5000, val_interval=1000)
 test_cfg = dict(type='TestLoop')
+# tools/train.py --auto-scale-lr scales lr by (GPUs x batch) / 256.
+auto_scale_lr = dict(base_batch_size=256)
