@@ -13,15 +13,14 @@ Every load path and the test that shows it is weights-only:
 docs/reliability.md, section 1.
 """
 from .download import cached_download, url_cache_path
-from .loaders import ZOO_PREFIXES, zoo_url
 from .resume import find_resumable_checkpoint, is_complete_checkpoint
 from .scope import close_safe_loading, open_safe_loading, safe_loading
 from .weights_only import (SAFE_GLOBAL_NAMES, CheckpointReadError, UnsafeCheckpointError,
                            mmengine_safe_globals, refuse_unsafe_env, safe_torch_load)
 
 __all__ = [
-    'CheckpointReadError', 'SAFE_GLOBAL_NAMES', 'UnsafeCheckpointError', 'ZOO_PREFIXES',
-    'cached_download', 'close_safe_loading', 'find_resumable_checkpoint',
-    'is_complete_checkpoint', 'mmengine_safe_globals', 'open_safe_loading', 'refuse_unsafe_env',
-    'safe_loading', 'safe_torch_load', 'url_cache_path', 'zoo_url'
+    'CheckpointReadError', 'SAFE_GLOBAL_NAMES', 'UnsafeCheckpointError', 'cached_download',
+    'close_safe_loading', 'find_resumable_checkpoint', 'is_complete_checkpoint',
+    'mmengine_safe_globals', 'open_safe_loading', 'refuse_unsafe_env', 'safe_loading',
+    'safe_torch_load', 'url_cache_path'
 ]
