@@ -5,7 +5,8 @@ import torch.distributed.nn.functional as dist_nn
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-__all__ = ['all_reduce_mean', 'gather_with_grad', 'rank', 'unwrap_model', 'world_size']
+__all__ = ['all_reduce_mean', 'any_rank', 'gather_with_grad', 'rank', 'unwrap_model',
+           'world_size']
 
 
 def world_size() -> int:
@@ -36,6 +37,15 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     tensor = tensor.clone()
     dist.all_reduce(tensor)
     return tensor / world_size()
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether ``flag`` holds on any rank (every rank must call it)."""
+    if world_size() == 1:
+        return flag
+    value = torch.tensor(float(flag), device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -7,6 +7,7 @@ import torch
 from mmengine.hooks import Hook
 from torch import nn
 
+from gloo import run_gloo
 from tiny_runner import run_tiny, tiny_runner_cfg
 from tpc_cma_mm.engine.hooks import NonFiniteGuardHook, NonFiniteLossError
 from tpc_cma_mm.utils import safe_torch_load
@@ -114,7 +115,7 @@ def test_nonfinite_gradient_stops_before_the_step(tmp_path):
     with pytest.raises(NonFiniteLossError) as info:
         run_tiny(cfg)
     message = str(info.value)
-    assert 'Non-finite gradient norm' in message and 'iteration 4;' in message
+    assert 'Non-finite gradient norm' in message and 'iteration 4 (on this rank: ' in message
     assert 'the loss was finite' in message
     assert "on_nonfinite_grad='skip'" in message
     for name, param in poison.model.named_parameters():  # the step was not taken
@@ -160,3 +161,34 @@ def test_save_refusal_names_the_checkpoint_iteration(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r'Refusing to save a checkpoint at iteration 2:'):
         run_tiny(cfg)
     assert not list(tmp_path.glob('iter_*.pth'))
+
+
+def _sharded_worker(rank, out_dir):
+    from mmengine.logging import MMLogger
+    from mmengine.optim import OptimWrapper
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    runner = types.SimpleNamespace(
+        iter=0, work_dir=out_dir, model=model, logger=MMLogger.get_instance(f'guard{rank}'),
+        optim_wrapper=OptimWrapper(torch.optim.SGD(model.parameters(), lr=1.0)))
+    guard = NonFiniteGuardHook()
+    guard.before_train(runner)
+    before = model.weight.detach().clone()
+    model(torch.ones(1, 3)).sum().backward()
+    if rank == 1:  # as a gradient shard of FSDP: only this rank's is infinite
+        model.weight.grad[0, 0] = float('inf')
+    runner.optim_wrapper.step()
+    try:
+        guard.after_train_iter(runner, 0, None, dict(loss=torch.tensor(1.0)))
+        raised = False
+    except NonFiniteLossError:
+        raised = True
+    torch.save(dict(unchanged=torch.equal(model.weight, before), raised=raised),
+               f'{out_dir}/rank{rank}.pt')
+
+
+def test_a_nonfinite_gradient_on_one_rank_stops_every_rank(tmp_path):
+    run_gloo(_sharded_worker, str(tmp_path))
+    for rank in range(2):
+        res = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
+        assert res == dict(unchanged=True, raised=True), rank

@@ -75,7 +75,8 @@ def test_bad_config_names_the_key(kwargs, key):
 @pytest.mark.parametrize('kwargs,model_key', [(dict(probe_params=['visual_proj']), 'params'),
                                               (dict(pcgrad=False), 'pcgrad')])
 def test_probe_options_moved_to_the_model_say_where(kwargs, model_key):
-    with pytest.raises(ValueError, match=rf'model setting now: set model.grad_probe=dict\({model_key}='):
+    moved = rf'model setting now: set model.grad_probe=dict\({model_key}='
+    with pytest.raises(ValueError, match=moved):
         TPCCurriculumHook(**kwargs)
 
 

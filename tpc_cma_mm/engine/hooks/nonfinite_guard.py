@@ -8,7 +8,7 @@ import torch
 from mmengine.hooks import Hook
 
 from tpc_cma_mm.registry import HOOKS
-from tpc_cma_mm.utils.dist import unwrap_model
+from tpc_cma_mm.utils.dist import any_rank, unwrap_model
 
 __all__ = ['NonFiniteGuardHook', 'NonFiniteLossError']
 
@@ -96,31 +96,33 @@ class NonFiniteGuardHook(Hook):
         wrappers = getattr(wrapper, 'optim_wrappers', {'': wrapper}).values()
         for optimizer in (w.optimizer for w in wrappers):
             if not isinstance(optimizer, torch.optim.Optimizer):
-                raise TypeError(
-                    f'NonFiniteGuardHook checks gradients through a torch optimizer, got '
-                    f'{type(optimizer).__name__}: set on_nonfinite_grad=None (and rely on '
-                    "the strategy's own overflow check).")
+                runner.logger.warning(
+                    f'NonFiniteGuardHook checks gradients through a torch optimizer; '
+                    f'{type(optimizer).__name__} is not one, so its gradients are left to '
+                    "the strategy's own overflow check (set on_nonfinite_grad=None to "
+                    'silence this).')
+                continue
             self._handles.append(optimizer.register_step_pre_hook(
-                lambda opt, args, kwargs: self._check_grads(runner, opt)))
+                lambda opt, args, kwargs: self._check_grads(opt)))
 
     def after_train(self, runner) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
 
-    def _check_grads(self, runner, optimizer: torch.optim.Optimizer) -> None:
+    def _check_grads(self, optimizer: torch.optim.Optimizer) -> None:
         params = [p for group in optimizer.param_groups for p in group['params']
                   if p.grad is not None]
-        if not params:
-            return
-        norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
-        if math.isfinite(norm):
+        norm = (torch.nn.utils.get_total_norm([p.grad for p in params]) if params
+                else torch.zeros(()))
+        # Sharded gradients (FSDP) differ by rank: every rank drops the step if any must.
+        if not any_rank(not bool(torch.isfinite(norm)), norm.device):
             return
         for p in params:
             p.grad = None  # torch optimizers leave parameters without grad alone
         # Raised (or counted) in after_train_iter, where the step's loss terms
         # are known: a NaN loss is then reported as such.
-        self._dropped_grad_norm = norm
+        self._dropped_grad_norm = float(norm)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
@@ -132,8 +134,8 @@ class NonFiniteGuardHook(Hook):
             bad += [f'weight {n}' for n, p in unwrap_model(runner.model).named_parameters()
                     if not torch.isfinite(p).all()]
         iteration = runner.iter + 1  # 1-based, as mmengine logs it
-        step = ('' if grad_norm is None else
-                f'The optimizer step was not taken (gradient norm {grad_norm}). ')
+        step = ('' if grad_norm is None else 'The optimizer step was not taken '
+                f'(gradient norm on this rank: {grad_norm}). ')
         if bad:
             alpha = values.get('alpha', getattr(unwrap_model(runner.model), 'alpha', None))
             raise NonFiniteLossError(
@@ -149,14 +151,14 @@ class NonFiniteGuardHook(Hook):
             self.skipped_steps += 1
             runner.message_hub.update_scalar('train/skipped_steps', self.skipped_steps)
             runner.logger.warning(
-                f'Non-finite gradient norm ({grad_norm}) at training iteration '
-                f'{iteration} with a finite loss: step skipped ({self.skipped_steps} '
-                'skipped so far).')
+                f'Non-finite gradient norm at training iteration {iteration} (on this '
+                f'rank: {grad_norm}) with a finite loss: step skipped '
+                f'({self.skipped_steps} skipped so far).')
             return
         raise NonFiniteLossError(
-            f'Non-finite gradient norm ({grad_norm}) at training iteration {iteration}; '
-            'the loss was finite, the optimizer step was not taken, so the weights are '
-            f'those of the previous iteration. The last good checkpoint is '
+            f'Non-finite gradient norm at training iteration {iteration} (on this rank: '
+            f'{grad_norm}); the loss was finite, the optimizer step was not taken, so the '
+            'weights are those of the previous iteration. The last good checkpoint is '
             f'{_last_good(runner)}. Fix: lower the learning rate or alpha_target, keep '
             "optim_wrapper.clip_grad, or set NonFiniteGuardHook(on_nonfinite_grad='skip') "
             'to skip and count such steps.')
