@@ -23,10 +23,10 @@ BATCH = 4
 PROBES = ('probe_grad_con', 'probe_grad_cma', 'probe_grad_cos')
 
 
-def _build(local_loss=False):
+def _build(local_loss=False, combine='convex'):
     torch.manual_seed(0)
     return MODELS.build(tiny_model_cfg(
-        cma_loss=dict(type='CMALoss'), grad_probe=dict(pcgrad=True),
+        cma_loss=dict(type='CMALoss'), grad_probe=dict(pcgrad=True), combine=combine,
         contrastive_loss=dict(type='ContrastiveLoss', local_loss=local_loss)))
 
 
@@ -45,19 +45,21 @@ def _train_step(model, wrapped, data):
             {n: p.detach().clone() for n, p in model.named_parameters()})
 
 
-def _worker(rank, local_loss, out_dir):
-    model = _build(local_loss)
+def _worker(rank, local_loss, combine, out_dir):
+    model = _build(local_loss, combine)
     ddp = MMDistributedDataParallel(model, device_ids=None)
     stats, weights = _train_step(model, ddp, _data(slice(rank * BATCH, (rank + 1) * BATCH)))
     torch.save(dict(stats=stats, weights=weights), os.path.join(out_dir, f'rank{rank}.pt'))
 
 
-@pytest.mark.parametrize('local_loss', [False, True])
-def test_mmddp_train_step_reports_the_one_process_probe(tmp_path, local_loss):
-    """Also with the local contrastive loss: its gradients (probe and step) equal
-    the global loss's, which in one process it is."""
-    run_gloo(_worker, local_loss, str(tmp_path))
-    model = _build()
+@pytest.mark.parametrize('local_loss,combine', [(False, 'convex'), (True, 'convex'),
+                                                (False, 'grad_share')])
+def test_mmddp_train_step_reports_the_one_process_probe(tmp_path, local_loss, combine):
+    """Also with the local contrastive loss (its gradients, probe and step, equal
+    the global loss's, which in one process it is) and with grad_share (its
+    weight comes from the rank-averaged norms)."""
+    run_gloo(_worker, local_loss, combine, str(tmp_path))
+    model = _build(combine=combine)
     stats, weights = _train_step(model, model, _data())
     for rank in range(2):
         res = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
