@@ -36,8 +36,10 @@ MODEL = dict(
 
 
 def write_config(path: str, global_batch: int, world: int, iters: int,
-                 optimizer: str = "dict(type='AdamW', lr=1e-3, weight_decay=0.05)") -> str:
-    """A Runner config whose global batch is the same for any world size."""
+                 optimizer: str = "dict(type='AdamW', lr=1e-3, weight_decay=0.05)",
+                 extra: str = '') -> str:
+    """A Runner config whose global batch is the same for any world size;
+    ``extra`` is appended (e.g. a FlexibleRunner strategy)."""
     pipeline = [dict(type='TokenizeCaption', context_length=16),
                 dict(type='PackInputs', algorithm_keys=['text', 'text_tokens', 'img_id'])]
     dataset = dict(type='ShapeCaptions', split='train', num_samples=256, seed=0,
@@ -55,7 +57,7 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, inte
 log_processor = dict(by_epoch=False, window_size=1)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
-''')
+''' + extra)
     return path
 
 

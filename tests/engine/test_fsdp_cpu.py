@@ -1,0 +1,93 @@
+"""FSDP for real: 2 gloo processes train through mmengine's FlexibleRunner with
+ScalarSafeFSDPStrategy, with the loss curves of DDP and of one process.
+
+Every rank gathers the embeddings with gradients, so InfoNCE and the CMA
+statistics are those of the global batch whatever shards the parameters;
+FSDP's reduce-scatter averages gradients like DDP's all-reduce. SGD, as in
+tests/tools/test_dist_train.py, so that the weights agree too. All runs start
+from one saved initial model (``load_from``): FlexibleRunner builds the model
+at another point of the seeded random stream than Runner does. The FSDP run
+saves one full checkpoint, which must load strictly into an unsharded model.
+"""
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from benchmarks.bench_ddp_cpu import MODEL, read_scalars, run_training, write_config
+from tiny import tiny_model_cfg
+from tpc_cma_mm.engine.sharding import make_scalar_parameters_shardable
+from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.utils import safe_torch_load
+
+ITERS, BATCH = 4, 16
+SGD = "dict(type='SGD', lr=0.5, momentum=0.9)"
+FSDP = '''
+runner_type = 'FlexibleRunner'
+strategy = dict(type='ScalarSafeFSDPStrategy',
+                model_wrapper=dict(auto_wrap_policy='tpc_transformer_block_policy',
+                                   use_orig_params=True),
+                state_dict_cfg='full')
+'''
+KEYS = ('loss', 'loss_contrastive', 'loss_cma')
+
+
+def _curves(work_dir):
+    records = read_scalars(work_dir)
+    assert [r['iter'] for r in records] == list(range(1, ITERS + 1))
+    return {key: torch.tensor([r[key] for r in records]) for key in KEYS}
+
+
+def _final_state(work_dir):
+    return safe_torch_load(osp.join(work_dir, f'iter_{ITERS}.pth'))['state_dict']
+
+
+def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
+    torch.manual_seed(0)
+    initial = str(tmp_path / 'initial.pth')
+    torch.save(dict(state_dict=MODELS.build(MODEL).state_dict()), initial)
+    start = f'\nload_from = {initial!r}\n'
+    one = str(tmp_path / 'one')
+    cfg = Config.fromfile(write_config(str(tmp_path / 'one.py'), BATCH, 1, ITERS, SGD, start))
+    cfg.work_dir = one
+    Runner.from_cfg(cfg).train()
+    ddp, fsdp = str(tmp_path / 'ddp'), str(tmp_path / 'fsdp')
+    run_training(write_config(str(tmp_path / 'ddp.py'), BATCH, 2, ITERS, SGD, start), ddp,
+                 world=2, timeout=900)
+    run_training(write_config(str(tmp_path / 'fsdp.py'), BATCH, 2, ITERS, SGD, start + FSDP),
+                 fsdp, world=2, timeout=900)
+
+    single, data_parallel, sharded = _curves(one), _curves(ddp), _curves(fsdp)
+    for key in KEYS:
+        torch.testing.assert_close(sharded[key], single[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(sharded[key], data_parallel[key], rtol=1e-4, atol=1e-5)
+    assert single['loss'][-1] < single['loss'][0]  # it trained
+
+    # The sharded run's full checkpoint has the unsharded layout and weights.
+    sharded_state, single_state = _final_state(fsdp), _final_state(one)
+    assert sharded_state.keys() == single_state.keys()
+    assert sharded_state['logit_scale'].shape == torch.Size([])
+    for name, value in single_state.items():
+        torch.testing.assert_close(sharded_state[name], value, rtol=1e-4, atol=1e-5)
+    MODELS.build(MODEL).load_state_dict(sharded_state, strict=True)
+
+
+def test_scalar_parameters_become_vectors_that_save_and_load_as_scalars():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg())
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+    images, tokens = torch.randn(3, 3, 16, 16), torch.randint(1, 400, (3, 16))
+    before = model(images, text_tokens=tokens, mode='loss')
+    assert make_scalar_parameters_shardable(model) == ['logit_scale']
+    assert model.logit_scale.shape == torch.Size([1]) and model.logit_scale.requires_grad
+    assert all(p.dim() > 0 for p in model.parameters())  # nothing left that FSDP refuses
+    after = model(images, text_tokens=tokens, mode='loss')
+    for key in ('loss_contrastive', 'loss_cma'):
+        if key in before:
+            torch.testing.assert_close(after[key], before[key])
+    saved = model.state_dict()
+    assert saved['logit_scale'].shape == torch.Size([])
+    torch.testing.assert_close(saved['logit_scale'], reference['logit_scale'])
+    model.load_state_dict({**saved, 'logit_scale': torch.tensor(2.5)}, strict=True)
+    assert model.logit_scale.shape == torch.Size([1]) and float(model.logit_scale) == 2.5
