@@ -17,7 +17,7 @@ subclass; no monkey-patching):
   the Runner's own loads (weight initialisation, ``load_from``, resume), which
   come between ``before_run`` and the loop's start, happen inside
   :func:`~tpc_cma_mm.utils.safe_loading` (weights-only; mmengine's loaders
-  are back once the loop starts).
+  are back once the checkpoint is read or the loop starts).
 """
 import os
 import os.path as osp
@@ -63,9 +63,10 @@ class AtomicCheckpointHook(CheckpointHook):
 
     Accepts every ``CheckpointHook`` argument; local checkpoints are written
     with :class:`AtomicLocalBackend` unless ``backend_args`` says otherwise.
-    From ``before_run`` until the train / val / test loop starts, every load
-    is weights-only (:func:`~tpc_cma_mm.utils.safe_loading`); a load that
-    fails closes that scope too, since mmengine calls no hook then.
+    From ``before_run`` until the checkpoint is read (``after_load_checkpoint``)
+    or the train / val / test loop starts, every load is weights-only
+    (:func:`~tpc_cma_mm.utils.safe_loading`); a load that fails closes that
+    scope too, since mmengine calls no hook then.
 
     Example config::
 
@@ -153,6 +154,9 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # load_from / resume is the Runner's last load before the loop: what
+        # follows (optimizer and scheduler state, the loop) reads no file.
+        self._close_loading_scope()
         if self.check_keys == 'off':
             return
         model = unwrap_model(runner.model)
@@ -164,6 +168,5 @@ class AtomicCheckpointHook(CheckpointHook):
             check_state_dict(model, state, source=source, allow_missing=self.allow_missing)
         except RuntimeError as err:
             if self.check_keys == 'error':
-                self._close_loading_scope()  # the run stops here
                 raise
             runner.logger.warning(str(err))
