@@ -2,8 +2,9 @@
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
-from mmengine.model import is_model_wrapper
-from torch import nn
+# The model inside a DDP / FSDP / DeepSpeed wrapper: the package's one unwrap
+# helper is mmpretrain's.
+from mmpretrain.utils import get_ori_model as unwrap_model
 
 __all__ = ['all_reduce_mean', 'any_rank', 'gather_with_grad', 'rank', 'unwrap_model',
            'world_size']
@@ -46,8 +47,3 @@ def any_rank(flag: bool, device: torch.device) -> bool:
     value = torch.tensor(float(flag), device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The model inside a DDP / FSDP / DeepSpeed wrapper, or ``model`` itself."""
-    return model.module if is_model_wrapper(model) else model
