@@ -8,10 +8,13 @@ real-scale zero-shot benchmarks, COCO clustering, ...: see
 :mod:`tpc_cma_mm.apis.reproduce.jobs`) that :func:`aggregate` averages over
 seeds like the rest and the markdown table shows as one extra column per name.
 The gap keys are read from :mod:`tpc_cma_mm.evaluation.functional.gaps`.
+Zero-shot benchmarks are every ``zero_shot*/top1`` metric (the test split's own
+``zero_shot/top1`` and the real-scale sets' ``zero_shot_<set>/top1``);
+:func:`zero_shot_change` gives their mean and its change against the original.
 """
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -19,9 +22,11 @@ from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, gap_reduction
 from .figures.reproduce import (compromise_figure, curriculum_figure, predictiveness_figure,
                                 training_curves)
 from .outputs import json_bytes, write_outputs
-from .report_text import DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown
+from .report_text import (DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown,
+                          zero_shot_benchmarks)
 
-__all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'write_report']
+__all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'write_report',
+           'zero_shot_change']
 
 
 def _mean_std(entries: List[dict], field: str) -> Dict[str, tuple]:
@@ -52,6 +57,28 @@ def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
     return {name: gap_reduction(before, gaps(s)) for name, s in summary.items()}
 
 
+def zero_shot_change(summary: dict) -> Dict[str, dict]:
+    """variant -> top-1 per benchmark, their mean, and the mean's change against the
+    original's: ``change_points`` (after - before) and ``change_relative`` (%; negative is
+    a drop). The mean is NaN for a variant that lacks a benchmark."""
+    keys = zero_shot_benchmarks(summary)
+    if not keys:
+        return {}
+
+    def mean(s):
+        values = [s['metrics'][k][0] for k in keys if k in s['metrics']]
+        return float(np.mean(values)) if len(values) == len(keys) else float('nan')
+
+    before = mean(summary['original'])
+    out = {}
+    for name, s in summary.items():
+        after = mean(s)
+        out[name] = dict(per_benchmark={k: s['metrics'][k][0] for k in keys if k in s['metrics']},
+                         mean=after, change_points=after - before,
+                         change_relative=100.0 * (after / before - 1.0) if before else float('nan'))
+    return out
+
+
 def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, float]]:
     """R² of a least-squares line task ~ gap key over the (variant, seed) runs of a pool."""
     out = {}
@@ -73,16 +100,26 @@ def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, floa
 
 
 def write_report(results: dict, settings: dict, out_dir: str, command: str,
-                 overwrite: bool = False) -> None:
-    """results.json, results.md and the figures in ``out_dir`` (other content refused)."""
+                 overwrite: bool = False, estimate: Optional[dict] = None) -> None:
+    """results.json, results.md and the figures in ``out_dir`` (other content refused).
+
+    ``estimate``: the training-time estimate (:mod:`.reproduce.step_time`), reported as is.
+    """
     summary = aggregate(results)
     reduced = reductions(summary)
+    zero_shot = zero_shot_change(summary)
     r2 = {pool: r_squared(results, pool) for pool in POOLS}
     files = {
         'results.json': json_bytes(dict(command=command, settings=settings, summary=summary,
-                                        gap_reduction=reduced, r_squared=r2, runs=results)),
-        'results.md': markdown(summary, reduced, r2, settings, command).encode('utf-8'),
-        'compromise_curve.png': compromise_figure(summary, reduced)}
+                                        gap_reduction=reduced, zero_shot=zero_shot,
+                                        r_squared=r2, training_time_estimate=estimate,
+                                        runs=results)),
+        'results.md': markdown(summary, reduced, zero_shot, r2, settings, command,
+                               estimate).encode('utf-8')}
+    benchmarks = zero_shot_benchmarks(summary)
+    if benchmarks:  # the test split's own zero-shot if it has one, else the first set's
+        files['compromise_curve.png'] = compromise_figure(summary, reduced, min(
+            benchmarks, key=lambda k: (k != 'zero_shot/top1', k)))
     if r2['all runs']:
         files['gap_predictiveness.png'] = predictiveness_figure(results, r2)
     tpc = [n for n in summary if n.startswith('TPC-CMA')]

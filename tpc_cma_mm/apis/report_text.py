@@ -1,22 +1,25 @@
-"""The reproduction report's markdown: the table, the R² tables and the paper beside ours."""
+"""The reproduction report's markdown: the table, the gap keys, the R² tables, the paper beside ours."""
 import json
-from typing import List
+import re
+from typing import List, Optional
 
 import numpy as np
 
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, SIMILARITY_KEYS
 
-__all__ = ['PAPER', 'POOLS', 'TABLE', 'TASKS', 'in_pool', 'markdown']
+__all__ = ['PAPER', 'POOLS', 'TABLE', 'TASKS', 'clustering_sets', 'in_pool', 'markdown',
+           'zero_shot_benchmarks']
 
 TASKS = {'clustering/ari_class': 'ARI vs class', 'caption_image/CIDEr': 'CIDEr from images'}
-TABLE = [('gap/centroid', 'centroid', 3), ('gap/distribution', 'distribution', 3),
-         ('gap/raw', 'raw', 3), ('zero_shot/top1', 'zero-shot top-1', 1),
-         ('retrieval/i2t_R@1', 'i2t R@1', 1), ('clustering/ari_class', 'ARI class', 3),
-         ('clustering/ari_modality', 'ARI modality', 3), ('caption_image/CIDEr', 'CIDEr image', 3),
-         ('caption_text/CIDEr', 'CIDEr text', 3)]
+GAP_COLUMNS = [('gap/centroid', 'centroid', 3), ('gap/distribution', 'distribution', 3),
+               ('gap/raw', 'raw', 3)]
+TABLE = GAP_COLUMNS + [('retrieval/i2t_R@1', 'i2t R@1', 1),
+                       ('caption_image/CIDEr', 'CIDEr image', 3),
+                       ('caption_text/CIDEr', 'CIDEr text', 3)]
+CLUSTERING_KEYS = ('ari_class', 'nmi_class', 'ari_modality', 'nmi_modality')
+ZERO_SHOT_TOP1 = re.compile(r'^zero_shot[^/]*/top1$')
 # Figures from the paper's abstract (arXiv 2604.00279).
-PAPER = {0.05: dict(gap=-66.6, accuracy=-4.84),
-         0.5: dict(gap=-82.3, ari=(0.318, 0.516), cider=57.1),
+PAPER = {0.05: dict(gap=-66.6, accuracy=-4.84), 0.5: dict(gap=-82.3, ari=(0.318, 0.516), cider=57.1),
          'r2': dict(distribution=0.986, raw=0.691)}
 # Pools of runs the R² is fitted on: the paper fits it "across models"; the
 # post-hoc fixes move the gap keys without training, and so test them apart.
@@ -29,25 +32,60 @@ def in_pool(entry: dict, pool: str) -> bool:
     return pool == 'all runs' or not entry['variant'].startswith('posthoc')
 
 
+def _present(summary: dict) -> set:
+    return set().union(*(s['metrics'] for s in summary.values()))
+
+
+def zero_shot_benchmarks(summary: dict) -> List[str]:
+    """Every ``zero_shot*/top1`` key any variant has, sorted."""
+    return sorted(k for k in _present(summary) if ZERO_SHOT_TOP1.match(k))
+
+
+def clustering_sets(summary: dict) -> List[str]:
+    """Prefixes of joint-clustering scores; the config's extra sets before the test split's."""
+    prefixes = {k.rsplit('/', 1)[0] for k in _present(summary) if k.endswith('/ari_class')}
+    return sorted(prefixes, key=lambda p: (p == 'clustering', p))
+
+
 def _cell(values: dict, key: str, digits: int) -> str:
     mean, std = values.get(key, (float('nan'), 0.0))
     return 'n/a' if np.isnan(mean) else f'{mean:.{digits}f} ± {std:.{digits}f}'
 
 
-def markdown(summary: dict, reduced: dict, r2: dict, settings: dict, command: str) -> str:
+def _columns(summary: dict, zero_shot: dict) -> list:
+    """(label, cell of a variant) for every column some variant has."""
+    present = _present(summary)
+    metric = [(label, lambda n, s, k=key, d=digits: _cell(s['metrics'], k, d))
+              for key, label, digits in TABLE if key in present]
+    benchmarks = [(f'{key.split("/")[0]} top-1', lambda n, s, k=key: _cell(s['metrics'], k, 1))
+                  for key in zero_shot_benchmarks(summary)]
+    if zero_shot:
+        benchmarks += [('zero-shot mean', lambda n, s: f"{zero_shot[n]['mean']:.1f}"),
+                       ('Δ zero-shot (points)', lambda n, s: f"{zero_shot[n]['change_points']:+.1f}"),
+                       ('Δ zero-shot %', lambda n, s: f"{zero_shot[n]['change_relative']:+.1f}")]
+    clustering = [(f'{prefix} {key}', lambda n, s, k=f'{prefix}/{key}': _cell(s['metrics'], k, 3))
+                  for prefix in clustering_sets(summary) for key in CLUSTERING_KEYS]
+    return metric[:3] + benchmarks + metric[3:4] + clustering + metric[4:]
+
+
+def markdown(summary: dict, reduced: dict, zero_shot: dict, r2: dict, settings: dict,
+             command: str, estimate: Optional[dict] = None) -> str:
     extra = sorted({k for s in summary.values() for k in s.get('extra_metrics', {})})
-    head = ['variant', 'alpha'] + [label for _, label, _ in TABLE] + extra + [
+    columns = _columns(summary, zero_shot)
+    head = ['variant', 'alpha'] + [label for label, _ in columns] + extra + [
         'Δcentroid %', 'Δdistribution %', 'Δraw %']
-    lines = [f'Produced by `{command}` (settings: {json.dumps(settings)}).', '',
-             'Mean ± std over seeds, test split of the generated data.', '',
-             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    lines = [f'Produced by `{command}` (settings: {json.dumps(settings)}).', '']
+    if estimate:
+        lines += [f'Training time: {estimate["text"]}', '']
+    lines += ['Mean ± std over seeds. Gap keys, retrieval and captioning: the config\'s test '
+              'split; zero-shot and clustering: each set under its metric prefix.', '',
+              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for name, s in summary.items():
-        cells = [name, f"{s['alpha_target']:g}"]
-        cells += [_cell(s['metrics'], key, digits) for key, _, digits in TABLE]
+        cells = [name, f"{s['alpha_target']:g}"] + [cell(name, s) for _, cell in columns]
         cells += [_cell(s.get('extra_metrics', {}), key, 3) for key in extra]
-        cells += [f"{reduced[name].get(k, float('nan')):.1f}"
-                  for k in ('centroid', 'distribution', 'raw')]
+        cells += [f"{reduced[name].get(k, float('nan')):.1f}" for k in ('centroid', 'distribution', 'raw')]
         lines.append('| ' + ' | '.join(cells) + ' |')
+    lines += gap_table(summary, reduced)
     for pool, per_task in r2.items():
         keys = [k for k in GAP_KEYS if any(k in per_key for per_key in per_task.values())]
         lines += ['', f'**R² of task quality against each gap key** ({POOLS[pool]}):', '',
@@ -55,40 +93,53 @@ def markdown(summary: dict, reduced: dict, r2: dict, settings: dict, command: st
         for task, per_key in per_task.items():
             lines.append(f'| {TASKS[task]} | '
                          + ' | '.join(f'{per_key.get(k, float("nan")):.3f}' for k in keys) + ' |')
-    return '\n'.join(lines + paper_comparison(summary, reduced, r2)) + '\n'
+    return '\n'.join(lines + paper_comparison(summary, reduced, zero_shot, r2)) + '\n'
+
+
+def gap_table(summary: dict, reduced: dict) -> List[str]:
+    """Every gap key's mean, with its reduction against the original for distance keys."""
+    keys = [k for k in GAP_KEYS if f'gap/{k}' in _present(summary)]
+    lines = ['', '**Every gap key** (mean over seeds; in brackets the reduction against the '
+             'original in %, for distances):', '',
+             '| variant | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
+    for name, s in summary.items():
+        cells = []
+        for key in keys:
+            mean = s['metrics'].get(f'gap/{key}', (float('nan'), 0.0))[0]
+            cut = reduced[name].get(key)
+            cells.append(f'{mean:.4f}' + ('' if cut is None else f' ({cut:+.1f} %)'))
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return lines
 
 
 def _relative(after: float, before: float) -> float:
     return 100.0 * (after / before - 1.0) if before else float('nan')
 
 
-def paper_comparison(summary: dict, reduced: dict, r2: dict) -> List[str]:
+def paper_comparison(summary: dict, reduced: dict, zero_shot: dict, r2: dict) -> List[str]:
     """The paper's headline numbers beside ours for the same alpha_target."""
-    keys = ' / '.join(DISTANCE_KEYS)
-    lines = ['', f'**Beside the paper** (our gap change in %, per key: {keys}):', '']
+    lines = ['', f'**Beside the paper** (our gap change in %, per key: {" / ".join(DISTANCE_KEYS)}):', '']
     original = summary['original']['metrics']
+    ari = next(iter(clustering_sets(summary)), None)
     for alpha in (0.05, 0.5):
         name = f'TPC-CMA alpha={alpha}'
         if name not in summary:
             continue
         ours = summary[name]['metrics']
-        top1, ari = ours['zero_shot/top1'][0], ours['clustering/ari_class'][0]
         gaps = ' / '.join(f"{-reduced[name].get(k, float('nan')):+.1f}" for k in DISTANCE_KEYS)
-        accuracy = ours['zero_shot/top1'][0] - original['zero_shot/top1'][0]
         line = (f'- alpha_target {alpha}: paper gap {PAPER[alpha]["gap"]:+.1f} %; ours {gaps}. ')
-        if 'accuracy' in PAPER[alpha]:
-            relative = _relative(top1, original['zero_shot/top1'][0])
-            line += (f'Zero-shot: paper {PAPER[alpha]["accuracy"]:+.2f} %, ours '
-                     f'{accuracy:+.2f} points ({relative:+.1f} % relative).')
-        else:
+        if 'accuracy' in PAPER[alpha] and zero_shot:
+            line += (f'Zero-shot (mean of {len(zero_shot_benchmarks(summary))} benchmarks): '
+                     f'paper {PAPER[alpha]["accuracy"]:+.2f} %, ours '
+                     f'{zero_shot[name]["change_points"]:+.2f} points '
+                     f'({zero_shot[name]["change_relative"]:+.1f} % relative).')
+        elif 'ari' in PAPER[alpha] and ari is not None:
             before, after = PAPER[alpha]['ari']
-            line += (f'ARI vs class: paper {before:.3f} -> {after:.3f}, ours '
-                     f'{original["clustering/ari_class"][0]:.3f} -> {ari:.3f}. ')
-            if 'caption_image/CIDEr' in ours:
-                cider = _relative(ours['caption_image/CIDEr'][0],
-                                  original['caption_image/CIDEr'][0])
-                line += (f'CIDEr from images: paper {PAPER[alpha]["cider"]:+.1f} %, '
-                         f'ours {cider:+.1f} %.')
+            line += (f'ARI vs class ({ari}): paper {before:.3f} -> {after:.3f}, ours '
+                     f'{original[f"{ari}/ari_class"][0]:.3f} -> {ours[f"{ari}/ari_class"][0]:.3f}. ')
+        if 'cider' in PAPER[alpha] and 'caption_image/CIDEr' in ours:
+            line += (f'CIDEr from images: paper {PAPER[alpha]["cider"]:+.1f} %, ours '
+                     f'{_relative(ours["caption_image/CIDEr"][0], original["caption_image/CIDEr"][0]):+.1f} %.')
         lines.append(line)
     for pool, per_task in r2.items():
         for task, per_key in per_task.items():

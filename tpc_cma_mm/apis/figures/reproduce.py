@@ -29,8 +29,9 @@ FAMILIES = (('TPC-CMA', 'o', '-'), ('CMA const', 's', '--'))
 LABEL_SPOTS = (((6, 8), (6, -16), (-44, 8), (-44, -16)), ((6, -16), (-44, -16), (6, 8), (-44, 8)))
 
 
-def compromise_figure(summary: dict, reduced: dict) -> bytes:
-    """Zero-shot accuracy against gap reduction, ± std over seeds, each point's alpha."""
+def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/top1') -> bytes:
+    """Zero-shot accuracy (metric ``accuracy``) against gap reduction, ± std over seeds,
+    each point's alpha."""
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
         for ax, key in zip(axes, ('distribution', 'centroid')):
@@ -40,7 +41,7 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
                 if not names:
                     continue
                 x = [reduced[n][key] for n in names]
-                y, err = zip(*(summary[n]['metrics']['zero_shot/top1'] for n in names))
+                y, err = zip(*(summary[n]['metrics'][accuracy] for n in names))
                 ax.errorbar(x, y, yerr=err, fmt=marker + line, color=colour, capsize=3,
                             label=f'{family} (± std over seeds)')
                 for j, (n, xi, yi) in enumerate(zip(names, x, y)):
@@ -50,11 +51,11 @@ def compromise_figure(summary: dict, reduced: dict) -> bytes:
                                 color=colour)
             others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
             for i, name in enumerate(others):
-                mean, std = summary[name]['metrics']['zero_shot/top1']
+                mean, std = summary[name]['metrics'][accuracy]
                 ax.errorbar(reduced[name][key], mean, yerr=std, fmt=MARKERS[(i + 2) % 8],
                             color=PALETTE[(i + 2) % len(PALETTE)], capsize=3, label=name)
             ax.set_xlabel(f'gap/{key} reduction vs original (%)')
-            ax.set_ylabel('zero-shot top-1 accuracy (%)')
+            ax.set_ylabel(f'{accuracy} (%)')
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc='center right', fontsize=9)
         fig.suptitle('The compromise curve: accuracy against gap reduction')

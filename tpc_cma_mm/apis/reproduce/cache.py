@@ -13,8 +13,9 @@ from typing import Dict, Optional
 from mmengine.config import Config
 
 from tpc_cma_mm.utils.atomic_io import atomic_write
-from ..fingerprint import checkpoint_id, config_digest
+from ..fingerprint import checkpoint_id, config_digest, digest
 from ..outputs import json_bytes, read_json
+from .benchmarks import extra_set_files
 
 __all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'job_key',
            'load_results', 'protocol', 'save_results']
@@ -26,11 +27,16 @@ PROTOCOL_KEYS = ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_t
 
 def fingerprints(config: Config, pretrain_config: Optional[Config],
                  original_checkpoint: Optional[str]) -> dict:
-    """``config``: the method config's content digest; ``original``: the pretraining
-    config's, or the original checkpoint's bytes with ``--no-pretrain``."""
+    """``config``: the method config's content digest (with its ``reproduce.extra_set_files``'
+    content); ``original``: the pretraining config's, or the original checkpoint's bytes with
+    ``--no-pretrain``."""
     original = (f'config {config_digest(pretrain_config)}' if pretrain_config is not None
                 else f'checkpoint {checkpoint_id(original_checkpoint)}')
-    return dict(config=config_digest(config), original=original)
+    files = extra_set_files(config)
+    content = config_digest(config) if not files else digest(dict(
+        config=config_digest(config), extra_set_files={p: config_digest(Config.fromfile(p))
+                                                       for p in files}))
+    return dict(config=content, original=original)
 
 
 def protocol(settings: dict) -> dict:

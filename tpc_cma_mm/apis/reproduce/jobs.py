@@ -5,6 +5,13 @@ A job is a plain dict, so that it crosses to a spawned worker process::
     dict(config='configs/tpc_cma/...py', work_dir='work_dirs/reproduce_quick',
          settings=dict(...), original='.../iter_400.pth', name='TPC-CMA alpha=0.5', seed=0)
 
+Every run is scored on the test split (gap keys, retrieval, clustering and
+zero-shot where the split has labels and the model classes, captioning) and on
+the config's extra sets (:mod:`.benchmarks`: zero-shot benchmarks, COCO
+single-label clustering), each after the variant's post-hoc fix. The decoder
+is ``reproduce.decoder_config`` of the config (default: the tiny one), trained
+anew per model; the decoded captions are kept in ``captions_file``.
+
 Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict``
 (``embeds`` as :func:`~tpc_cma_mm.apis.embed_split` returns them); the names in
 ``settings['extra_metrics']`` are computed for every run and kept in the run's
@@ -21,11 +28,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from tpc_cma_mm.evaluation.functional import embedding_suite
-from ..captioning import caption_scores
+from tpc_cma_mm.evaluation.functional import build_posthoc, embedding_suite
+from ..captioning import DECODER_CONFIG, caption_scores
+from ..outputs import json_bytes
 from ..embed import embed_split
 from ..model import init_model
 from ..schedule import rescale_schedule
+from tpc_cma_mm.utils.atomic_io import atomic_write
+from .benchmarks import score_extra_sets
 from .cache import job_key, protocol
 from .variants import variant_configs
 
@@ -52,32 +62,42 @@ def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters
 
 def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
              progress: bool = True) -> tuple:
-    """(metrics, extra metrics) of one model on the test split."""
+    """(metrics, extra metrics, captions file or None) of one model."""
     model = init_model(cfg, ckpt)
     embeds = embed_split(model, Runner.build_dataloader(cfg.test_dataloader), progress=progress,
                          desc='embed test')
     prototypes = model.class_prototypes().cpu() if model.zero_shot else None
+    transform = build_posthoc(posthoc)
+    if transform is not None:
+        transform.fit(embeds['img'], embeds['text'])
     metrics = embedding_suite(embeds['img'], embeds['text'], embeds['labels'],
-                              embeds['img_ids'], prototypes, posthoc=posthoc)
+                              embeds['img_ids'], prototypes, posthoc=transform)
+    metrics.update(score_extra_sets(model, cfg, transform, progress))
     caption_train = copy.deepcopy(cfg.train_dataloader.dataset)
     caption_train.pipeline = cfg.test_dataloader.dataset.pipeline  # deterministic
+    captions_file = None
     # Captioning after post-hoc mean-centering is C3's centred conditioning;
     # the gap shift has no decoder-side counterpart and is not captioned.
     if posthoc is None or posthoc == 'MeanCentering':
+        center = posthoc == 'MeanCentering'
         scores = caption_scores(model, caption_train, cfg.test_dataloader.dataset, out_dir,
+                                decoder_config=(cfg.get('reproduce') or {}).get(
+                                    'decoder_config', DECODER_CONFIG),
                                 decoder_iters=settings['decoder_iters'],
                                 num_train=settings['caption_train'],
                                 num_test=settings['caption_test'],
-                                center=posthoc == 'MeanCentering', meteor=False,
-                                progress=progress)
+                                center=center, meteor=False, progress=progress)
         metrics.update({f'caption_image/{k}': v for k, v in scores['image'].items()})
         metrics.update({f'caption_text/{k}': v for k, v in scores['text'].items()})
+        captions_file = osp.join(out_dir, f"captions_{scores['cache_key']}"
+                                 f"{'_centred' if center else ''}.json")
+        atomic_write(captions_file, json_bytes(scores['captions']))
     extra = {}
     for name in settings.get('extra_metrics') or ():
         if name not in EXTRA_METRICS:
             raise KeyError(f'No extra metric {name!r}; known: {sorted(EXTRA_METRICS)}')
         extra.update(EXTRA_METRICS[name](model, cfg, embeds))
-    return metrics, extra
+    return metrics, extra, captions_file
 
 
 def run_job(job: dict) -> tuple:
@@ -91,9 +111,9 @@ def run_job(job: dict) -> tuple:
         cfg, osp.join(job['work_dir'], f'{slug}_seed{seed}'), job['original'], seed,
         settings['finetune_iters'])
     torch.manual_seed(seed)
-    metrics, extra = evaluate(cfg or base, ckpt, posthoc, settings,
+    metrics, extra, captions_file = evaluate(cfg or base, ckpt, posthoc, settings,
                               osp.join(job['work_dir'], 'captioning'), job.get('progress', True))
     return job_key(name, seed), dict(
         variant=name, seed=seed, alpha_target=alpha, protocol=protocol(settings),
         work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics,
-        extra_metrics=extra)
+        extra_metrics=extra, captions_file=captions_file)

@@ -7,7 +7,9 @@
               'work_dirs/reproduce_quick', dict(MODES['quick']), jobs=2,
               pretrain_config='configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py')
 
-Finished jobs are recorded in ``WORK_DIR/results.json`` (written atomically)
+Before the runs, a few training steps of the method config are timed on this
+device and the fine-tuning budget's time is printed (:mod:`.step_time`); the
+report carries it. Finished jobs are recorded in ``WORK_DIR/results.json`` (written atomically)
 as they finish, so an interrupted reproduction resumes where it stopped; a
 work dir of another protocol is refused (:mod:`.cache`).
 """
@@ -28,6 +30,7 @@ from ..report import write_report
 from .cache import (check_cache, check_work_dir, fingerprints, job_key, load_results,
                     save_results)
 from .jobs import run_job, train
+from .step_time import measured_step_time, training_estimate
 from .variants import variant_configs
 
 __all__ = ['reproduce']
@@ -52,10 +55,12 @@ def _eta(start: float, done: int, total: int) -> str:
 
 def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
               pretrain_config: Optional[str] = None, out_dir: Optional[str] = None,
-              overwrite: bool = False, command: str = 'reproduce') -> dict:
+              overwrite: bool = False, command: str = 'reproduce',
+              timing_steps: int = 3) -> dict:
     """Run (or resume) the reproduction; returns the results of every run.
 
     ``pretrain_config=None`` takes the config's ``load_from`` as the original model.
+    ``timing_steps`` training steps (the first a warm-up) are timed for the estimate.
     """
     out_dir = out_dir or osp.join(work_dir, 'report')
     _check_report_dir(out_dir, command, overwrite)
@@ -77,9 +82,14 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
         print(f'[pretrain] {pretrain_config}, {settings["pretrain_iters"]} iterations')
         original = train(pretrain, osp.join(work_dir, 'pretrain'), None, 0,
                          settings['pretrain_iters'])
-    planned = [(name, seed) for name in variant_configs(base, settings)
-               for seed in settings['seeds']]
+    variants = variant_configs(base, settings)
+    planned = [(name, seed) for name in variants for seed in settings['seeds']]
     pending = [job for job in planned if job_key(*job) not in results]
+    trained = [job for job in planned if variants[job[0]][0] is not None]
+    estimate = training_estimate(
+        measured_step_time(base, original, work_dir, timing_steps), len(trained),
+        len([job for job in trained if job in pending]), settings['finetune_iters'])
+    print(f'[time] {estimate["text"]}', flush=True)
     print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
           f'{len(pending)} to go, {jobs} at a time', flush=True)
     parallel = jobs > 1 and len(pending) > 1
@@ -102,6 +112,6 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
             save_results(results, results_file)
             print(f'[{len(planned) - len(pending) + done}/{len(planned)}] {key} done  '
                   f'({_eta(start, done, len(pending))})', flush=True)
-    write_report(results, settings, out_dir, command, overwrite)
+    write_report(results, settings, out_dir, command, overwrite, estimate)
     print(f'Report written to {out_dir} in {(time.time() - start) / 60:.1f} min')
     return results
