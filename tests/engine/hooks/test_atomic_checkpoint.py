@@ -105,3 +105,17 @@ def test_invalid_hook_arguments():
     assert hook.backend_args == dict(backend='atomic_local') and hook._keep == 2
     assert AtomicCheckpointHook(out_dir='s3://bucket/run').backend_args is None
     assert osp.basename(atomic_io.__file__) == 'atomic_io.py'
+
+
+def test_failure_after_the_checkpoint_is_read_leaves_mmengine_loaders(tmp_path):
+    """Resume reads the file, then fails on its content (no meta.epoch): mmengine calls
+    no hook, yet the weights-only scope was already closed once the file was read."""
+    no_epoch = tmp_path / 'no_epoch.pth'
+    torch.save(dict(state_dict=MODELS.build(tiny_model_cfg()).state_dict(),
+                    meta=dict(iter=1)), no_epoch)
+    cfg = tiny_runner_cfg(tmp_path / 'w', max_iters=2, curriculum=False,
+                          load_from=str(no_epoch), resume=True)
+    cfg['default_hooks']['checkpoint']['check_keys'] = 'off'
+    with pytest.raises(KeyError, match='epoch'):
+        run_tiny(cfg)
+    assert CheckpointLoader._get_checkpoint_loader('x.pth') is load_from_local
