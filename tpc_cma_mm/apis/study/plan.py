@@ -41,6 +41,9 @@ EXPERIMENTS = dict(
         [('contrastive', 0.0), ('const', 0.5), ('tpc', 0.5), ('const', 1.0), ('tpc', 1.0)])]
     + [('wise', BASE, dict(_ft(loss='contrastive', alpha=0.0), coefficient=c))
        for c in (0.25, 0.5, 0.75)],
+    # 16.5: WiSE-FT of a CMA fine-tuning, the same curve traced in weight space.
+    wise_cma=[('wise', BASE, dict(_ft(loss='const', alpha=0.5), coefficient=c))
+              for c in (0.25, 0.5, 0.75)],
     # 16.4: where constant alpha destabilises (batch 32; 10x learning rate).
     regime=[('finetune', BASE, s) for extra in (dict(batch=32), dict(lr=2e-3))
             for s in _pairs([('const', 1.0), ('tpc', 1.0), ('contrastive', 0.0)], **extra)],
