@@ -1,4 +1,4 @@
-"""Post-hoc gap fixes as reusable embedding transforms (SPEC.md baselines).
+"""Post-hoc gap fixes as reusable embedding transforms (the baselines of docs/spec.md).
 
 A transform is *fitted* on paired embeddings (it estimates the modality
 means), then maps image-side and text-side embeddings separately, so the
