@@ -1,7 +1,7 @@
 """Step-time overhead of TPC-CMA (CMA loss + curriculum hook + gradient probe)
 over plain contrastive training of the same model; target ratio <= 1.05.
 
-    python benchmarks/bench_curriculum_overhead.py [--arch tiny] [--batch 128]
+    python -m benchmarks.bench_curriculum_overhead [--arch tiny] [--batch 128]
 
 One timed unit is a block of K (= --interval) consecutive training steps, so
 each block holds exactly one probed step and the probe's cost is amortised as
@@ -9,17 +9,14 @@ in training. The two contenders run alternately, block by block (interleaved),
 so they see the same machine load; the medians of their block times are compared.
 """
 import argparse
-import os.path as osp
-import sys
 from types import SimpleNamespace
 
 import torch
 from mmengine.logging import MessageHub
 
-sys.path.insert(0, osp.dirname(__file__))
-from common import build_ours, interleaved, machine, make_batch  # noqa: E402
-
-from tpc_cma_mm.engine.hooks import TPCCurriculumHook  # noqa: E402
+from benchmarks.common import (build_ours, interleaved, load_average, machine, make_batch,
+                               write_rows)
+from tpc_cma_mm.engine.hooks import TPCCurriculumHook
 
 
 def make_trainer(model, batch, hook=None, max_iters=10**6):
@@ -55,6 +52,7 @@ def main():
     parser.add_argument('--threads', type=int, default=1,
                         help='torch CPU threads (1: steadier on a shared CPU)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--json', default=None, help='also write the result rows to this file')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -77,7 +75,7 @@ def main():
     med = interleaved({k: block(v) for k, v in steps.items()}, rounds=args.rounds,
                       warmup=1, sync=sync)
     ratio = med['tpc_cma'] / med['contrastive']
-    print(f'machine: {machine()}')
+    print(f'machine: {machine()}; {load_average()}')
     print(f'arch {args.arch}, batch {args.batch}, K {args.interval}, '
           f'pcgrad {args.pcgrad}, {args.rounds} interleaved blocks of {args.interval} steps')
     for name, sec in med.items():
@@ -85,6 +83,11 @@ def main():
     print(f'  probes run: {hook.state["probes"]}, last alpha {hook.state["alpha"]:.4f}')
     print(f'overhead ratio tpc_cma / contrastive = {ratio:.3f} '
           f'({"meets" if ratio <= 1.05 else "misses"} the <= 1.05 target)')
+    write_rows(args.json, 'curriculum overhead',
+               f'{args.arch} batch {args.batch} K {args.interval}; target <= 1.05',
+               [dict(contender=name, ms_per_step=round(1000 * sec / args.interval, 2),
+                     ratio_vs_contrastive=round(sec / med['contrastive'], 3))
+                for name, sec in med.items()])
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ median over the iterations after the first few). The runs alternate
 ``--threads`` torch threads (default 1): on a shared, oversubscribed CPU more
 threads per process make OpenMP spin and swamp the comparison.
 
-python benchmarks/bench_ddp_cpu.py --iters 30 --repeats 2
+python -m benchmarks.bench_ddp_cpu --iters 30 --repeats 2
 """
 import argparse
 import glob
@@ -113,7 +113,7 @@ def main():
     diff = max(abs(a - b) for a, b in zip(curves[1], curves[args.world]))
     print(f'# CPU DDP (gloo): global batch {args.batch}, {args.iters} iters, '
           f'{args.repeats} alternating repeats, {args.threads} thread(s) per process, '
-          f'{os.cpu_count()} CPUs')
+          f'{os.cpu_count()} CPUs; load average (1 / 5 / 15 min) after: {os.getloadavg()}')
     print(f'{"iter":>5}{"loss 1 proc":>14}{f"loss {args.world} procs":>16}')
     for i in sorted({0, 1, 2, len(curves[1]) // 2, len(curves[1]) - 1}):
         print(f'{i + 1:>5}{curves[1][i]:>14.6f}{curves[args.world][i]:>16.6f}')

@@ -8,19 +8,16 @@ and the medians' ratio is printed (images/s and texts/s).
 Text is measured twice: realistic captions (6-14 words, padded to the context)
 and captions that fill the whole context, where no model can stop early.
 
-CPU:  python benchmarks/bench_embed_vs_open_clip.py --arch tiny --batch 256
-GPU:  python benchmarks/bench_embed_vs_open_clip.py --arch vit-b16 --batch 256 --amp
+CPU:  python -m benchmarks.bench_embed_vs_open_clip --arch tiny --batch 256
+GPU:  python -m benchmarks.bench_embed_vs_open_clip --arch vit-b16 --batch 256 --amp
 """
 import contextlib
-import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks.common import (build_open_clip, build_ours, comparison_parser,  # noqa: E402
-                               copy_open_clip_weights, interleaved, machine, make_batch,
-                               set_threads)
+from benchmarks.common import (build_open_clip, build_ours, comparison_parser,
+                               copy_open_clip_weights, interleaved, load_average, machine,
+                               make_batch, set_threads, write_rows)
 
 
 def main():
@@ -57,17 +54,24 @@ def main():
     diffs = {key[0]: (fns[(key[0], 'ours')]().float() - fn().float()).abs().max().item()
              for key, fn in fns.items() if key[1] == 'open_clip'}
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    load_before = load_average()
     med = interleaved(fns, args.rounds, args.warmup, sync)
 
+    print(f'# before: {load_before}; after: {load_average()}')
     print(f'# embed, arch={args.arch} batch={args.batch} amp={args.amp} '
           f'caption tokens={int(tokens.argmax(-1).max()) + 1}/{tokens.shape[1]}')
     print(f'# {machine()}; rounds={args.rounds}; max |diff| ours vs open_clip: '
           + ', '.join(f'{k} {v:.1e}' for k, v in diffs.items()))
     print(f'{"input":<20}{"open_clip /s":>14}{"ours /s":>12}{"ratio":>8}')
+    rows = []
     for what in ('image', 'text', 'text, full context'):
         t_theirs, t_ours = med[(what, 'open_clip')], med[(what, 'ours')]
         print(f'{what:<20}{args.batch / t_theirs:>14.1f}{args.batch / t_ours:>12.1f}'
               f'{t_theirs / t_ours:>8.3f}')
+        rows.append(dict(contender=f'ours, {what}', samples_per_s=round(args.batch / t_ours, 1),
+                         open_clip_per_s=round(args.batch / t_theirs, 1),
+                         ratio_vs_open_clip=round(t_theirs / t_ours, 3)))
+    write_rows(args.json, 'embedding', f'{args.arch} batch {args.batch} amp {args.amp}', rows)
 
 
 if __name__ == '__main__':

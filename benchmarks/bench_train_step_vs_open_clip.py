@@ -17,19 +17,27 @@ alike; the medians' ratio is printed.
 Memory: on a GPU the allocator peak of one step; on a CPU the bytes of the
 activations autograd saves for backward (no CPU allocator peak exists).
 
-CPU:  python benchmarks/bench_train_step_vs_open_clip.py --arch tiny --batch 128
-GPU:  python benchmarks/bench_train_step_vs_open_clip.py --arch vit-b16 --batch 256 --amp
+Efficiency: the FLOPs of one step of each contender are counted with
+``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and
+attention, forward and backward), divided by its median step time and by the
+machine's matmul rate measured in the same run (square products in the
+step's dtype; ``benchmarks.common.matmul_rate``). "executed" counts what each
+implementation runs (ours skips work open_clip does); "model" divides
+open_clip's count by each step time: the useful-work rate, comparable between
+the two (model FLOPs utilisation).
+
+CPU:  python -m benchmarks.bench_train_step_vs_open_clip --arch tiny --batch 128
+GPU:  python -m benchmarks.bench_train_step_vs_open_clip --arch vit-b16 --batch 256 --amp
 """
 import contextlib
-import os.path as osp
-import sys
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks.common import (build_open_clip, build_ours, comparison_parser,  # noqa: E402
-                               copy_open_clip_weights, interleaved, machine, make_batch,
-                               saved_tensor_bytes, set_threads)
+from benchmarks.common import (build_open_clip, build_ours, comparison_parser,
+                               copy_open_clip_weights, interleaved, load_average, machine,
+                               make_batch, matmul_rate, saved_tensor_bytes, set_threads,
+                               write_rows)
 
 
 def parse_args():
@@ -38,6 +46,14 @@ def parse_args():
     p.add_argument('--full-length', action='store_true',
                    help='captions fill the whole context (no early-EOT saving)')
     return p.parse_args()
+
+
+def counted_flops(step) -> int:
+    """FLOPs of one call of ``step`` (forward, backward, optimizer step)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
 
 
 def main():
@@ -100,16 +116,27 @@ def main():
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     fns = {'open_clip': their_step, 'ours (model step)': our_step,
            'ours (train_step)': our_train_step}
+    step_dtype = torch.bfloat16 if args.amp else torch.float32
+    peak = matmul_rate(step_dtype, str(dev), args.peak_size)
+    flops = {name: counted_flops(fn) for name, fn in fns.items()}
+    load_before = load_average()
     med = interleaved(fns, args.rounds, args.warmup, sync)
+    peak = max(peak, matmul_rate(step_dtype, str(dev), args.peak_size))
 
     print(f'# train step, arch={args.arch} batch={args.batch} amp={args.amp} '
           f'grad_ckpt={args.grad_ckpt} full_length={args.full_length} '
           f'text_len={int(tokens.argmax(-1).max()) + 1}/{tokens.shape[1]}')
     print(f'# {machine()}; rounds={args.rounds}; embeds max |diff| at equal weights: {diff:.2e}')
+    print(f'# before: {load_before}; after: {load_average()}')
+    print(f'# matmul peak ({str(step_dtype).split(".")[1]}, measured in this run): '
+          f'{peak / 1e12:.3f} TFLOP/s')
     base = med['open_clip']
-    print(f'{"contender":<20}{"ms/step":>10}{"samples/s":>12}{"ratio vs open_clip":>20}')
+    print(f'{"contender":<20}{"ms/step":>10}{"samples/s":>12}{"ratio vs open_clip":>20}'
+          f'{"GFLOP/step":>12}{"executed % peak":>17}{"model % peak":>14}')
     for name, t in med.items():
-        print(f'{name:<20}{t * 1e3:>10.1f}{args.batch / t:>12.1f}{base / t:>20.3f}')
+        print(f'{name:<20}{t * 1e3:>10.1f}{args.batch / t:>12.1f}{base / t:>20.3f}'
+              f'{flops[name] / 1e9:>12.2f}{100 * flops[name] / t / peak:>16.1f}%'
+              f'{100 * flops["open_clip"] / t / peak:>13.1f}%')
 
     mems = {}
     for name, model, fwd in (('open_clip', theirs, their_forward), ('ours', ours, our_forward)):
@@ -128,6 +155,14 @@ def main():
     print(f'# memory ({kind}): open_clip {mems["open_clip"] / 2**20:.1f} MiB, '
           f'ours {mems["ours"] / 2**20:.1f} MiB, ratio ours/open_clip '
           f'{mems["ours"] / mems["open_clip"]:.3f}')
+    rows = [dict(contender=name, ms_per_step=round(t * 1e3, 2),
+                 samples_per_s=round(args.batch / t, 1), ratio_vs_open_clip=round(base / t, 3),
+                 executed_pct_peak=round(100 * flops[name] / t / peak, 1),
+                 model_pct_peak=round(100 * flops['open_clip'] / t / peak, 1),
+                 memory_mib=round(mems['ours' if name.startswith('ours') else name] / 2**20, 1))
+            for name, t in med.items()]
+    write_rows(args.json, 'train step', f'{args.arch} batch {args.batch} amp {args.amp}; '
+               f'peak {peak / 1e12:.3f} TFLOP/s; memory: {kind}', rows)
 
 
 if __name__ == '__main__':

@@ -9,10 +9,11 @@ into ours so every benchmark can first check that the two compute the same
 embeddings: the comparison is between implementations of one network.
 """
 import argparse
+import json
 import os
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.registry import init_default_scope
@@ -23,7 +24,7 @@ from tpc_cma_mm.registry import MODELS
 
 __all__ = ['ARCHS', 'build_ours', 'build_open_clip', 'comparison_parser',
            'copy_open_clip_weights', 'interleaved', 'load_average', 'machine', 'make_batch',
-           'matmul_rate', 'saved_tensor_bytes', 'set_threads']
+           'matmul_rate', 'saved_tensor_bytes', 'set_threads', 'write_rows']
 
 # vision: width, layers, heads, patch, image size; text: width, layers, heads, context
 ARCHS = {
@@ -46,6 +47,9 @@ def comparison_parser(description: str, batch: int) -> argparse.ArgumentParser:
     p.add_argument('--amp', action='store_true', help='bf16 autocast in both')
     p.add_argument('--threads', type=int, default=None,
                    help='torch threads (default on a CPU: 1, steadier on a shared machine)')
+    p.add_argument('--peak-size', type=int, default=0,
+                   help='side of the square products that measure the matmul rate (0: auto)')
+    p.add_argument('--json', default=None, help='also write the result rows to this file')
     return p
 
 
@@ -223,3 +227,11 @@ def matmul_rate(dtype: torch.dtype = torch.float32, device: str = 'cpu', size: i
         sync()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best
+
+
+def write_rows(path: Optional[str], benchmark: str, settings: str, rows: List[dict]) -> None:
+    """The rows of one benchmark as JSON, for ``benchmarks.suite_table`` (no-op without path)."""
+    if path:
+        with open(path, 'w') as f:
+            json.dump(dict(benchmark=benchmark, settings=settings, machine=machine(),
+                           load=load_average(), rows=rows), f, indent=1)

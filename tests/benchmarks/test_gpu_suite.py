@@ -1,0 +1,55 @@
+"""benchmarks/gpu_suite.sh: refuses clearly without CUDA; with --smoke every piece
+runs on the CPU at a tiny size and the one table holds every benchmark's rows."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from benchmarks.suite_table import table
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SUITE = osp.join(REPO, 'benchmarks', 'gpu_suite.sh')
+
+
+def _run(*args, results_dir):
+    env = dict(os.environ, PYTHON=sys.executable, RESULTS_DIR=str(results_dir),
+               OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    return subprocess.run(['bash', SUITE, *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU-only refusal')
+def test_without_cuda_the_suite_stops_with_a_message_naming_the_fix(tmp_path):
+    result = _run(results_dir=tmp_path)
+    assert result.returncode == 2
+    assert 'no CUDA device' in result.stderr and '--smoke' in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing ran
+
+
+def test_smoke_runs_every_piece_and_prints_one_table(tmp_path):
+    result = _run('--smoke', results_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ['1_train_step.json', '2_embed.json', '3_curriculum.json']
+    results = [json.loads((tmp_path / name).read_text()) for name in written]
+    train = {row['contender']: row for row in results[0]['rows']}
+    assert set(train) == {'open_clip', 'ours (model step)', 'ours (train_step)'}
+    for row in train.values():
+        assert 0 < row['executed_pct_peak'] and 0 < row['model_pct_peak']
+        assert row['memory_mib'] > 0
+    # "model" FLOPs are open_clip's count for every contender: ours runs fewer.
+    assert train['ours (model step)']['model_pct_peak'] >= \
+        train['ours (model step)']['executed_pct_peak']
+    assert table(results) in result.stdout
+    assert result.stdout.count('| train step |') == 3
+    assert result.stdout.count('| embedding |') == 3
+    assert result.stdout.count('| curriculum overhead |') == 2
+
+
+def test_unknown_argument_is_refused(tmp_path):
+    result = _run('--fast', results_dir=tmp_path)
+    assert result.returncode == 2 and "unknown argument '--fast'" in result.stderr
