@@ -2,22 +2,28 @@
 
 ``init_model`` (checked, weights-only loading), ``embed_split`` (the one
 embedding loop), ``caption_scores`` (the captioning protocol), ``gap_report``,
-``reproduce`` (``tpc_cma_mm.apis.reproduce``) and ``write_report``; every
-writer refuses an existing output of other content unless ``overwrite``.
+``reproduce`` (``tpc_cma_mm.apis.reproduce``), ``write_report``,
+``DualEncoderInferencer`` (embed images and texts, zero-shot with given class
+names), ``build_runner`` (what tools/train.py and tools/test.py run) and
+``check_data``; every writer refuses an existing output of other content unless
+``overwrite``.
 """
 from . import reproduce, study
 from .captioning import (DECODER_CONFIG, cache_embeddings, caption_scores, decode_and_score,
                          limit_dataset)
+from .check_data import check_data
 from .embed import embed_split
 from .fingerprint import checkpoint_id, config_digest, digest, state_dict_digest
 from .gap_report import gap_report, write_gap_report
+from .inference import DualEncoderInferencer
 from .model import init_model, load_config, load_weights
 from .outputs import OutputExistsError, json_bytes, read_json, write_outputs
+from .runner import build_runner
 from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
 
-__all__ = ['DECODER_CONFIG', 'OutputExistsError', 'aggregate', 'cache_embeddings',
-           'caption_scores', 'checkpoint_id', 'config_digest', 'decode_and_score', 'digest',
+__all__ = ['DECODER_CONFIG', 'DualEncoderInferencer', 'OutputExistsError', 'aggregate',
+           'build_runner', 'cache_embeddings', 'caption_scores', 'check_data', 'checkpoint_id', 'config_digest', 'decode_and_score', 'digest',
            'embed_split', 'gap_report', 'init_model', 'json_bytes', 'limit_dataset',
            'load_config', 'load_weights', 'r_squared', 'read_json', 'reductions',
            'rescale_schedule', 'reproduce', 'state_dict_digest', 'study', 'write_gap_report',
