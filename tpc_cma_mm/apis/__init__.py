@@ -22,9 +22,9 @@ from .runner import build_runner
 from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
 
-__all__ = ['DECODER_CONFIG', 'DualEncoderInferencer', 'OutputExistsError', 'aggregate',
-           'build_runner', 'cache_embeddings', 'caption_scores', 'check_data', 'checkpoint_id', 'config_digest', 'decode_and_score', 'digest',
-           'embed_split', 'gap_report', 'init_model', 'json_bytes', 'limit_dataset',
-           'load_config', 'load_weights', 'r_squared', 'read_json', 'reductions',
-           'rescale_schedule', 'reproduce', 'state_dict_digest', 'study', 'write_gap_report',
-           'write_outputs', 'write_report']
+__all__ = ['aggregate', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
+           'checkpoint_id', 'config_digest', 'decode_and_score', 'DECODER_CONFIG', 'digest',
+           'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
+           'limit_dataset', 'load_config', 'load_weights', 'OutputExistsError', 'r_squared',
+           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'state_dict_digest',
+           'study', 'write_gap_report', 'write_outputs', 'write_report']
