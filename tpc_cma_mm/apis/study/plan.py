@@ -49,8 +49,13 @@ EXPERIMENTS = dict(
             for s in _pairs([('const', 1.0), ('tpc', 1.0), ('contrastive', 0.0)], **extra)],
     alphas=[('finetune', BASE, s) for s in _pairs([('const', 0.2), ('tpc', 0.2)])],
     seeds=[('finetune', BASE, s) for s in _pairs([('const', 0.5), ('tpc', 0.5)], seed=1)],
-    # 16.4: squared terms (the default) against distances.
-    form=[('finetune', BASE, s) for s in _pairs([('const', 0.5), ('tpc', 0.5)], squared=False)],
+    # 16.4: squared terms (the default) against distances; the three combinations of the
+    # two losses, and whether alpha means the same at batch 32 and 256 under each.
+    form=[('finetune', BASE, s) for s in _pairs([('const', 0.5)], squared=False)
+          + _pairs([('const', 0.5)], combine='grad_share')
+          + _pairs([('const', 0.5)], combine='additive')
+          + _pairs([('const', 0.5)], combine='grad_share', batch=32)
+          + _pairs([('const', 0.5)], batch=32)],
     budget=[('finetune', BASE, s) for s in _pairs([('tpc', 0.5), ('tpc', 1.0)], iters=1200)],
 )
 # 16.2: differently pretrained models (temperature, caption attribute rate, length, seed,
