@@ -43,8 +43,14 @@ SHEET_IMAGES = 12  # test images kept in the cache for the sample sheet
 
 
 def limit_dataset(dataset_cfg: dict, num: Optional[int], pipeline=None) -> dict:
-    """A copy of ``dataset_cfg`` with its first ``num`` items (all if unset) and ``pipeline``."""
+    """A copy of ``dataset_cfg`` with its first ``num`` items (all if unset) and ``pipeline``.
+
+    In test mode, the train split too: mmengine's data sets replace a sample the
+    pipeline skips by another one outside test mode, which would put a duplicated
+    pair into the embedding cache (docs/reliability.md).
+    """
     cfg = copy.deepcopy(dataset_cfg)
+    cfg['test_mode'] = True
     if pipeline is not None:
         cfg['pipeline'] = copy.deepcopy(pipeline)
     if num:
