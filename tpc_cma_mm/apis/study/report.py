@@ -74,10 +74,11 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
     for entry in results.values():
         spec = entry['spec']
         plain = all(spec.get(k, v) == v for k, v in DEFAULTS.items() if k != 'iters') \
-            and 'squared' not in spec and spec.get('iters', 300) == 300
+            and not {'squared', 'combine'} & set(spec) and spec.get('iters', 300) == 300
         if entry['kind'] == 'pretrain' or not plain:
             continue
-        name = 'WiSE-FT' if entry['kind'] == 'wise' else spec['loss']
+        name = spec['loss'] if entry['kind'] != 'wise' else \
+            f'WiSE-FT of {run_label(dict(entry, kind="finetune"))}'
         groups.setdefault(name, []).append(entry['metrics'])
     original = next(e['metrics'] for e in results.values() if e['kind'] == 'pretrain')
     for ax, (key, title) in zip(axes, keys):
@@ -103,7 +104,7 @@ def _plot_training(results: Dict[str, dict], path: str) -> None:
         for e in runs:
             if (e['spec'].get('lr'), e['spec'].get('batch')) == (lr, batch) and \
                     e['spec']['seed'] == 0 and e['spec']['iters'] == 300 and \
-                    'squared' not in e['spec']:
+                    not {'squared', 'combine'} & set(e['spec']):
                 ax.plot(infonce_curve(e), lw=0.8, label=run_label(e).split(',')[0])
         ax.set(title=f'lr={lr or "default"}, batch={batch or 256}', xlabel='iteration',
                ylabel='InfoNCE (unweighted)')
