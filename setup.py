@@ -35,5 +35,9 @@ setup(
         'bench': ['open_clip_torch==3.3.0'],
         # mmengine's TensorboardVisBackend (tools/train.py --tensorboard).
         'tb': ['tensorboard==2.21.0'],
+        # DeepSpeedStrategy (ZeRO). 0.15.4 trains on the CPU with mmengine 0.10.7;
+        # 0.19.8 does not (mmengine imports deepspeed.runtime.fp16.onebit, since
+        # moved). Once installed, mmengine imports it at every start (docs/scaling.md).
+        'deepspeed': ['deepspeed==0.15.4'],
     },
 )
