@@ -1,6 +1,6 @@
 # TPC-CMA fine-tuning of CLIP ViT-L/14 on COCO captions with DeepSpeed ZeRO stage 2
 # (optimizer state and gradients sharded, parameters replicated), bf16, 8 GPUs x 64.
-#   pip install deepspeed   (not in this project's pinned stack)
+#   pip install -e '.[deepspeed]'   (deepspeed 0.15.4; 0.19.8 fails with mmengine 0.10.7)
 #   bash tools/dist_train.sh configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_deepspeed-zero2-8xb64-5k_coco.py 8
 # ZeRO-3 (parameters sharded too): --cfg-options strategy.zero_optimization.stage=3,
 # with the gradient-probe caveat of docs/scaling.md.

@@ -3,8 +3,9 @@
 #   bash tools/dist_train.sh configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_fsdp-8xb64-5k_coco.py 8
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=... bash tools/dist_train.sh ... 8     (per node)
 #   GPUS=16 bash tools/slurm_train.sh PARTITION JOB CONFIG WORK_DIR
-# Needs CUDA: PyTorch's FSDP (v1, what mmengine wraps) refuses CPU-only runs.
-# What holds under sharding, and what not: docs/scaling.md.
+# ScalarSafeFSDPStrategy is mmengine's FSDPStrategy that also shards the 0-d
+# logit scale (FSDP refuses 0-d parameters); without CUDA it runs on the CPU
+# with gloo (tests/engine/test_fsdp_cpu.py). What holds under sharding: docs/scaling.md.
 _base_ = [
     '../_base_/models/clip_vit-large-p14.py',
     '../_base_/datasets/coco_karpathy.py',
@@ -13,7 +14,7 @@ _base_ = [
 ]
 runner_type = 'FlexibleRunner'
 strategy = dict(
-    type='FSDPStrategy',
+    type='ScalarSafeFSDPStrategy',
     model_wrapper=dict(
         # One FSDP unit per transformer block of either tower; embeddings, final
         # norms, projection heads and logit scale stay in the (unsharded-for-the-

@@ -1,18 +1,18 @@
 """The scale-out configs and the FSDP wrap policy, checked on the CPU.
 
-FSDP and DeepSpeed themselves need accelerators (docs/scaling.md); what can be
-checked here is that the configs resolve every name they use and that the
-policy shards exactly the transformer blocks, leaving the heads the gradient
-probe differentiates in the root unit.
+The configs resolve every name they use, and the policy shards exactly the
+transformer blocks, leaving the heads the gradient probe differentiates in the
+root unit. Training under FSDP / DeepSpeed: tests/engine/test_fsdp_cpu.py.
 """
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import FUNCTIONS, DefaultScope
+from mmengine.registry import FUNCTIONS, STRATEGIES, DefaultScope
 
-from tpc_cma_mm.engine.sharding import is_transformer_block, transformer_block_policy
+from tpc_cma_mm.engine.sharding import (ScalarSafeFSDPStrategy, is_transformer_block,
+                                        transformer_block_policy)
 from tpc_cma_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -22,8 +22,9 @@ DEEPSPEED = osp.join(REPO, 'configs/tpc_cma/tpc-cma-a0.05_vit-large-p14_deepspee
 
 def test_fsdp_config_names_the_registered_policy_and_check_fn():
     cfg = Config.fromfile(FSDP)
-    assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy.type == 'FSDPStrategy'
+    assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy.type == 'ScalarSafeFSDPStrategy'
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        assert STRATEGIES.get(cfg.strategy.type) is ScalarSafeFSDPStrategy
         assert FUNCTIONS.get(cfg.strategy.model_wrapper.auto_wrap_policy) \
             is transformer_block_policy
         assert FUNCTIONS.get(cfg.strategy.activation_checkpointing.check_fn) \
