@@ -18,9 +18,12 @@ Peak memory is the largest rise of the resident set (sampled every 2 ms)
 above its level when the step starts, so the inputs are not counted.
 
 A loaded machine distorts the ratios (docs/pitfalls.md, 13): the script prints
-``os.getloadavg()`` and the machine's float64 matmul rate measured in short
-bursts, and withholds the ratios when the floor ran far below that rate
-(``--report-anyway`` prints them, flagged).
+``os.getloadavg()`` and the machine's float64 rate for the floor's own product
+measured in short bursts (``X.T @ X`` of 16,384 rows, best of 5), and withholds
+the ratios when the machine was loaded (``--report-anyway`` prints them,
+flagged): when the floor ran far below that rate (load that came and went), or
+when the 1-minute load average before or after exceeded the CPU count (load
+that slows the bursts as much as the floor, which the first test cannot see).
 """
 import argparse
 import ctypes
@@ -32,7 +35,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import load_average, matmul_rate
+from benchmarks.common import load_average
 from tpc_cma_mm.evaluation import ModalityGapMetric
 from tpc_cma_mm.evaluation.functional import PairedMoments, gap_metrics, gaps_from_moments
 
@@ -115,6 +118,17 @@ def run_metric(img, text, batch, chunk_rows):
     return seconds, {key.split('/', 1)[1]: value for key, value in scores.items()}
 
 
+def burst_gram_rate(img, rows: int = 16384, repeats: int = 5) -> float:
+    """float64 FLOP/s of the floor's product on a slice, the best of a few short runs."""
+    x64 = img[:rows].double()
+    best = float('inf')
+    for _ in range(repeats):
+        start = time.perf_counter()
+        x64.t() @ x64
+        best = min(best, time.perf_counter() - start)
+    return 2 * len(x64) * x64.shape[1]**2 / best
+
+
 def run_floor(img):
     x64 = img.double()
     start = time.perf_counter()
@@ -168,20 +182,25 @@ def main():
           f'threads={torch.get_num_threads()} inputs={2 * img.numel() * 4 / 2**30:.2f} GiB '
           f'float32 (not counted)')
     print(f'before: {load_average()}')
-    burst_rate = matmul_rate(torch.float64, size=min(2048, 4 * args.d))
+    load = os.getloadavg()[0]
+    burst_rate = burst_gram_rate(img)
     rows = timed_steps(args, img, text)
-    burst_rate = max(burst_rate, matmul_rate(torch.float64, size=min(2048, 4 * args.d)))
+    burst_rate = max(burst_rate, burst_gram_rate(img))
     print(f'after:  {load_average()}')
+    load = max(load, os.getloadavg()[0])
     floor_seconds = min(seconds for name, seconds, _, _ in rows if name == 'floor')
     floor_mib = max(mib for name, _, mib, _ in rows if name == 'floor')
     floor_rate = 2 * args.n * args.d**2 / floor_seconds
     share = floor_rate / burst_rate
-    quiet = share >= QUIET_SHARE
-    print(f'float64 matmul rate: {burst_rate / 1e9:.1f} GFLOP/s in short bursts; the floor ran '
-          f'at {floor_rate / 1e9:.1f} GFLOP/s = {share:.2f} of it')
-    if not quiet:
+    quiet = share >= QUIET_SHARE and load <= os.cpu_count()
+    print(f'float64 X.T @ X rate: {burst_rate / 1e9:.1f} GFLOP/s in short bursts; the floor '
+          f'ran at {floor_rate / 1e9:.1f} GFLOP/s = {share:.2f} of it')
+    if share < QUIET_SHARE:
         print(f'!!! LOADED MACHINE: the floor ran at {share:.2f} < {QUIET_SHARE} of the burst '
               'rate; its time is no reference. Rerun on a quiet machine.')
+    if load > os.cpu_count():
+        print(f'!!! LOADED MACHINE: 1-minute load average {load:.2f} > {os.cpu_count()} CPUs; '
+              'no time here is a reference. Rerun on a quiet machine.')
     show_ratios = quiet or args.report_anyway
     flag = '' if quiet else '  (LOADED: not a figure)'
     print(f'{"step":34s}{"seconds":>10s}{"peak MiB":>11s}{"time ratio":>12s}{"mem ratio":>11s}')
