@@ -33,8 +33,9 @@ def test_finetune_variants_change_only_what_they_name():
     assert [(s['begin'], s['end']) for s in const.param_scheduler] == \
         [(s['begin'] // 2, s['end'] // 2) for s in base.param_scheduler]
     assert const.val_dataloader is None and const.test_dataloader is not None
-    tpc = finetune_config(base, dict(loss='tpc', alpha=0.7, iters=300))
-    assert tpc.custom_hooks[_hooks(tpc).index('TPCCurriculumHook')]['alpha_target'] == 0.7
+    tpc = finetune_config(base, dict(loss='tpc', alpha=0.7, iters=300, phases=[0, 0.2, 0.8]))
+    hook = tpc.custom_hooks[_hooks(tpc).index('TPCCurriculumHook')]
+    assert hook['alpha_target'] == 0.7 and hook['phases'] == (0, 0.2, 0.8)
     plain = finetune_config(base, dict(loss='contrastive', alpha=0.0, iters=300))
     assert plain.model.cma_loss is None and 'TPCCurriculumHook' not in _hooks(plain)
     assert 'TPCCurriculumHook' in _hooks(base) and 'alpha' not in base.model  # base untouched

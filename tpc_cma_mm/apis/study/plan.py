@@ -56,6 +56,9 @@ EXPERIMENTS = dict(
           + _pairs([('const', 0.5)], combine='additive')
           + _pairs([('const', 0.5)], combine='grad_share', batch=32)
           + _pairs([('const', 0.5)], batch=32)],
+    # 16.4: phase lengths (anchor, ramp, consolidate) at alpha_target 1.0; default (0.1, 0.5, 0.4).
+    phases=[('finetune', BASE, s) for p in ((0.0, 0.2, 0.8), (0.2, 0.7, 0.1))
+            for s in _pairs([('tpc', 1.0)], phases=p)],
     budget=[('finetune', BASE, s) for s in _pairs([('tpc', 0.5), ('tpc', 1.0)], iters=1200)],
 )
 # 16.2: differently pretrained models (temperature, caption attribute rate, length, seed,

@@ -19,6 +19,8 @@ COLUMNS = (('centroid', 'gap/centroid'), ('distribution', 'gap/distribution'),
            ('zs size', 'attr_zero_shot/size'), ('zs position', 'attr_zero_shot/position'),
            ('ARI class', 'clustering/ari_class'))
 DEFAULTS = dict(iters=300, seed=0, lr=None, batch=None)
+# Loss-form and schedule variants: in the table, not on the main compromise curve.
+OFF_CURVE = {'squared', 'combine', 'phases'}
 
 
 def run_label(entry: dict) -> str:
@@ -27,7 +29,7 @@ def run_label(entry: dict) -> str:
         return f'original ({entry["spec"]["name"]})'
     spec = entry['spec']
     label = spec['loss'] if spec['loss'] == 'contrastive' else f'{spec["loss"]} {spec["alpha"]}'
-    extras = [f'{k}={spec[k]}' for k in ('iters', 'seed', 'lr', 'batch', 'squared', 'combine')
+    extras = [f'{k}={spec[k]}' for k in ('iters', 'seed', 'lr', 'batch', *sorted(OFF_CURVE))
               if k in spec and spec[k] != DEFAULTS.get(k)]
     if entry['kind'] == 'wise':
         extras.append(f'WiSE-FT c={spec["coefficient"]}')
@@ -74,7 +76,7 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
     for entry in results.values():
         spec = entry['spec']
         plain = all(spec.get(k, v) == v for k, v in DEFAULTS.items() if k != 'iters') \
-            and not {'squared', 'combine'} & set(spec) and spec.get('iters', 300) == 300
+            and not OFF_CURVE & set(spec) and spec.get('iters', 300) == 300
         if entry['kind'] == 'pretrain' or not plain:
             continue
         name = spec['loss'] if entry['kind'] != 'wise' else \
@@ -104,7 +106,7 @@ def _plot_training(results: Dict[str, dict], path: str) -> None:
         for e in runs:
             if (e['spec'].get('lr'), e['spec'].get('batch')) == (lr, batch) and \
                     e['spec']['seed'] == 0 and e['spec']['iters'] == 300 and \
-                    not {'squared', 'combine'} & set(e['spec']):
+                    not OFF_CURVE & set(e['spec']):
                 ax.plot(infonce_curve(e), lw=0.8, label=run_label(e).split(',')[0])
         ax.set(title=f'lr={lr or "default"}, batch={batch or 256}', xlabel='iteration',
                ylabel='InfoNCE (unweighted)')

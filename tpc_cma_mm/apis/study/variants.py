@@ -39,7 +39,7 @@ def _train_only(cfg: Config) -> None:
 
 def finetune_config(base: Config, spec: dict) -> Config:
     """The fine-tuning config of ``spec`` (keys: loss, alpha, iters, and optionally
-    lr, batch, shapes, combine, squared, probe_interval)."""
+    lr, batch, shapes, combine, squared, and for TPC probe_interval, phases)."""
     if spec['loss'] not in FINETUNE_LOSSES:
         raise ValueError(f'spec loss must be one of {FINETUNE_LOSSES}, got {spec["loss"]!r}')
     cfg = copy.deepcopy(base)
@@ -49,8 +49,9 @@ def finetune_config(base: Config, spec: dict) -> Config:
                          'every fine-tuning variant from a TPC-CMA config.')
     if spec['loss'] == 'tpc':
         hooks[0]['alpha_target'] = spec['alpha']
-        if 'probe_interval' in spec:
-            hooks[0]['probe_interval'] = spec['probe_interval']
+        for key in ('probe_interval', 'phases'):
+            if key in spec:
+                hooks[0][key] = tuple(spec[key]) if key == 'phases' else spec[key]
     else:
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'TPCCurriculumHook']
     if spec['loss'] == 'contrastive':
