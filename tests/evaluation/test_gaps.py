@@ -10,7 +10,8 @@ from scipy.spatial.distance import cdist, pdist
 from tpc_cma_mm.evaluation.functional import (PairedMoments, bures_distance, gap_metrics,
                                               gap_reduction, gaps_from_moments, mmd_rbf,
                                               subsample_priorities)
-from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, SPREAD_INVARIANT_KEYS
+from tpc_cma_mm.evaluation.functional.gaps import (DISTANCE_KEYS, GAP_KEYS, SIMILARITY_KEYS,
+                                                   SPREAD_INVARIANT_KEYS)
 
 
 def _numpy_bures(cov_x, cov_y):
@@ -188,6 +189,8 @@ def test_gap_reduction_is_percent_of_the_before_value():
                               dict(raw=0.5, centroid=1.0, mean_paired_cosine=0.9,
                                    centred_corr=0.4, bures_unit=0.25))
     assert reduction == dict(raw=75.0, centroid=0.0, bures_unit=50.0)
+    assert set(DISTANCE_KEYS) | set(SIMILARITY_KEYS) == set(GAP_KEYS)
+    assert not set(DISTANCE_KEYS) & set(SIMILARITY_KEYS)
 
 
 def test_empty_input_raises_a_clear_error():

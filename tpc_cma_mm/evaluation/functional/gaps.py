@@ -11,8 +11,9 @@ import torch
 
 from .moments import PairedMoments
 
-__all__ = ['GAP_KEYS', 'SIMILARITY_KEYS', 'SPREAD_INVARIANT_KEYS', 'bures_distance',
-           'bures_fidelity', 'gap_metrics', 'gap_reduction', 'gaps_from_moments', 'mmd_rbf']
+__all__ = ['DISTANCE_KEYS', 'GAP_KEYS', 'SIMILARITY_KEYS', 'SPREAD_INVARIANT_KEYS',
+           'bures_distance', 'bures_fidelity', 'gap_metrics', 'gap_reduction',
+           'gaps_from_moments', 'mmd_rbf']
 
 # The keys gap_metrics returns (the metric adds the 'gap/' prefix).
 GAP_KEYS = ('centroid', 'raw', 'distribution', 'bures', 'cov_fro', 'mmd',
@@ -23,6 +24,8 @@ GAP_KEYS = ('centroid', 'raw', 'distribution', 'bures', 'cov_fro', 'mmd',
 SPREAD_INVARIANT_KEYS = ('distribution_rel', 'centred_corr', 'centred_cosine', 'bures_unit')
 # Similarities (larger is closer): no "gap reduced by X %" for these.
 SIMILARITY_KEYS = ('mean_paired_cosine', 'centred_corr', 'centred_cosine')
+# The gaps proper (0 = no gap): what reports reduce, plot and regress on.
+DISTANCE_KEYS = tuple(k for k in GAP_KEYS if k not in SIMILARITY_KEYS)
 
 
 def bures_fidelity(cov_a: torch.Tensor, cov_b: torch.Tensor) -> float:
