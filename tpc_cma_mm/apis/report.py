@@ -93,6 +93,9 @@ def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, floa
             if not all(f'gap/{key}' in m for m in runs):
                 continue
             x = np.array([m[f'gap/{key}'] for m in runs])
+            if not (np.isfinite(x).all() and np.isfinite(y).all()) or np.ptp(x) == 0:
+                out[task][key] = float('nan')  # no line through NaN or one x (table: nan)
+                continue
             residual = y - np.polyval(np.polyfit(x, y, 1), x)
             total = ((y - y.mean())**2).sum()
             out[task][key] = float(1 - (residual**2).sum() / total) if total > 0 else float('nan')

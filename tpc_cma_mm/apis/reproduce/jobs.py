@@ -63,7 +63,7 @@ def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters
 def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
              progress: bool = True) -> tuple:
     """(metrics, extra metrics, captions file or None) of one model."""
-    model = init_model(cfg, ckpt)
+    model = init_model(cfg, ckpt, 'cuda' if torch.cuda.is_available() else 'cpu')
     embeds = embed_split(model, Runner.build_dataloader(cfg.test_dataloader), progress=progress,
                          desc='embed test')
     prototypes = model.class_prototypes().cpu() if model.zero_shot else None
