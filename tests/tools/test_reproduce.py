@@ -220,3 +220,32 @@ def test_extra_metrics_pass_through_table_and_json(tmp_path):
     assert 'probe/mean' in header
     saved = json.loads((tmp_path / 'results.json').read_text())
     assert 'probe/mean' in saved['summary']['original']['extra_metrics']
+
+
+def test_fingerprint_follows_the_extra_set_files_content(tmp_path):
+    base = osp.join(REPO, reproduce.TINY_METHOD)
+    sets = tmp_path / 'sets.py'
+    method = tmp_path / 'method.py'
+    method.write_text(f'_base_ = [{base!r}]\nreproduce = dict(extra_set_files=[{str(sets)!r}])\n')
+    prints = []
+    for batch in (4, 8):
+        sets.write_text('val_cfg = dict(extra_sets=dict(a=dict(dataloader=dict('
+                        f'batch_size={batch}))))\n')
+        prints.append(reproduce.fingerprints(Config.fromfile(str(method)), None,
+                                             str(sets))['config'])
+    assert prints[0] != prints[1]
+
+
+def test_b16_config_reproduction_sets_and_decoder_exist():
+    from tpc_cma_mm.apis.reproduce.benchmarks import extra_sets
+    cwd = os.getcwd()
+    os.chdir(REPO)  # the paths are relative to the working directory, as load_from is
+    try:
+        cfg = Config.fromfile('configs/cma_clip_b16.py')
+        assert osp.isfile(cfg.reproduce.decoder_config)
+        sets = extra_sets(cfg)
+    finally:
+        os.chdir(cwd)
+    assert set(sets) == {'cifar10', 'coco_single_label'}
+    assert sets['cifar10']['zero_shot'] == dict(benchmark='cifar10')
+    assert sets['coco_single_label']['evaluator']['type'] == 'JointClusteringMetric'

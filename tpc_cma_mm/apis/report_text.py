@@ -1,4 +1,4 @@
-"""The reproduction report's markdown: the table, the gap keys, the R² tables, the paper beside ours."""
+"""The reproduction report's markdown: the table, every gap key, R², the paper beside ours."""
 import json
 import re
 from typing import List, Optional
@@ -60,9 +60,10 @@ def _columns(summary: dict, zero_shot: dict) -> list:
     benchmarks = [(f'{key.split("/")[0]} top-1', lambda n, s, k=key: _cell(s['metrics'], k, 1))
                   for key in zero_shot_benchmarks(summary)]
     if zero_shot:
-        benchmarks += [('zero-shot mean', lambda n, s: f"{zero_shot[n]['mean']:.1f}"),
-                       ('Δ zero-shot (points)', lambda n, s: f"{zero_shot[n]['change_points']:+.1f}"),
-                       ('Δ zero-shot %', lambda n, s: f"{zero_shot[n]['change_relative']:+.1f}")]
+        benchmarks += [
+            ('zero-shot mean', lambda n, s: f"{zero_shot[n]['mean']:.1f}"),
+            ('Δ zero-shot (points)', lambda n, s: f"{zero_shot[n]['change_points']:+.1f}"),
+            ('Δ zero-shot %', lambda n, s: f"{zero_shot[n]['change_relative']:+.1f}")]
     clustering = [(f'{prefix} {key}', lambda n, s, k=f'{prefix}/{key}': _cell(s['metrics'], k, 3))
                   for prefix in clustering_sets(summary) for key in CLUSTERING_KEYS]
     return metric[:3] + benchmarks + metric[3:4] + clustering + metric[4:]
@@ -83,7 +84,8 @@ def markdown(summary: dict, reduced: dict, zero_shot: dict, r2: dict, settings: 
     for name, s in summary.items():
         cells = [name, f"{s['alpha_target']:g}"] + [cell(name, s) for _, cell in columns]
         cells += [_cell(s.get('extra_metrics', {}), key, 3) for key in extra]
-        cells += [f"{reduced[name].get(k, float('nan')):.1f}" for k in ('centroid', 'distribution', 'raw')]
+        cells += [f"{reduced[name].get(k, float('nan')):.1f}"
+                  for k in ('centroid', 'distribution', 'raw')]
         lines.append('| ' + ' | '.join(cells) + ' |')
     lines += gap_table(summary, reduced)
     for pool, per_task in r2.items():

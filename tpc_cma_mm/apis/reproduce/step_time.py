@@ -42,7 +42,8 @@ def measured_step_time(cfg: Config, load_from: str, work_dir: str, steps: int = 
         return read_json(path, 'step time record')
     cfg = copy.deepcopy(cfg)
     rescale_schedule(cfg, steps)
-    cfg.default_hooks.checkpoint = None
+    # No checkpoint is saved, but the hook stays: it is what loads load_from weights-only.
+    cfg.default_hooks.checkpoint.update(interval=steps + 1, save_last=False)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.work_dir, cfg.load_from = osp.join(work_dir, 'step_time'), load_from
     cfg.experiment_name = f'step_time_{time.time_ns()}'
