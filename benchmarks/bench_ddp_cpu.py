@@ -68,14 +68,16 @@ def _free_port() -> int:
 
 
 def run_training(config: str, work_dir: str, world: int, threads: int = 1,
-                 timeout: int = 600) -> None:
-    """tools/train.py for one process, tools/dist_train.sh for several."""
+                 timeout: int = 600, extra_args: tuple = ()) -> None:
+    """tools/train.py for one process, tools/dist_train.sh for several;
+    ``extra_args`` go to tools/train.py (e.g. ``('--resume', )``)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHON=sys.executable,
                PORT=str(_free_port()), PYTHONWARNINGS='ignore')
     if world == 1:
-        cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
+        cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir, *extra_args]
     else:
-        cmd = ['bash', 'tools/dist_train.sh', config, str(world), '--work-dir', work_dir]
+        cmd = ['bash', 'tools/dist_train.sh', config, str(world), '--work-dir', work_dir,
+               *extra_args]
     result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=timeout)
     if result.returncode:

@@ -8,7 +8,9 @@ FSDP's reduce-scatter averages gradients like DDP's all-reduce. SGD, as in
 tests/tools/test_dist_train.py, so that the weights agree too. All runs start
 from one saved initial model (``load_from``): FlexibleRunner builds the model
 at another point of the seeded random stream than Runner does. The FSDP run
-saves one full checkpoint, which must load strictly into an unsharded model.
+stops after 4 iterations and resumes to 6 from its full checkpoint (weights,
+SGD momentum, curriculum state), which must also load strictly into an
+unsharded model.
 """
 import os.path as osp
 
@@ -32,23 +34,25 @@ strategy = dict(type='ScalarSafeFSDPStrategy',
                                    use_orig_params=True),
                 state_dict_cfg='full')
 '''
-# The curriculum probes the gradient norms every iteration: under FSDP the
+# The curriculum (consolidation only: alpha does not depend on the run length)
+# probes the gradient norms every iteration: under FSDP the
 # probed heads sit in the root unit (docs/scaling.md), so the norms, and the
 # alpha they cap, must be those of DDP and one process.
 CURRICULUM = ("\ncustom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.5, "
-              "phases=(0.0, 1.0, 0.0), probe_interval=1)]\n")
+              "phases=(0.0, 0.0, 1.0), probe_interval=1)]\n")
 KEYS = ('loss', 'loss_contrastive', 'loss_cma')
 PROBE_KEYS = ('probe_grad_con', 'probe_grad_cma', 'alpha')
 
 
-def _curves(work_dir, keys=KEYS):
+def _curves(work_dir, keys=KEYS, iters=range(1, ITERS + 1)):
+    """The logged values of the work dir's latest run, which covered ``iters``."""
     records = read_scalars(work_dir)
-    assert [r['iter'] for r in records] == list(range(1, ITERS + 1))
+    assert [r['iter'] for r in records] == list(iters)
     return {key: torch.tensor([r[key] for r in records]) for key in keys}
 
 
-def _final_state(work_dir):
-    return safe_torch_load(osp.join(work_dir, f'iter_{ITERS}.pth'))['state_dict']
+def _final_state(work_dir, iters=ITERS):
+    return safe_torch_load(osp.join(work_dir, f'iter_{iters}.pth'))['state_dict']
 
 
 def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
@@ -57,7 +61,7 @@ def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
     torch.save(dict(state_dict=MODELS.build(MODEL).state_dict()), initial)
     start = f'\nload_from = {initial!r}\n' + CURRICULUM
     one = str(tmp_path / 'one')
-    cfg = Config.fromfile(write_config(str(tmp_path / 'one.py'), BATCH, 1, ITERS, SGD, start))
+    cfg = Config.fromfile(write_config(str(tmp_path / 'one.py'), BATCH, 1, ITERS + 2, SGD, start))
     cfg.work_dir = one
     Runner.from_cfg(cfg).train()
     ddp, fsdp = str(tmp_path / 'ddp'), str(tmp_path / 'fsdp')
@@ -67,20 +71,29 @@ def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
                  fsdp, world=2, timeout=900)
 
     keys = KEYS + PROBE_KEYS
-    single, data_parallel, sharded = (_curves(d, keys) for d in (one, ddp, fsdp))
+    single = _curves(one, keys, range(1, ITERS + 3))
+    data_parallel, sharded = _curves(ddp, keys), _curves(fsdp, keys)
     assert (single['probe_grad_con'] > 0).all() and (single['alpha'] > 0).all()
     for key in keys:
-        torch.testing.assert_close(sharded[key], single[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(sharded[key], single[key][:ITERS], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(sharded[key], data_parallel[key], rtol=1e-4, atol=1e-5)
     assert single['loss'][-1] < single['loss'][0]  # it trained
-
-    # The sharded run's full checkpoint has the unsharded layout and weights.
-    sharded_state, single_state = _final_state(fsdp), _final_state(one)
-    assert sharded_state.keys() == single_state.keys()
+    # The full checkpoint has the unsharded layout and loads into an unsharded model.
+    sharded_state = _final_state(fsdp)
+    assert sharded_state.keys() == _final_state(one, ITERS + 2).keys()
     assert sharded_state['logit_scale'].shape == torch.Size([])
-    for name, value in single_state.items():
-        torch.testing.assert_close(sharded_state[name], value, rtol=1e-4, atol=1e-5)
     MODELS.build(MODEL).load_state_dict(sharded_state, strict=True)
+
+    # Resumed from it, FSDP continues the single process's curve and weights.
+    run_training(write_config(str(tmp_path / 'fsdp6.py'), BATCH, 2, ITERS + 2, SGD,
+                              start + FSDP), fsdp, world=2, timeout=900,
+                 extra_args=('--resume', ))
+    resumed = _curves(fsdp, keys, range(ITERS + 1, ITERS + 3))
+    for key in keys:
+        torch.testing.assert_close(resumed[key], single[key][ITERS:], rtol=1e-4, atol=1e-5)
+    for name, value in _final_state(one, ITERS + 2).items():
+        torch.testing.assert_close(_final_state(fsdp, ITERS + 2)[name], value,
+                                   rtol=1e-4, atol=1e-5)
 
 
 def test_scalar_parameters_become_vectors_that_save_and_load_as_scalars():

@@ -20,6 +20,7 @@ Example config::
 """
 import torch
 from mmengine._strategy import FSDPStrategy
+from torch.distributed.fsdp import FullyShardedDataParallel
 from mmengine.registry import FUNCTIONS, STRATEGIES
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from torch import nn
@@ -98,7 +99,10 @@ class ScalarSafeFSDPStrategy(FSDPStrategy):
     and CLIP's logit scale is one). Without CUDA, FSDP's ``device_id`` defaults
     to the CPU (with gloo, e.g. ``env_cfg.dist_cfg.backend='gloo'``): the same
     sharded training on a CPU, which tests/engine/test_fsdp_cpu.py checks
-    against DDP and one process. Every other argument is ``FSDPStrategy``'s.
+    against DDP and one process. Resuming loads the optimizer state with the
+    argument order of today's ``FSDP.optim_state_dict_to_load`` (mmengine
+    0.10.7 passes torch 2.0's and fails with ``unhashable type: 'dict'``).
+    Every other argument is ``FSDPStrategy``'s.
 
     Example config::
 
@@ -115,3 +119,8 @@ class ScalarSafeFSDPStrategy(FSDPStrategy):
             self.model_wrapper = dict(self.model_wrapper or dict(type='MMFullyShardedDataParallel'))
             self.model_wrapper.setdefault('device_id', 'cpu')
         return super()._wrap_model(model)
+
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        optim_state_dict = FullyShardedDataParallel.optim_state_dict_to_load(
+            model=self.model, optim=self.optim_wrapper.optimizer, optim_state_dict=state_dict)
+        self.optim_wrapper.load_state_dict(optim_state_dict)
