@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmpretrain.datasets import CIFAR10
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+from scipy import stats
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -214,6 +215,12 @@ def test_report_has_every_column_and_the_zero_shot_change(run):
     gap_header = table.split('**Every gap key**')[1].splitlines()[2]
     assert all(f' {key} |' in gap_header for key in GAP_KEYS)
     assert 'Training time:' in table and 'Beside the paper' in table
+    # R² of the COCO single-label ARI against a gap key, over every run.
+    runs = [e['metrics'] for e in report['runs'].values()]
+    fit = stats.linregress([m['gap/centroid'] for m in runs],
+                           [m['coco_single_label/ari_class'] for m in runs])
+    assert report['r_squared']['all runs']['coco_single_label/ari_class']['centroid'] == \
+        pytest.approx(fit.rvalue**2, abs=1e-9)
 
 
 def test_training_estimate_is_measured_steps_times_the_budget(run):
