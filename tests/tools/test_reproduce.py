@@ -123,6 +123,9 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     work = tmp_path / 'work'
     done = _reproduce_run(work, '--jobs', '2')
     assert 'to go' in done.stdout  # one progress line per job with an ETA
+    # The training-time estimate comes first, before the pretraining.
+    assert done.stdout.index('[time]') < done.stdout.index('[pretrain]')
+    assert 'per training step on cpu' in done.stdout
     parallel = json.loads((work / 'results.json').read_text())
     variants = {'original', 'posthoc mean-centering', 'posthoc gap shift',
                 'contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5'}

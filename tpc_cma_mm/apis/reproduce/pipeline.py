@@ -76,20 +76,23 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
     os.makedirs(work_dir, exist_ok=True)
     check_work_dir(work_dir, settings)
     start = time.time()
+    variants = variant_configs(base, settings)
+    planned = [(name, seed) for name in variants for seed in settings['seeds']]
+    pending = [job for job in planned if job_key(*job) not in results]
+    trained = [job for job in planned if variants[job[0]][0] is not None]
+    # Timed before any long work; a step's time does not depend on the weights, so the
+    # not yet pretrained original is timed from its initialisation.
+    estimate = training_estimate(
+        measured_step_time(base, None if pretrain else base.load_from, work_dir,
+                           timing_steps), len(trained),
+        len([job for job in trained if job in pending]), settings['finetune_iters'])
+    print(f'[time] {estimate["text"]}', flush=True)
     if pretrain is None:
         original = base.load_from
     else:
         print(f'[pretrain] {pretrain_config}, {settings["pretrain_iters"]} iterations')
         original = train(pretrain, osp.join(work_dir, 'pretrain'), None, 0,
                          settings['pretrain_iters'])
-    variants = variant_configs(base, settings)
-    planned = [(name, seed) for name in variants for seed in settings['seeds']]
-    pending = [job for job in planned if job_key(*job) not in results]
-    trained = [job for job in planned if variants[job[0]][0] is not None]
-    estimate = training_estimate(
-        measured_step_time(base, original, work_dir, timing_steps), len(trained),
-        len([job for job in trained if job in pending]), settings['finetune_iters'])
-    print(f'[time] {estimate["text"]}', flush=True)
     print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
           f'{len(pending)} to go, {jobs} at a time', flush=True)
     parallel = jobs > 1 and len(pending) > 1

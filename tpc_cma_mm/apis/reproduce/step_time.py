@@ -12,6 +12,7 @@ import copy
 import os.path as osp
 import platform
 import time
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -32,8 +33,10 @@ def device_name() -> str:
     return f'cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
 
 
-def measured_step_time(cfg: Config, load_from: str, work_dir: str, steps: int = 3) -> dict:
-    """``dict(seconds_per_step, device, steps, step_seconds)`` of ``cfg`` on this device."""
+def measured_step_time(cfg: Config, load_from: Optional[str], work_dir: str,
+                       steps: int = 3) -> dict:
+    """``dict(seconds_per_step, device, steps, step_seconds)`` of ``cfg`` on this device,
+    from the weights ``load_from`` (None: the config's initialisation)."""
     if steps < 2:
         raise ValueError(f'Timing needs at least 2 steps (the first is a warm-up), got {steps}.')
     key = dict(config=config_digest(cfg), device=device_name(), steps=steps)
@@ -46,6 +49,8 @@ def measured_step_time(cfg: Config, load_from: str, work_dir: str, steps: int = 
     cfg.default_hooks.checkpoint.update(interval=steps + 1, save_last=False)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.work_dir, cfg.load_from = osp.join(work_dir, 'step_time'), load_from
+    if load_from is None:  # timed from the initialisation: no weights file to require
+        cfg.default_hooks.pop('require_files', None)
     cfg.experiment_name = f'step_time_{time.time_ns()}'
     cfg.default_hooks.logger.interval = 1
     runner = Runner.from_cfg(cfg)
