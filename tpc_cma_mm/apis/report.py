@@ -1,11 +1,11 @@
 """The reproduction report: aggregate over seeds, R² of each gap key, table, JSON, figures.
 
 A run (one entry of ``results.json``) is ``dict(variant, seed, alpha_target,
-protocol, work_dir, metrics, extra_metrics)``. ``metrics`` holds the fixed
-evaluators (gap keys, clustering, retrieval, zero-shot, captioning);
-``extra_metrics`` is a free ``name -> number`` dict (expressiveness probes,
-real-scale zero-shot benchmarks, COCO clustering, ...: see
-:mod:`tpc_cma_mm.apis.reproduce.jobs`) that :func:`aggregate` averages over
+protocol, work_dir, metrics, extra_metrics, captions_file)``. ``metrics`` holds the
+fixed evaluators (gap keys, clustering, retrieval, zero-shot, captioning, and the
+config's extra sets under their prefixes: real-scale zero-shot benchmarks, COCO
+single-label clustering); ``extra_metrics`` is a free ``name -> number`` dict
+(expressiveness probes, ...: see :mod:`tpc_cma_mm.apis.reproduce.jobs`) that :func:`aggregate` averages over
 seeds like the rest and the markdown table shows as one extra column per name.
 The gap keys are read from :mod:`tpc_cma_mm.evaluation.functional.gaps`.
 Zero-shot benchmarks are every ``zero_shot*/top1`` metric (the test split's own

@@ -16,7 +16,8 @@ Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict
 (``embeds`` as :func:`~tpc_cma_mm.apis.embed_split` returns them); the names in
 ``settings['extra_metrics']`` are computed for every run and kept in the run's
 ``extra_metrics``, which the report's table and JSON pass through as columns.
-Expressiveness probes and real-scale benchmarks plug in there.
+Expressiveness probes plug in there. The functions get the raw embeddings: a
+post-hoc variant's fix (fitted in :func:`evaluate`) is not applied to them.
 """
 import copy
 import os.path as osp
