@@ -3,8 +3,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-from tpc_cma_mm.evaluation.functional import GAP_KEYS
-from tpc_cma_mm.evaluation.functional.gaps import SIMILARITY_KEYS
+from tpc_cma_mm.evaluation.functional.gaps import DISTANCE_KEYS
 from ..outputs import figure_bytes
 from .style import MARKERS, PALETTE, paper_style, plt
 
@@ -14,7 +13,7 @@ __all__ = ['decomposition_figure', 'pca_2d', 'projection_figure']
 def decomposition_figure(variants: Dict[str, dict]) -> bytes:
     """raw² = centroid² + distribution² per variant, and every distance gap key."""
     names = list(variants)
-    keys = [k for k in GAP_KEYS if k not in SIMILARITY_KEYS]
+    keys = list(DISTANCE_KEYS)
     with paper_style():
         fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8),
                                           gridspec_kw=dict(width_ratios=[1, 2.4]))
