@@ -27,11 +27,14 @@ setup(
     description='Controllable modality-gap closing for CLIP-style models '
     '(TPC-CMA) as an OpenMMLab / mmpretrain plugin',
     packages=find_packages(include=['tpc_cma_mm', 'tpc_cma_mm.*']),
+    # Class names and prompt templates of the zero-shot benchmarks.
+    package_data={'tpc_cma_mm.datasets': ['zero_shot_data/*.json']},
     python_requires='>=3.10',
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        # open_clip builds the source-format models for the converter round trips.
-        'tests': ['pytest', 'open_clip_torch==3.3.0'],
+        # open_clip builds the source-format models for the converter round trips;
+        # tensorboard lets the event-file test run instead of skipping.
+        'tests': ['pytest', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0'],
         'bench': ['open_clip_torch==3.3.0'],
         # mmengine's TensorboardVisBackend (tools/train.py --tensorboard).
         'tb': ['tensorboard==2.21.0'],
