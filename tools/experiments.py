@@ -17,7 +17,7 @@ from tpc_cma_mm.apis.study import EXPERIMENTS, Study, write_study_report
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('groups', nargs='*', choices=sorted(EXPERIMENTS))
+    parser.add_argument('groups', nargs='*', help=f'any of {sorted(EXPERIMENTS)}')
     parser.add_argument('--pretrain-config', required=True)
     parser.add_argument('--finetune-config', required=True,
                         help='a TPC-CMA config; every fine-tuning variant derives from it')
@@ -26,7 +26,11 @@ def parse_args(argv=None):
     parser.add_argument('--results', default='docs/experiments/study.json')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--report', help='write study.md and the plots of --results here')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.groups) - set(EXPERIMENTS))
+    if unknown:
+        parser.error(f'unknown groups {unknown}; choose from {sorted(EXPERIMENTS)}')
+    return args
 
 
 def main(argv=None):
