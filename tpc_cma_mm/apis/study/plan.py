@@ -73,6 +73,9 @@ POOL = [dict(name=f'vit-seed{s}', iters=1000, seed=s) for s in (1, 2, 3)] + [
     dict(name='vit-400i', iters=400, seed=0), dict(name='vit-700i', iters=700, seed=0),
     dict(name='resnet', iters=1000, seed=0, tower='resnet'),
     dict(name='resnet-seed1', iters=1000, seed=1, tower='resnet')]
+# 16.4's criterion on the other tower: does the same alpha close the same gap on a ResNet?
+EXPERIMENTS['tower'] = [('pretrain', None, POOL[-2])] + [('finetune', 'resnet', s) for s in (
+    _pairs([('tpc', 1.0), ('const', 0.5)]) + _pairs([('const', 0.5)], combine='grad_share'))]
 EXPERIMENTS['pool'] = [job for spec in POOL for job in (
     [('pretrain', None, spec)] + [('finetune', spec['name'], s) for s in _pairs(
         [('contrastive', 0.0), ('const', 0.5)])])]
