@@ -9,7 +9,9 @@ import math
 
 from mmengine.config import Config
 
-__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'set_iters', 'finetune_config',
+from ..schedule import rescale_schedule
+
+__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'finetune_config',
            'pretrain_config', 'spec_name']
 
 # Fine-tuning sees half the shapes; zero-shot on the other half measures what
@@ -17,18 +19,6 @@ __all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'set_iters', 'finetune_config',
 SEEN_SHAPES = ('circle', 'triangle', 'cross', 'hexagon')
 HELD_OUT_SHAPES = ('square', 'diamond', 'star', 'ring')
 FINETUNE_LOSSES = ('contrastive', 'const', 'tpc')
-
-
-def set_iters(cfg: Config, iters: int) -> None:
-    """Shorten or lengthen a schedule, scaling every scheduler boundary with it."""
-    old = cfg.train_cfg.max_iters
-    cfg.train_cfg.max_iters = iters
-    for sched in cfg.get('param_scheduler', []):
-        begin = round(sched.get('begin', 0) * iters / old)
-        sched['begin'] = begin
-        if 'end' in sched:
-            sched['end'] = max(round(sched['end'] * iters / old), begin + 1)
-    cfg.default_hooks.checkpoint.interval = iters
 
 
 def _train_only(cfg: Config) -> None:
@@ -68,7 +58,7 @@ def finetune_config(base: Config, spec: dict) -> Config:
         cfg.train_dataloader.batch_size = spec['batch']
     if spec.get('shapes') is not None:
         cfg.train_dataloader.dataset.shapes = list(spec['shapes'])
-    set_iters(cfg, spec['iters'])
+    rescale_schedule(cfg, spec['iters'])
     _train_only(cfg)
     return cfg
 
@@ -87,7 +77,7 @@ def pretrain_config(base: Config, spec: dict, resnet_model: dict = None) -> Conf
                              '(tools/experiments.py --resnet-config).')
         for key in ('vision_backbone', 'vision_neck', 'projection'):
             cfg.model[key] = copy.deepcopy(resnet_model[key])
-    set_iters(cfg, spec['iters'])
+    rescale_schedule(cfg, spec['iters'])
     _train_only(cfg)
     return cfg
 
