@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 from tpc_cma_mm.evaluation.functional import (attribute_probes, embedding_suite,
                                               zero_shot_accuracy)
 from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
+from ..embed import embed_split
 from .variants import HELD_OUT_SHAPES
 
 __all__ = ['train_run', 'embed_with_attributes', 'prompt_prototypes',
@@ -49,21 +50,14 @@ def train_run(cfg: Config, work_dir: str, load_from: Optional[str], seed: int) -
     return ckpt, record
 
 
-@torch.no_grad()
 def embed_with_attributes(model, dataloader_cfg: dict) -> dict:
-    """Image and text embeddings of a ShapeCaptions split, with every attribute."""
+    """Image and text embeddings of a ShapeCaptions split (``embed_split``), with every attribute."""
     loader = Runner.build_dataloader(copy.deepcopy(dataloader_cfg))
+    embeds = embed_split(model, loader, progress=False)
     data_list = loader.dataset.data_list
-    parts = dict(img=[], text=[], img_ids=[])
-    for batch in loader:
-        data = model.data_preprocessor(batch, False)
-        out = model(data['inputs'], text_tokens=data['text_tokens'], mode='tensor')
-        parts['img'].append(out['img_embeds'].cpu())
-        parts['text'].append(out['text_embeds'].cpu())
-        parts['img_ids'] += [int(s.get('img_id')) for s in data['data_samples']]
-    attrs = {a: [data_list[i][f'attr_{a}'] for i in parts['img_ids']] for a in ATTRIBUTES}
-    return dict(img=torch.cat(parts['img']), text=torch.cat(parts['text']),
-                img_ids=torch.tensor(parts['img_ids']), attrs=attrs,
+    attrs = {a: [data_list[i][f'attr_{a}'] for i in embeds['img_ids'].tolist()]
+             for a in ATTRIBUTES}
+    return dict(img=embeds['img'], text=embeds['text'], img_ids=embeds['img_ids'], attrs=attrs,
                 labels=torch.tensor([SHAPES.index(s) for s in attrs['shape']]))
 
 
