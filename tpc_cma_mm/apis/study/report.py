@@ -3,10 +3,7 @@ import os
 import os.path as osp
 from typing import Dict, List
 
-import matplotlib
-
-matplotlib.use('Agg')  # headless: the report is written to files only
-import matplotlib.pyplot as plt  # noqa: E402
+from ..figures.style import MARKERS, PALETTE, paper_style, plt
 
 __all__ = ['COLUMNS', 'infonce_curve', 'run_label', 'study_table', 'write_study_report']
 
@@ -66,6 +63,12 @@ def study_table(results: Dict[str, dict]) -> List[str]:
     return lines
 
 
+def _colours(labels) -> Dict[str, tuple]:
+    """One (colour, marker) per label, the same in every panel of a figure."""
+    return {name: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)])
+            for i, name in enumerate(sorted(set(labels)))}
+
+
 def _plot_compromise(results: Dict[str, dict], path: str) -> None:
     keys = (('zero_shot_held_out/top1', 'zero-shot, held-out shapes'),
             ('zero_shot_seen/top1', 'zero-shot, fine-tuned shapes'),
@@ -83,16 +86,20 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
             f'WiSE-FT of {run_label(dict(entry, kind="finetune"))}'
         groups.setdefault(name, []).append(entry['metrics'])
     original = next(e['metrics'] for e in results.values() if e['kind'] == 'pretrain')
+    style = _colours(groups)
     for ax, (key, title) in zip(axes, keys):
         for name, runs in sorted(groups.items()):
             runs = sorted(runs, key=lambda m: m['gap/centroid'])
             xs = [100 * (1 - m['gap/centroid'] / original['gap/centroid']) for m in runs]
-            ax.plot(xs, [m[key] for m in runs], 'o-', label=name)
+            colour, marker = style[name]
+            ax.plot(xs, [m[key] for m in runs], marker=marker, color=colour, label=name)
         ax.axhline(original[key], color='grey', ls=':', label='original')
-        ax.set(title=title, xlabel='centroid gap reduction (%)', ylabel='%')
-    axes[0].legend(fontsize=8)
+        ax.set(title=title, xlabel='centroid gap reduction (%)', ylabel='accuracy (%)')
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='center left', bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle('What closing the gap costs: accuracy against centroid-gap reduction')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches='tight')
     plt.close(fig)
 
 
@@ -102,15 +109,18 @@ def _plot_training(results: Dict[str, dict], path: str) -> None:
                       key=str)
     fig, axes = plt.subplots(1, len(settings), figsize=(4.5 * len(settings), 3.6),
                              squeeze=False)
+    shown = [e for e in runs if e['spec']['seed'] == 0 and e['spec']['iters'] == 300
+             and not OFF_CURVE & set(e['spec'])]
+    style = _colours(run_label(e).split(',')[0] for e in shown)
     for ax, (lr, batch) in zip(axes[0], settings):
-        for e in runs:
-            if (e['spec'].get('lr'), e['spec'].get('batch')) == (lr, batch) and \
-                    e['spec']['seed'] == 0 and e['spec']['iters'] == 300 and \
-                    not OFF_CURVE & set(e['spec']):
-                ax.plot(infonce_curve(e), lw=0.8, label=run_label(e).split(',')[0])
-        ax.set(title=f'lr={lr or "default"}, batch={batch or 256}', xlabel='iteration',
-               ylabel='InfoNCE (unweighted)')
+        for e in shown:
+            if (e['spec'].get('lr'), e['spec'].get('batch')) == (lr, batch):
+                name = run_label(e).split(',')[0]
+                ax.plot(infonce_curve(e), lw=0.9, color=style[name][0], label=name)
+        ax.set(title=f'lr={lr or "default"}, batch={batch or 256}',
+               xlabel='fine-tuning iteration', ylabel='InfoNCE, unweighted (nats)')
         ax.legend(fontsize=7)
+    fig.suptitle('Does the contrastive task survive the alignment? (ln B = collapse)')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -118,8 +128,9 @@ def _plot_training(results: Dict[str, dict], path: str) -> None:
 
 def write_study_report(results: Dict[str, dict], out_dir: str, command: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
-    _plot_compromise(results, osp.join(out_dir, 'compromise.png'))
-    _plot_training(results, osp.join(out_dir, 'training.png'))
+    with paper_style():
+        _plot_compromise(results, osp.join(out_dir, 'compromise.png'))
+        _plot_training(results, osp.join(out_dir, 'training.png'))
     lines = ['# Study results (written by tools/experiments.py --report)', '',
              f'Command: `{command}`', '',
              'Fine-tuning on 4 of the 8 shapes (circle, triangle, cross, hexagon); test split '
