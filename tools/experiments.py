@@ -2,7 +2,9 @@
 
 Each group (tpc_cma_mm.apis.study.EXPERIMENTS) trains and scores its runs one
 after another, recording each in ``--results`` as it finishes; a rerun skips
-what is recorded.
+what is recorded. ``--caption`` captions every job of the run as well (the
+reproduction's protocol; recorded entries get their captions without retraining);
+``--pool-report DIR`` writes the model pool's R² report of ``--results``.
 """
 import argparse
 import json
@@ -12,7 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tpc_cma_mm.apis.study import EXPERIMENTS, Study, write_study_report
+from tpc_cma_mm.apis.study import EXPERIMENTS, Study, write_pool_report, write_study_report
 
 
 def parse_args(argv=None):
@@ -26,6 +28,12 @@ def parse_args(argv=None):
     parser.add_argument('--results', default='docs/experiments/study.json')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--report', help='write study.md and the plots of --results here')
+    parser.add_argument('--pool-report', help='write pool.md (R² per task and gap key) here')
+    parser.add_argument('--caption', action='store_true',
+                        help='caption every job (decoder on text embeddings, CIDEr)')
+    parser.add_argument('--decoder-iters', type=int, default=300)
+    parser.add_argument('--caption-train', type=int, default=3000)
+    parser.add_argument('--caption-test', type=int, default=300)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.groups) - set(EXPERIMENTS))
     if unknown:
@@ -39,12 +47,15 @@ def main(argv=None):
     pretrain, finetune = (Config.fromfile(p) for p in (args.pretrain_config, args.finetune_config))
     init_default_scope(finetune.get('default_scope', 'tpc_cma_mm'))
     resnet = Config.fromfile(args.resnet_config).model if args.resnet_config else None
-    study = Study(pretrain, finetune, args.work_dir, args.results, resnet)
+    captioning = dict(decoder_iters=args.decoder_iters, num_train=args.caption_train,
+                      num_test=args.caption_test) if args.caption else None
+    study = Study(pretrain, finetune, args.work_dir, args.results, resnet, captioning)
     study.run([job for group in args.groups for job in EXPERIMENTS[group]])
-    if args.report:
-        path = write_study_report(json.load(open(args.results)), args.report,
-                                  'python tools/experiments.py ' + ' '.join(sys.argv[1:]))
-        print(f'Report written to {path}')
+    command = 'python tools/experiments.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
+    for out_dir, write in ((args.report, write_study_report),
+                           (args.pool_report, write_pool_report)):
+        if out_dir:
+            print(f'Report written to {write(json.load(open(args.results)), out_dir, command)}')
 
 
 if __name__ == '__main__':

@@ -3,13 +3,21 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
-from tpc_cma_mm.apis.study import (SEEN_SHAPES, Study, finetune_config,
-                                   interpolate_state_dicts, job_key, pretrain_config,
-                                   write_study_report)
+from tpc_cma_mm.apis import caption_scores, embed_split, init_model
+from tpc_cma_mm.apis.study import (HELD_OUT_SHAPES, POSTHOC_FIXES, SEEN_SHAPES, Study,
+                                   finetune_config, interpolate_state_dicts, job_key,
+                                   pretrain_config, write_study_report)
+from tpc_cma_mm.datasets import SHAPES
+from tpc_cma_mm.evaluation.functional import embedding_suite
 from tpc_cma_mm.registry import DATASETS, MODELS
 
 PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
@@ -128,3 +136,98 @@ def test_study_runs_every_kind_of_job_and_resumes(tmp_path):
     assert not (tmp_path / 'other_work').exists()
     with pytest.raises(KeyError, match='run its pretraining job first'):
         Study(pre, fine, str(tmp_path / 'work'), results).run([('finetune', 'q', spec)])
+
+
+def _tiny_study(tmp_path, **kwargs):
+    init_default_scope('tpc_cma_mm')
+    pre = _tiny(Config.fromfile(PRETRAIN), pretrain=True)
+    fine = _tiny(Config.fromfile(FINETUNE), pretrain=False)
+    return pre, fine, Study(pre, fine, str(tmp_path / 'work'), str(tmp_path / 'study.json'),
+                            **kwargs)
+
+
+def test_posthoc_entry_is_the_pretrained_model_plus_the_fix(tmp_path):
+    pre, _, study = _tiny_study(tmp_path)
+    original = dict(name='p', iters=4, seed=0)
+    study.run([('pretrain', None, original)] + [('posthoc', 'p', dict(posthoc=fix))
+                                                 for fix in POSTHOC_FIXES])
+    cfg = pretrain_config(pre, original)
+    model = init_model(cfg, study.results['pretrain | None | p']['checkpoint'])
+    test = embed_split(model, Runner.build_dataloader(cfg.test_dataloader), progress=False)
+    val_loader = dict(cfg.test_dataloader, dataset=dict(cfg.test_dataloader.dataset, split='val'))
+    val = embed_split(model, Runner.build_dataloader(val_loader), progress=False)
+    prototypes = model.class_prototypes().cpu()
+    for fix in POSTHOC_FIXES:
+        entry = study.results[job_key('posthoc', 'p', dict(posthoc=fix))]
+        expected = embedding_suite(test['img'], test['text'], test['labels'], test['img_ids'],
+                                   prototypes, posthoc=fix)
+        assert {k: entry['metrics'][k] for k in expected} == pytest.approx(expected, abs=1e-6)
+        assert set(entry['metrics']) == set(study.results['pretrain | None | p']['metrics'])
+    # The held-out zero-shot and the shape probe of MeanCentering by hand: both sides
+    # centred by the test pairs' means and renormalised.
+    metrics = study.results[job_key('posthoc', 'p', dict(posthoc='MeanCentering'))]['metrics']
+    mean_img, mean_text = test['img'].double().mean(0), test['text'].double().mean(0)
+    img = F.normalize(test['img'].double() - mean_img, dim=-1).float()
+    protos = F.normalize(prototypes.double() - mean_text, dim=-1).float()
+    names = [SHAPES[i] for i in test['labels'].tolist()]
+    rows = torch.tensor([n in HELD_OUT_SHAPES for n in names])
+    hits = ((img[rows] @ protos.T).argmax(1) == test['labels'][rows]).double().mean()
+    assert metrics['zero_shot_held_out/top1'] == pytest.approx(100 * float(hits))
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(
+        F.normalize(val['img'].double() - mean_img, dim=-1).numpy(), val['labels'].numpy())
+    assert metrics['probe/shape'] == pytest.approx(
+        100 * probe.score(img.double().numpy(), test['labels'].numpy()), abs=100 / len(img) + 1e-6)
+    # Centring removes (nearly: renormalisation) the centroid gap.
+    before = study.results['pretrain | None | p']['metrics']['gap/centroid']
+    assert metrics['gap/centroid'] < 0.25 * before
+
+
+def _files(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob('*')
+            if p.is_file() and p.parts[len(root.parts)] != 'captioning'}
+
+
+def test_captions_are_added_to_recorded_entries_without_training(tmp_path):
+    spec = dict(loss='const', alpha=0.5, iters=4, seed=0, shapes=SEEN_SHAPES)
+    jobs = [('pretrain', None, dict(name='p', iters=4, seed=0)), ('finetune', 'p', spec),
+            ('wise', 'p', dict(spec, coefficient=0.5))] + [
+                ('posthoc', 'p', dict(posthoc=fix)) for fix in POSTHOC_FIXES]
+    pre, fine, study = _tiny_study(tmp_path)
+    study.run(jobs)
+    before, trained = dict(study.results), _files(tmp_path / 'work')
+    protocol = dict(decoder_iters=2, num_train=32, num_test=16)
+    _, _, study = _tiny_study(tmp_path, captioning=protocol)
+    study.run(jobs)
+    assert _files(tmp_path / 'work') == trained  # no checkpoint written or changed
+    for key, entry in study.results.items():
+        old = {k: v for k, v in entry['metrics'].items() if not k.startswith('caption_')}
+        assert old == before[key]['metrics'] and entry['captioning']['protocol'] == protocol
+        captioned = entry['spec'].get('posthoc') != 'GapShift'
+        assert ('caption_image/CIDEr' in entry['metrics']) == captioned
+        assert ('caption_text/CIDEr' in entry['metrics']) == captioned
+        assert captioned or 'no decoder-side counterpart' in entry['captioning']['not_captioned']
+    # The same numbers as the protocol called directly on each model (centred for C3).
+    train = dict(fine.train_dataloader.dataset, pipeline=fine.test_dataloader.dataset.pipeline)
+    models = dict(finetune=(finetune_config(fine, spec), job_key('finetune', 'p', spec), False),
+                  posthoc=(pretrain_config(pre, dict(name='p', iters=4, seed=0)),
+                           'pretrain | None | p', True))
+    for kind, (cfg, ckpt_key, center) in models.items():
+        model = init_model(cfg, study.results[ckpt_key]['checkpoint'])
+        direct = caption_scores(model, train, fine.test_dataloader.dataset,
+                                str(tmp_path / f'direct_{kind}'), decoder_iters=2,
+                                num_train=32, num_test=16, center=center, meteor=False,
+                                progress=False)
+        key = ckpt_key if kind == 'finetune' else job_key('posthoc', 'p',
+                                                           dict(posthoc='MeanCentering'))
+        metrics = study.results[key]['metrics']
+        assert study.results[key]['captioning']['center'] == center
+        # The study embedded exactly this model's weights and these data sets.
+        assert (tmp_path / 'work' / 'captioning' / f'embeds_{direct["cache_key"]}.pth').is_file()
+        assert metrics['caption_image/CIDEr'] == pytest.approx(direct['image']['CIDEr'])
+        assert metrics['caption_text/CIDEr'] == pytest.approx(direct['text']['CIDEr'])
+    # Three sets of weights (the original, shared by MeanCentering; the fine-tune; the mix).
+    assert len(list((tmp_path / 'work' / 'captioning').glob('embeds_*.pth'))) == 3
+    with pytest.raises(ValueError, match='was captioned with'):
+        _tiny_study(tmp_path, captioning=dict(protocol, decoder_iters=3))[2].run(jobs[:1])
+    with pytest.raises(ValueError, match='exactly the keys'):
+        _tiny_study(tmp_path, captioning=dict(decoder_iters=3))

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from tpc_cma_mm.apis.study import POOL_TASKS, write_pool_report
 from tpc_cma_mm.apis.study.pool import bootstrap_r_squared, pool_r_squared
+from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 
 
 def test_r_squared_equals_scipy_linregress_and_the_interval_holds_it():
@@ -43,3 +45,45 @@ def test_pool_r_squared_reads_every_model_but_not_wise_mixes():
 def test_bad_input_names_the_problem(x, y, level, message):
     with pytest.raises(ValueError, match=message):
         bootstrap_r_squared(x, y, level=level)
+
+
+def _pool_results():
+    rng = np.random.default_rng(2)
+    results = {}
+    for m in range(4):
+        runs = [('pretrain', None, dict(name=f'm{m}', iters=10 * (m + 1))),
+                ('finetune', f'm{m}', dict(loss='contrastive')),
+                ('posthoc', f'm{m}', dict(posthoc='GapShift')),
+                ('wise', f'm{m}', dict(loss='contrastive', coefficient=0.5))]
+        for kind, pretrained, spec in runs:
+            metrics = {f'gap/{k}': float(rng.normal()) for k in GAP_KEYS}
+            metrics.update({task: float(rng.normal()) for task in POOL_TASKS})
+            if kind == 'posthoc' or (kind == 'finetune' and m == 0):
+                del metrics['caption_image/CIDEr']
+            results[f'{kind} | {pretrained} | {spec}'] = dict(
+                kind=kind, pretrained=pretrained, spec=spec, metrics=metrics)
+    return results
+
+
+def _cells(report: str, task: str) -> list:
+    lines = report.split(f'**{task}**')[1].splitlines()
+    return [c.strip() for c in lines[4].strip('|').split('|')]
+
+
+def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_path):
+    results = _pool_results()
+    with pytest.raises(KeyError, match='only_with_task'):
+        pool_r_squared(results, 'caption_image/CIDEr', ['gap/centroid'])
+    report = open(write_pool_report(results, str(tmp_path), 'cmd')).read()
+    for task in POOL_TASKS:
+        kept = [e['metrics'] for e in results.values()
+                if e['kind'] != 'wise' and task in e['metrics']]
+        expected = [bootstrap_r_squared([m[f'gap/{k}'] for m in kept], [m[task] for m in kept],
+                                        num_resamples=2000, seed=0) for k in GAP_KEYS]
+        assert _cells(report, task) == [f'{r["r2"]:.2f} [{r["low"]:.2f}, {r["high"]:.2f}]'
+                                        for r in expected]
+    # 12 runs (4 WiSE-FT mixes out); 5 lack CIDEr: 4 GapShift and one fine-tune.
+    assert '**clustering/ari_class**: 12 runs.' in report
+    assert '**caption_image/CIDEr**: 7 runs; 5 without caption_image/CIDEr left out: ' in report
+    assert report.count('posthoc | m') == 4  # named in the CIDEr table's line only
+    assert (tmp_path / 'pool_ari.png').stat().st_size > 0

@@ -1,9 +1,13 @@
 """The study's experiments as data, and a resumable runner that records each result as it goes.
 
 A job is ``(kind, pretrained, spec)``: kind 'pretrain' (spec of a pretraining),
-'finetune' (spec of a fine-tuning of the pretrained model named ``pretrained``)
-or 'wise' (a WiSE-FT mix: the fine-tuning spec plus ``coefficient``). Results
-go to one JSON file rewritten after every job, so a stopped study resumes.
+'finetune' (spec of a fine-tuning of the pretrained model named ``pretrained``),
+'wise' (a WiSE-FT mix: the fine-tuning spec plus ``coefficient``) or 'posthoc'
+(the pretrained model with ``dict(posthoc='MeanCentering' | 'GapShift')``).
+Results go to one JSON file rewritten after every job, so a stopped study
+resumes. With ``captioning`` (captions.PROTOCOL_KEYS), every job is also
+captioned; an entry recorded without captions gets them on a rerun, from its
+recorded checkpoints, without training again.
 """
 import json
 import os
@@ -15,11 +19,12 @@ from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
 from ..model import init_model
+from .captions import NOT_CAPTIONED, caption_metrics, check_protocol, posthoc_centering
 from .runs import score_model, train_run
 from .variants import SEEN_SHAPES, finetune_config, pretrain_config, spec_name
 from .wise_ft import interpolate_state_dicts
 
-__all__ = ['EXPERIMENTS', 'Study', 'job_key']
+__all__ = ['EXPERIMENTS', 'POOL', 'POSTHOC_FIXES', 'Study', 'job_key']
 
 FT = dict(iters=300, seed=0, shapes=SEEN_SHAPES)
 BASE = 'vit'
@@ -60,6 +65,12 @@ EXPERIMENTS = dict(
     phases=[('finetune', BASE, s) for p in ((0.0, 0.2, 0.8), (0.2, 0.7, 0.1))
             for s in _pairs([('tpc', 1.0)], phases=p)],
     budget=[('finetune', BASE, s) for s in _pairs([('tpc', 0.5), ('tpc', 1.0)], iters=1200)],
+    # 16.4: the gradient-share combination's alpha range (0.5 already closes 96 %), with the
+    # curriculum and without, and whether it transfers to batch 32 with the curriculum.
+    grad_share=[('finetune', BASE, s) for s in
+                _pairs([('const', 0.05), ('const', 0.1), ('const', 0.2), ('const', 0.3),
+                        ('tpc', 0.1), ('tpc', 0.3), ('tpc', 1.0)], combine='grad_share')
+                + _pairs([('tpc', 0.3), ('tpc', 1.0)], combine='grad_share', batch=32)],
 )
 # 16.2: differently pretrained models (temperature, caption attribute rate, length, seed,
 # image tower), each fine-tuned two ways, so that the gap keys vary independently;
@@ -75,10 +86,13 @@ POOL = [dict(name=f'vit-seed{s}', iters=1000, seed=s) for s in (1, 2, 3)] + [
     dict(name='resnet-seed1', iters=1000, seed=1, tower='resnet')]
 # 16.4's criterion on the other tower: does the same alpha close the same gap on a ResNet?
 EXPERIMENTS['tower'] = [('pretrain', None, POOL[-2])] + [('finetune', 'resnet', s) for s in (
-    _pairs([('tpc', 1.0), ('const', 0.5)]) + _pairs([('const', 0.5)], combine='grad_share'))]
+    _pairs([('tpc', 1.0), ('const', 0.5), ('tpc', 0.5)])
+    + _pairs([('const', 0.5), ('const', 0.1), ('tpc', 0.3), ('tpc', 1.0)], combine='grad_share'))]
+POSTHOC_FIXES = ('MeanCentering', 'GapShift')
 EXPERIMENTS['pool'] = [job for spec in POOL for job in (
     [('pretrain', None, spec)] + [('finetune', spec['name'], s) for s in _pairs(
-        [('contrastive', 0.0), ('const', 0.5)])])]
+        [('contrastive', 0.0), ('const', 0.5)])]
+    + [('posthoc', spec['name'], dict(posthoc=fix)) for fix in POSTHOC_FIXES])]
 
 
 def job_key(kind: str, pretrained, spec: dict) -> str:
@@ -89,9 +103,10 @@ class Study:
     """Runs jobs against one work dir and one results file (``docs/experiments/*.json``)."""
 
     def __init__(self, pretrain_cfg: Config, finetune_cfg: Config, work_dir: str,
-                 results_file: str, resnet_model: dict = None):
+                 results_file: str, resnet_model: dict = None, captioning: dict = None):
         self.pretrain_cfg, self.finetune_cfg = pretrain_cfg, finetune_cfg
         self.resnet_model, self.work_dir, self.results_file = resnet_model, work_dir, results_file
+        self.captioning = None if captioning is None else check_protocol(captioning)
         self.results = json.load(open(results_file)) if osp.isfile(results_file) else {}
 
     def _save(self) -> None:
@@ -101,11 +116,15 @@ class Study:
             json.dump(self.results, f, indent=1)
         os.replace(tmp, self.results_file)  # a stop mid-write never loses the file
 
-    def pretrained(self, name: str) -> Tuple[str, dict]:
+    def _original(self, name: str) -> dict:
         entry = self.results.get(f'pretrain | None | {name}')
         if entry is None:
             raise KeyError(f'pretrained model {name!r} is not in {self.results_file}: '
                            'run its pretraining job first.')
+        return entry
+
+    def pretrained(self, name: str) -> Tuple[str, dict]:
+        entry = self._original(name)
         return entry['checkpoint'], entry['model_cfg']
 
     def run(self, jobs: Iterable[tuple]) -> None:
@@ -113,15 +132,51 @@ class Study:
         for done, (kind, pretrained, spec) in enumerate(jobs, 1):
             key = f'pretrain | None | {spec["name"]}' if kind == 'pretrain' else \
                 job_key(kind, pretrained, spec)
-            if key in self.results:
-                continue
+            if key not in self.results:
+                start = time.time()
+                entry = getattr(self, f'_{kind}')(pretrained, spec)
+                entry.update(kind=kind, pretrained=pretrained, spec=spec,
+                             minutes=(time.time() - start) / 60)
+                self.results[key] = entry
+                self._save()
+                print(f'[{done}/{len(jobs)}] {key}: {entry["minutes"]:.1f} min', flush=True)
+            if self.captioning is not None:
+                self._caption(key)
+
+    def _caption(self, key: str) -> None:
+        entry = self.results[key]
+        recorded = entry.get('captioning')
+        if recorded is not None:
+            if recorded['protocol'] != self.captioning:
+                raise ValueError(
+                    f'{key} was captioned with {recorded["protocol"]}, not {self.captioning}: '
+                    'caption with the recorded protocol, or use another results file.')
+            return
+        center = posthoc_centering(entry['spec'])
+        record = dict(protocol=self.captioning)
+        if center is None:
+            record['not_captioned'] = NOT_CAPTIONED
+        else:
             start = time.time()
-            entry = getattr(self, f'_{kind}')(pretrained, spec)
-            entry.update(kind=kind, pretrained=pretrained, spec=spec,
-                         minutes=(time.time() - start) / 60)
-            self.results[key] = entry
-            self._save()
-            print(f'[{done}/{len(jobs)}] {key}: {entry["minutes"]:.1f} min', flush=True)
+            entry['metrics'].update(caption_metrics(
+                self._model(entry), self.finetune_cfg, self.captioning,
+                osp.join(self.work_dir, 'captioning'), center))
+            record.update(center=center, minutes=(time.time() - start) / 60)
+        entry['captioning'] = record
+        self._save()
+        print(f'{key}: ' + (f'not captioned: {NOT_CAPTIONED}' if center is None else
+                            f'captioned in {record["minutes"]:.1f} min'), flush=True)
+
+    def _model(self, entry: dict):
+        """The model of a recorded entry, rebuilt from its checkpoint(s)."""
+        kind, pretrained, spec = entry['kind'], entry['pretrained'], entry['spec']
+        if kind == 'posthoc':
+            return self._model(self._original(pretrained))
+        if kind == 'wise':
+            return self._wise_model(pretrained, spec)[0]
+        cfg = pretrain_config(self.pretrain_cfg, spec, self.resnet_model) \
+            if kind == 'pretrain' else self._model_cfg(pretrained, spec)
+        return init_model(cfg, entry['checkpoint'])
 
     def _pretrain(self, _, spec: dict) -> dict:
         cfg = pretrain_config(self.pretrain_cfg, spec, self.resnet_model)
@@ -129,6 +184,14 @@ class Study:
                                  None, spec['seed'])
         return dict(checkpoint=ckpt, model_cfg=cfg.model.to_dict(), train=record,
                     metrics=score_model(init_model(cfg, ckpt), cfg))
+
+    def _posthoc(self, pretrained: str, spec: dict) -> dict:
+        if set(spec) != {'posthoc'}:
+            raise ValueError(f"a posthoc job's spec is dict(posthoc=NAME), got {spec}")
+        original = self._original(pretrained)
+        # Scored on the same config, so the same test split, as the pretrained entry.
+        cfg = pretrain_config(self.pretrain_cfg, original['spec'], self.resnet_model)
+        return dict(metrics=score_model(self._model(original), cfg, spec['posthoc']))
 
     def _model_cfg(self, pretrained: str, spec: dict) -> Config:
         cfg = finetune_config(self.finetune_cfg, spec)
@@ -144,7 +207,7 @@ class Study:
         return dict(checkpoint=ckpt, train=record,
                     metrics=score_model(init_model(cfg, ckpt), cfg))
 
-    def _wise(self, pretrained: str, spec: dict) -> dict:
+    def _wise_model(self, pretrained: str, spec: dict) -> tuple:
         ft_spec = {k: v for k, v in spec.items() if k != 'coefficient'}
         finetuned = self.results.get(job_key('finetune', pretrained, ft_spec))
         if finetuned is None:
@@ -156,4 +219,7 @@ class Study:
         states = [s.get('state_dict', s) for s in states]
         model.load_state_dict(interpolate_state_dicts(*states, spec['coefficient']))
         model.invalidate_prototypes()
-        return dict(metrics=score_model(model.eval(), cfg))
+        return model.eval(), cfg
+
+    def _wise(self, pretrained: str, spec: dict) -> dict:
+        return dict(metrics=score_model(*self._wise_model(pretrained, spec)))

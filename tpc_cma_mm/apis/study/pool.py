@@ -1,9 +1,9 @@
 """R² of a task on a gap key across a pool of models, with a bootstrap confidence interval."""
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['bootstrap_r_squared', 'pool_r_squared']
+__all__ = ['bootstrap_r_squared', 'pool_entries', 'pool_r_squared']
 
 
 def _r_squared(x: np.ndarray, y: np.ndarray) -> float:
@@ -36,12 +36,29 @@ def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: i
                 resamples_used=int(len(values)))
 
 
+def pool_entries(results: Dict[str, dict], task: str) -> Tuple[Dict[str, dict], List[str]]:
+    """The pool's runs (every entry but WiSE-FT mixes) that have ``task``, and the keys of
+    those left out for lacking it (e.g. GapShift has no CIDEr)."""
+    pool = {k: e for k, e in results.items() if e['kind'] != 'wise'}
+    left_out = sorted(k for k, e in pool.items() if task not in e['metrics'])
+    return {k: e for k, e in pool.items() if task in e['metrics']}, left_out
+
+
 def pool_r_squared(results: Dict[str, dict], task: str, gap_keys: Sequence[str],
-                   **kwargs) -> Dict[str, Dict[str, float]]:
-    """``{gap key: bootstrap_r_squared}`` of ``task`` over every model in a study's results."""
-    metrics = [entry['metrics'] for entry in results.values() if entry['kind'] != 'wise']
-    missing = [k for k in (task, *gap_keys) if any(k not in m for m in metrics)]
+                   only_with_task: bool = False, **kwargs) -> Dict[str, Dict[str, float]]:
+    """``{gap key: bootstrap_r_squared}`` of ``task`` over every model in a study's results.
+
+    A run without ``task`` raises, unless ``only_with_task``: then the runs that have it
+    are used (``pool_entries`` names those left out) and each result says ``runs``.
+    """
+    pool, left_out = pool_entries(results, task)
+    if left_out and not only_with_task:
+        raise KeyError(f'pool_r_squared: {task!r} is missing from {len(left_out)} runs '
+                       f'({left_out[:3]}...); pass only_with_task=True to leave them out.')
+    metrics = [entry['metrics'] for entry in pool.values()]
+    missing = [k for k in gap_keys if any(k not in m for m in metrics)]
     if missing:
         raise KeyError(f'pool_r_squared: keys {missing} are missing from some runs.')
-    return {key: bootstrap_r_squared([m[key] for m in metrics], [m[task] for m in metrics],
-                                     **kwargs) for key in gap_keys}
+    return {key: dict(bootstrap_r_squared([m[key] for m in metrics],
+                                          [m[task] for m in metrics], **kwargs),
+                      runs=len(metrics)) for key in gap_keys}

@@ -24,6 +24,8 @@ def run_label(entry: dict) -> str:
     """'const 0.5, lr=0.002' etc.: the loss and what differs from the default budget."""
     if entry['kind'] == 'pretrain':
         return f'original ({entry["spec"]["name"]})'
+    if entry['kind'] == 'posthoc':
+        return f'original ({entry["pretrained"]}) + {entry["spec"]["posthoc"]}'
     spec = entry['spec']
     label = spec['loss'] if spec['loss'] == 'contrastive' else f'{spec["loss"]} {spec["alpha"]}'
     extras = [f'{k}={spec[k]}' for k in ('iters', 'seed', 'lr', 'batch', *sorted(OFF_CURVE))
@@ -80,7 +82,7 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
         spec = entry['spec']
         plain = all(spec.get(k, v) == v for k, v in DEFAULTS.items() if k != 'iters') \
             and not OFF_CURVE & set(spec) and spec.get('iters', 300) == 300
-        if entry['kind'] == 'pretrain' or not plain:
+        if entry['kind'] not in ('finetune', 'wise') or not plain:
             continue
         name = spec['loss'] if entry['kind'] != 'wise' else \
             f'WiSE-FT of {run_label(dict(entry, kind="finetune"))}'

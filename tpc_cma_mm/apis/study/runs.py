@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from tpc_cma_mm.evaluation.functional import (attribute_probes, embedding_suite,
-                                              zero_shot_accuracy)
+from tpc_cma_mm.evaluation.functional import (attribute_probes, build_posthoc,
+                                              embedding_suite, zero_shot_accuracy)
 from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
 from ..embed import embed_split
 from .variants import HELD_OUT_SHAPES
@@ -71,29 +71,39 @@ def prompt_prototypes(model, classnames: Sequence[str], templates: Sequence[str]
     return torch.stack(protos)
 
 
-def score_model(model, cfg: Config) -> Dict[str, float]:
+def score_model(model, cfg: Config, posthoc=None) -> Dict[str, float]:
     """Gap keys and tasks (embedding_suite) plus the expressiveness side on the test split:
     probes per attribute (fitted on the val split), attribute zero-shot, and shape zero-shot
-    on the shapes fine-tuning never saw."""
+    on the shapes fine-tuning never saw.
+
+    With ``posthoc`` (a transform name or config, e.g. 'MeanCentering'), every key is of
+    "model + fix": the transform is fitted on the test pairs (as embedding_suite does), its
+    image side maps the test and the probes' val embeddings, its text side every prototype.
+    """
     test = embed_with_attributes(model, cfg.test_dataloader)
     # The probes are fitted on the val split (the study trains without validation).
     probe_loader = copy.deepcopy(cfg.test_dataloader)
     probe_loader.dataset.split = 'val'
     probe_train = embed_with_attributes(model, probe_loader)
     prototypes = model.class_prototypes().cpu()
+    transform = build_posthoc(posthoc)
     metrics = embedding_suite(test['img'], test['text'], test['labels'], test['img_ids'],
-                              prototypes)
-    probes = attribute_probes(probe_train['img'], probe_train['attrs'], test['img'],
+                              prototypes, posthoc=transform)
+    # embedding_suite has fitted ``transform`` on the test pairs.
+    image_side = transform.image if transform is not None else (lambda x: x)
+    text_side = transform.text if transform is not None else (lambda x: x)
+    test_img, prototypes = image_side(test['img']), text_side(prototypes)
+    probes = attribute_probes(image_side(probe_train['img']), probe_train['attrs'], test_img,
                               test['attrs'])
     metrics.update({f'probe/{k}': v for k, v in probes.items()})
     metrics['probe/mean'] = sum(probes.values()) / len(probes)
     for attr, (names, templates) in ATTRIBUTE_PROMPTS.items():
         labels = torch.tensor([names.index(v) for v in test['attrs'][attr]])
-        protos = prompt_prototypes(model, names, templates)
-        metrics[f'attr_zero_shot/{attr}'] = zero_shot_accuracy(test['img'], protos, labels,
+        protos = text_side(prompt_prototypes(model, names, templates))
+        metrics[f'attr_zero_shot/{attr}'] = zero_shot_accuracy(test_img, protos, labels,
                                                                (1, ))['top1']
     held_out = torch.tensor([s in HELD_OUT_SHAPES for s in test['attrs']['shape']])
     for name, rows in (('held_out', held_out), ('seen', ~held_out)):
         metrics[f'zero_shot_{name}/top1'] = zero_shot_accuracy(
-            test['img'][rows], prototypes, test['labels'][rows], (1, ))['top1']
+            test_img[rows], prototypes, test['labels'][rows], (1, ))['top1']
     return metrics

@@ -1,0 +1,55 @@
+"""The reproduction's captioning protocol for one study entry (tpc_cma_mm.apis.captioning).
+
+A decoder is trained on the text embeddings of the fine-tuning config's train
+data set (with its deterministic test pipeline, as tpc_cma_mm/apis/reproduce/jobs.py
+does) and captions the test data set from image and from text embeddings. Every
+entry of a study uses the same two data sets, so CIDEr compares across the pool.
+"""
+import copy
+from typing import Dict, Optional
+
+from mmengine.config import Config
+
+from ..captioning import DECODER_CONFIG, caption_scores
+
+__all__ = ['NOT_CAPTIONED', 'PROTOCOL_KEYS', 'caption_metrics', 'check_protocol',
+           'posthoc_centering']
+
+PROTOCOL_KEYS = ('decoder_iters', 'num_train', 'num_test')
+# GapShift moves each modality along the gap vector; the decoder has no counterpart.
+NOT_CAPTIONED = 'GapShift has no decoder-side counterpart (tpc_cma_mm/apis/reproduce/jobs.py)'
+
+
+def check_protocol(captioning: dict) -> dict:
+    """The protocol dict, or a ValueError naming what is wrong with it."""
+    if set(captioning) != set(PROTOCOL_KEYS):
+        raise ValueError(f'captioning needs exactly the keys {PROTOCOL_KEYS} '
+                         f'(e.g. 300 / 3000 / 300), got {sorted(captioning)}.')
+    return {k: captioning[k] for k in PROTOCOL_KEYS}
+
+
+def posthoc_centering(spec: dict) -> Optional[bool]:
+    """``center`` of the decoder for an entry's spec, or None: not captioned."""
+    posthoc = spec.get('posthoc')
+    if posthoc == 'GapShift':
+        return None
+    if posthoc not in (None, 'MeanCentering'):
+        raise ValueError(f'no captioning rule for posthoc={posthoc!r}; '
+                         "known: 'MeanCentering' (C3's centring), 'GapShift' (not captioned).")
+    # Post-hoc mean-centering is C3's centred conditioning of the decoder.
+    return posthoc == 'MeanCentering'
+
+
+def caption_metrics(model, finetune_cfg: Config, protocol: dict, out_dir: str,
+                    center: bool) -> Dict[str, float]:
+    """``caption_image/...`` and ``caption_text/...`` scores of ``model`` (METEOR off)."""
+    train = copy.deepcopy(finetune_cfg.train_dataloader.dataset)
+    train.pipeline = finetune_cfg.test_dataloader.dataset.pipeline  # deterministic
+    scores = caption_scores(model, train, finetune_cfg.test_dataloader.dataset, out_dir,
+                            decoder_config=(finetune_cfg.get('reproduce') or {}).get(
+                                'decoder_config', DECODER_CONFIG),
+                            decoder_iters=protocol['decoder_iters'],
+                            num_train=protocol['num_train'], num_test=protocol['num_test'],
+                            center=center, meteor=False, progress=False)
+    return {f'caption_{side}/{k}': v for side in ('image', 'text')
+            for k, v in scores[side].items()}

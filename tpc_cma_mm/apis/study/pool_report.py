@@ -1,0 +1,119 @@
+"""The model pool's report: its models, the spread of every gap key, and R² per task.
+
+Every run except WiSE-FT mixes counts (pool.pool_entries); a task's table uses
+the runs that have that task and names those left out (GapShift has no CIDEr,
+runs recorded without captions have none).
+"""
+import math
+import os
+import os.path as osp
+from typing import Dict, List
+
+from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
+from ..figures.style import MARKERS, PALETTE, paper_style, plt
+from .pool import pool_entries, pool_r_squared
+
+__all__ = ['POOL_TASKS', 'write_pool_report']
+
+POOL_TASKS = ('clustering/ari_class', 'caption_image/CIDEr', 'zero_shot_held_out/top1',
+              'zero_shot/top1')
+KEYS = tuple(f'gap/{k}' for k in GAP_KEYS)
+BOOTSTRAP = dict(num_resamples=2000, seed=0)
+
+
+def _model_name(entry: dict) -> str:
+    return entry['pretrained'] or entry['spec']['name']
+
+
+def _models(results: Dict[str, dict]) -> List[str]:
+    pool, _ = pool_entries(results, 'gap/centroid')
+    counts = {}
+    for entry in pool.values():
+        counts[_model_name(entry)] = counts.get(_model_name(entry), 0) + 1
+    lines = ['| pretrained model | what differs (spec) | runs in the pool |', '|---|---|---|']
+    for entry in sorted(pool.values(), key=_model_name):
+        if entry['kind'] == 'pretrain':
+            spec = ', '.join(f'{k}={v}' for k, v in sorted(entry['spec'].items()) if k != 'name')
+            lines.append(f'| {entry["spec"]["name"]} | {spec} | {counts[entry["spec"]["name"]]} |')
+    return lines
+
+
+def _spread(results: Dict[str, dict]) -> List[str]:
+    pool, _ = pool_entries(results, 'gap/centroid')
+    lines = ['| key | min | max |', '|---|---|---|']
+    for key in KEYS:
+        values = [e['metrics'][key] for e in pool.values()]
+        lines.append(f'| {key[4:]} | {min(values):.3f} | {max(values):.3f} |')
+    return lines
+
+
+def _task_table(results: Dict[str, dict], task: str) -> tuple:
+    pool, left_out = pool_entries(results, task)
+    head = f'**{task}**: {len(pool)} runs'
+    if left_out and not pool:
+        head += f'; none of the {len(left_out)} has {task}, all left out'
+    elif left_out:
+        head += f'; {len(left_out)} without {task} left out: ' + '; '.join(left_out)
+    if len(pool) < 3:
+        return [head + ' (fewer than 3 runs: no R²).'], None
+    r2 = pool_r_squared(results, task, KEYS, only_with_task=True, **BOOTSTRAP)
+    lines = [head + '. R² [95 % bootstrap interval]:', '',
+             '| ' + ' | '.join(k[4:] for k in KEYS) + ' |', '|' + '---|' * len(KEYS),
+             '| ' + ' | '.join(f'{r2[k]["r2"]:.2f} [{r2[k]["low"]:.2f}, {r2[k]["high"]:.2f}]'
+                              for k in KEYS) + ' |']
+    return lines, r2
+
+
+def _plot(results: Dict[str, dict], ari: dict, best: str, path: str) -> None:
+    task = POOL_TASKS[0]
+    pool, _ = pool_entries(results, task)
+    names = sorted({_model_name(e) for e in pool.values()})
+    # 8 colours: the marker tells apart models 8 apart.
+    style = {n: (PALETTE[i % len(PALETTE)], MARKERS[i // len(PALETTE) % len(MARKERS)])
+             for i, n in enumerate(names)}
+    keys = [best] + (['gap/distribution'] if best != 'gap/distribution' else [])
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.8), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name in names:
+            runs = [e['metrics'] for e in pool.values() if _model_name(e) == name]
+            colour, marker = style[name]
+            ax.scatter([m[key] for m in runs], [m[task] for m in runs], color=colour,
+                       marker=marker, label=name)
+        ax.set(title=f'{key[4:]}: R² {ari[key]["r2"]:.2f}' + (' (best)' if key == best else ''),
+               xlabel=key,
+               ylabel='ARI vs class')
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='center left', bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle('Joint-clustering ARI against a gap key, one point per run')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches='tight')
+    plt.close(fig)
+
+
+def write_pool_report(results: Dict[str, dict], out_dir: str, command: str) -> str:
+    """Write ``out_dir/pool.md`` (and ``pool_ari.png``); returns the markdown's path."""
+    os.makedirs(out_dir, exist_ok=True)
+    pool, _ = pool_entries(results, 'gap/centroid')
+    num_models = len({_model_name(e) for e in pool.values()})
+    lines = ['# The model pool (written by tools/experiments.py --pool-report)', '',
+             f'Command: `{command}`', '',
+             f'{len(pool)} runs (WiSE-FT mixes left out) of {num_models} '
+             'pretrained models: each pretrained model, its fine-tunes and post-hoc fixes. '
+             f'R²: squared Pearson correlation, percentile bootstrap over runs '
+             f'({BOOTSTRAP["num_resamples"]} resamples, seed {BOOTSTRAP["seed"]}).', '',
+             *_models(results), '', 'Spread of every gap key over the pool:', '',
+             *_spread(results), '']
+    ari = None
+    for task in POOL_TASKS:
+        table, r2 = _task_table(results, task)
+        lines += table + ['']
+        ari = r2 if task == POOL_TASKS[0] else ari
+    if ari is not None:
+        best = max(KEYS, key=lambda k: -1.0 if math.isnan(ari[k]['r2']) else ari[k]['r2'])
+        with paper_style():
+            _plot(results, ari, best, osp.join(out_dir, 'pool_ari.png'))
+        lines += ['![ARI against the best key and the distribution gap](pool_ari.png)', '']
+    path = osp.join(out_dir, 'pool.md')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines))
+    return path
