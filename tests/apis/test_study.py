@@ -180,6 +180,9 @@ def test_posthoc_entry_is_the_pretrained_model_plus_the_fix(tmp_path):
     # Centring removes (nearly: renormalisation) the centroid gap.
     before = study.results['pretrain | None | p']['metrics']['gap/centroid']
     assert metrics['gap/centroid'] < 0.25 * before
+    report = open(write_study_report(study.results, str(tmp_path / 'report'), 'cmd')).read()
+    drop = f'| original (p) + MeanCentering | {100 * (1 - metrics["gap/centroid"] / before):.1f} |'
+    assert drop in report and '| original (p) + GapShift |' in report
 
 
 def _files(root):

@@ -1,3 +1,7 @@
+import importlib.util
+import json
+import os.path as osp
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -87,3 +91,28 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
     assert '**caption_image/CIDEr**: 7 runs; 5 without caption_image/CIDEr left out: ' in report
     assert report.count('posthoc | m') == 4  # named in the CIDEr table's line only
     assert (tmp_path / 'pool_ari.png').stat().st_size > 0
+
+
+def _experiments_tool():
+    spec = importlib.util.spec_from_file_location(
+        'experiments', osp.join(osp.dirname(__file__), '..', '..', 'tools', 'experiments.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_captioning_protocol_and_pool_report(tmp_path):
+    tool = _experiments_tool()
+    configs = ['--pretrain-config', 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py',
+               '--finetune-config',
+               'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py']
+    args = tool.parse_args(['pool', '--caption', '--decoder-iters', '7'] + configs)
+    assert (args.caption, args.decoder_iters, args.caption_train, args.caption_test) == \
+        (True, 7, 3000, 300)
+    results = tmp_path / 'pool.json'
+    results.write_text(json.dumps(_pool_results()))
+    tool.main(configs + ['--results', str(results), '--pool-report', str(tmp_path / 'out')])
+    report = (tmp_path / 'out' / 'pool.md').read_text()
+    assert f'Command: `python tools/experiments.py {" ".join(configs)}' in report
+    assert report == open(write_pool_report(_pool_results(), str(tmp_path / 'api'),
+                                            report.split('`')[1])).read()

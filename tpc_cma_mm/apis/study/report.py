@@ -105,8 +105,11 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
     plt.close(fig)
 
 
-def _plot_training(results: Dict[str, dict], path: str) -> None:
+def _plot_training(results: Dict[str, dict], path: str) -> bool:
+    """The InfoNCE curves per (lr, batch); False (no plot) when no run has one."""
     runs = [e for e in results.values() if e['kind'] == 'finetune' and infonce_curve(e)]
+    if not runs:
+        return False
     settings = sorted({(e['spec'].get('lr'), e['spec'].get('batch')) for e in runs},
                       key=str)
     fig, axes = plt.subplots(1, len(settings), figsize=(4.5 * len(settings), 3.6),
@@ -126,19 +129,22 @@ def _plot_training(results: Dict[str, dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def write_study_report(results: Dict[str, dict], out_dir: str, command: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
     with paper_style():
         _plot_compromise(results, osp.join(out_dir, 'compromise.png'))
-        _plot_training(results, osp.join(out_dir, 'training.png'))
+        trained = _plot_training(results, osp.join(out_dir, 'training.png'))
     lines = ['# Study results (written by tools/experiments.py --report)', '',
              f'Command: `{command}`', '',
              'Fine-tuning on 4 of the 8 shapes (circle, triangle, cross, hexagon); test split '
              'of all 8. Probes: logistic regression fitted on the val split, scored on test.',
              '', *study_table(results), '',
-             '![compromise](compromise.png)', '', '![training](training.png)', '']
+             '![compromise](compromise.png)', '',
+             '![training](training.png)' if trained else
+             'No fine-tuning has a recorded loss curve: no training plot.', '']
     path = osp.join(out_dir, 'study.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
