@@ -6,14 +6,15 @@ does) and captions the test data set from image and from text embeddings. Every
 entry of a study uses the same two data sets, so CIDEr compares across the pool.
 """
 import copy
-from typing import Dict, Optional
+import time
+from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
 from ..captioning import DECODER_CONFIG, caption_scores
 
-__all__ = ['NOT_CAPTIONED', 'PROTOCOL_KEYS', 'caption_metrics', 'check_protocol',
-           'posthoc_centering']
+__all__ = ['NOT_CAPTIONED', 'PROTOCOL_KEYS', 'caption_entry', 'caption_metrics',
+           'check_protocol', 'posthoc_centering']
 
 PROTOCOL_KEYS = ('decoder_iters', 'num_train', 'num_test')
 # GapShift moves each modality along the gap vector; the decoder has no counterpart.
@@ -53,3 +54,31 @@ def caption_metrics(model, finetune_cfg: Config, protocol: dict, out_dir: str,
                             center=center, meteor=False, progress=False)
     return {f'caption_{side}/{k}': v for side in ('image', 'text')
             for k, v in scores[side].items()}
+
+
+def caption_entry(key: str, entry: dict, build_model: Callable[[dict], object],
+                  finetune_cfg: Config, protocol: dict, out_dir: str) -> bool:
+    """Caption a recorded study entry in place (metrics and ``entry['captioning']``).
+
+    Returns False when it was already captioned with ``protocol``; raises when it
+    was captioned with another one. ``build_model(entry)`` rebuilds its model.
+    """
+    recorded = entry.get('captioning')
+    if recorded is not None:
+        if recorded['protocol'] != protocol:
+            raise ValueError(f'{key} was captioned with {recorded["protocol"]}, not {protocol}: '
+                             'caption with the recorded protocol, or use another results file.')
+        return False
+    center = posthoc_centering(entry['spec'])
+    record = dict(protocol=protocol)
+    if center is None:
+        record['not_captioned'] = NOT_CAPTIONED
+        print(f'{key}: not captioned: {NOT_CAPTIONED}', flush=True)
+    else:
+        start = time.time()
+        entry['metrics'].update(caption_metrics(build_model(entry), finetune_cfg, protocol,
+                                                out_dir, center))
+        record.update(center=center, minutes=(time.time() - start) / 60)
+        print(f'{key}: captioned in {record["minutes"]:.1f} min', flush=True)
+    entry['captioning'] = record
+    return True

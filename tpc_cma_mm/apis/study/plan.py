@@ -19,7 +19,7 @@ from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
 from ..model import init_model
-from .captions import NOT_CAPTIONED, caption_metrics, check_protocol, posthoc_centering
+from .captions import caption_entry, check_protocol
 from .runs import score_model, train_run
 from .variants import SEEN_SHAPES, finetune_config, pretrain_config, spec_name
 from .wise_ft import interpolate_state_dicts
@@ -144,28 +144,9 @@ class Study:
                 self._caption(key)
 
     def _caption(self, key: str) -> None:
-        entry = self.results[key]
-        recorded = entry.get('captioning')
-        if recorded is not None:
-            if recorded['protocol'] != self.captioning:
-                raise ValueError(
-                    f'{key} was captioned with {recorded["protocol"]}, not {self.captioning}: '
-                    'caption with the recorded protocol, or use another results file.')
-            return
-        center = posthoc_centering(entry['spec'])
-        record = dict(protocol=self.captioning)
-        if center is None:
-            record['not_captioned'] = NOT_CAPTIONED
-        else:
-            start = time.time()
-            entry['metrics'].update(caption_metrics(
-                self._model(entry), self.finetune_cfg, self.captioning,
-                osp.join(self.work_dir, 'captioning'), center))
-            record.update(center=center, minutes=(time.time() - start) / 60)
-        entry['captioning'] = record
-        self._save()
-        print(f'{key}: ' + (f'not captioned: {NOT_CAPTIONED}' if center is None else
-                            f'captioned in {record["minutes"]:.1f} min'), flush=True)
+        if caption_entry(key, self.results[key], self._model, self.finetune_cfg,
+                         self.captioning, osp.join(self.work_dir, 'captioning')):
+            self._save()
 
     def _model(self, entry: dict):
         """The model of a recorded entry, rebuilt from its checkpoint(s)."""
