@@ -91,6 +91,9 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
     assert '**caption_image/CIDEr**: 7 runs; 5 without caption_image/CIDEr left out: ' in report
     assert report.count('posthoc | m') == 4  # named in the CIDEr table's line only
     assert (tmp_path / 'pool_ari.png').stat().st_size > 0
+    next(e for e in results.values() if e['kind'] == 'pretrain')['metrics'].pop('gap/mmd')
+    with pytest.raises(KeyError, match='gap/mmd is missing from 1 runs'):
+        write_pool_report(results, str(tmp_path), 'cmd')
 
 
 def _experiments_tool():

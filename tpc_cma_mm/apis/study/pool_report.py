@@ -42,6 +42,10 @@ def _spread(results: Dict[str, dict]) -> List[str]:
     pool, _ = pool_entries(results, 'gap/centroid')
     lines = ['| key | min | max |', '|---|---|---|']
     for key in KEYS:
+        lacking = [k for k, e in pool.items() if key not in e['metrics']]
+        if lacking:
+            raise KeyError(f'{key} is missing from {len(lacking)} runs ({lacking[:3]}...): '
+                           'score them with the current gap keys before the pool report.')
         values = [e['metrics'][key] for e in pool.values()]
         lines.append(f'| {key[4:]} | {min(values):.3f} | {max(values):.3f} |')
     return lines
