@@ -35,6 +35,8 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+')
     parser.add_argument('--alphas', type=float, nargs='+', help='TPC-CMA alpha_target values')
     parser.add_argument('--const-alphas', type=float, nargs='+', help='constant-alpha CMA values')
+    parser.add_argument('--c3-noise-std', type=float,
+                        help="noise std of the C3 captioning baseline's decoder training")
     for key in ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
                 'caption_test'):
         parser.add_argument('--' + key.replace('_', '-'), type=int)

@@ -21,6 +21,8 @@ from real_scale.fabricate import write_cifar10, write_coco, write_karpathy
 from real_scale.independent import embed_dataset
 from tpc_cma_mm.apis import init_model
 from tpc_cma_mm.apis.reproduce import reproduce
+from tpc_cma_mm.apis.reproduce.variants import C3_NOISE_STD
+from tpc_cma_mm.apis.verdicts import C3_PREFIX
 from tpc_cma_mm.datasets import load_vocabulary
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from tpc_cma_mm.registry import MODELS
@@ -28,7 +30,8 @@ from tpc_cma_mm.registry import MODELS
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DECODER = osp.join(REPO, 'configs/captioning/caption-decoder_w512-l6_1xb256-10k_coco-text-only.py')
 SETTINGS = dict(pretrain_iters=None, finetune_iters=1, seeds=[0], alphas=[0.5], const_alphas=[],
-                decoder_iters=1, caption_train=None, caption_test=None)
+                decoder_iters=1, caption_train=None, caption_test=None,
+                c3_noise_std=C3_NOISE_STD)
 TEMPLATES = ['a photo of a {}.', 'a blurry photo of a {}.']
 SINGLE_LABEL = [[1], [1, 1], [3], [3, 7], [7], [1]]  # image 3 has two categories
 
@@ -92,7 +95,7 @@ def _unit(x):
 def _posthoc(variant, img, text, pairs_img, pairs_text):
     """The variant's fix in numpy, fitted on the test split's pairs."""
     mean_img, mean_text = pairs_img.mean(0), pairs_text.mean(0)
-    if variant == 'posthoc mean-centering':
+    if variant == 'posthoc mean-centering' or variant.startswith(C3_PREFIX):
         return _unit(img - mean_img), _unit(text - mean_text)
     if variant == 'posthoc gap shift':
         gap = mean_img - mean_text
@@ -171,7 +174,7 @@ def test_every_metric_equals_an_independent_computation(run):
     runs = report['runs']
     assert {e['variant'] for e in runs.values()} == {
         'original', 'posthoc mean-centering', 'posthoc gap shift', 'contrastive fine-tuning',
-        'TPC-CMA alpha=0.5'}
+        'TPC-CMA alpha=0.5', f'{C3_PREFIX} {C3_NOISE_STD:g}'}
     karpathy = json.loads((root / 'coco' / 'annotations' / 'dataset_coco.json').read_text())
     test_refs = {e['cocoid']: sorted(s['raw'] for s in e['sentences'])
                  for e in karpathy['images'] if e['split'] == 'test'}

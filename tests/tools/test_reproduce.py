@@ -30,9 +30,16 @@ def test_rescale_schedule_scales_every_scheduler_boundary():
 
 def test_variants_differ_only_where_the_baseline_says():
     cfg = Config.fromfile(osp.join(REPO, reproduce.TINY_METHOD))
-    settings = dict(alphas=[0.1, 0.5], const_alphas=[0.5])
+    settings = dict(alphas=[0.1, 0.5], const_alphas=[0.5], c3_noise_std=0.2)
     variants = reproduce.variant_configs(cfg, settings)
     assert variants['original'][0] is None and variants['posthoc mean-centering'][1] == 'MeanCentering'
+    # Captioning: C3 is mean-centering plus noise on the decoder's training embeddings;
+    # the gap shift is not captioned; every other variant captions its own embeddings.
+    assert variants['posthoc C3 centring + noise 0.2'][1:] == (
+        'MeanCentering', 0.0, dict(center=True, noise_std=0.2))
+    assert variants['posthoc mean-centering'][3] == dict(center=True)
+    assert variants['posthoc gap shift'][3] is None
+    assert variants['TPC-CMA alpha=0.5'][3] == variants['original'][3] == dict(center=False)
     finetune = variants['contrastive fine-tuning'][0]
     assert finetune.model.cma_loss is None
     assert all(h['type'] != 'TPCCurriculumHook' for h in finetune.custom_hooks)
@@ -99,7 +106,12 @@ def test_write_report(tmp_path):
     table = (tmp_path / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in table and 'Beside the paper' in table
     assert all(description in table for description in POOLS.values())
-    assert json.loads((tmp_path / 'results.json').read_text())['command'] == 'cmd'
+    written = json.loads((tmp_path / 'results.json').read_text())
+    assert written['command'] == 'cmd'
+    # Every claim's verdict is in the JSON and in the table, one row each.
+    assert set(written['verdicts']) >= {'gaps_fall', 'r_squared', 'tpc_against_const'}
+    for verdict in written['verdicts'].values():
+        assert f"| {verdict['claim']} | {verdict['criterion']} | {verdict['ours']} |" in table
     assert (tmp_path / 'compromise_curve.png').stat().st_size > 0
     assert (tmp_path / 'gap_predictiveness.png').stat().st_size > 0
 
@@ -128,6 +140,7 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     assert 'per training step on cpu' in done.stdout
     parallel = json.loads((work / 'results.json').read_text())
     variants = {'original', 'posthoc mean-centering', 'posthoc gap shift',
+                f'posthoc C3 centring + noise {reproduce.MODES["quick"]["c3_noise_std"]:g}',
                 'contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5'}
     assert set(parallel) == {f'{v} | seed 0' for v in variants}
     redo = ['posthoc mean-centering | seed 0', 'TPC-CMA alpha=0.5 | seed 0']

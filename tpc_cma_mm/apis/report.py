@@ -24,6 +24,7 @@ from .figures.reproduce import (compromise_figure, curriculum_figure, predictive
 from .outputs import json_bytes, write_outputs
 from .report_text import (DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown,
                           zero_shot_benchmarks)
+from .verdicts import claim_verdicts, verdict_table
 
 __all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'write_report',
            'zero_shot_change']
@@ -112,13 +113,14 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str,
     reduced = reductions(summary)
     zero_shot = zero_shot_change(summary)
     r2 = {pool: r_squared(results, pool) for pool in POOLS}
+    verdicts = claim_verdicts(summary, reduced, zero_shot, r2)
+    text = markdown(summary, reduced, zero_shot, r2, settings, command, estimate)
     files = {
         'results.json': json_bytes(dict(command=command, settings=settings, summary=summary,
                                         gap_reduction=reduced, zero_shot=zero_shot,
-                                        r_squared=r2, training_time_estimate=estimate,
-                                        runs=results)),
-        'results.md': markdown(summary, reduced, zero_shot, r2, settings, command,
-                               estimate).encode('utf-8')}
+                                        r_squared=r2, verdicts=verdicts,
+                                        training_time_estimate=estimate, runs=results)),
+        'results.md': (text + '\n'.join(verdict_table(verdicts)) + '\n').encode('utf-8')}
     benchmarks = zero_shot_benchmarks(summary)
     if benchmarks:  # the test split's own zero-shot if it has one, else the first set's
         files['compromise_curve.png'] = compromise_figure(summary, reduced, min(

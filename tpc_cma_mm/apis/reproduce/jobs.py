@@ -62,8 +62,9 @@ def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters
 
 
 def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
-             progress: bool = True) -> tuple:
-    """(metrics, extra metrics, captions file or None) of one model."""
+             progress: bool = True, captioning: Optional[dict] = None) -> tuple:
+    """(metrics, extra metrics, captions file or None) of one model; captioned with the
+    decoder options ``captioning`` (``center``, ``noise_std``) unless it is None."""
     model = init_model(cfg, ckpt, 'cuda' if torch.cuda.is_available() else 'cpu')
     embeds = embed_split(model, Runner.build_dataloader(cfg.test_dataloader), progress=progress,
                          desc='embed test')
@@ -77,21 +78,20 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     caption_train = copy.deepcopy(cfg.train_dataloader.dataset)
     caption_train.pipeline = cfg.test_dataloader.dataset.pipeline  # deterministic
     captions_file = None
-    # Captioning after post-hoc mean-centering is C3's centred conditioning;
-    # the gap shift has no decoder-side counterpart and is not captioned.
-    if posthoc is None or posthoc == 'MeanCentering':
-        center = posthoc == 'MeanCentering'
+    if captioning is not None:
         scores = caption_scores(model, caption_train, cfg.test_dataloader.dataset, out_dir,
                                 decoder_config=(cfg.get('reproduce') or {}).get(
                                     'decoder_config', DECODER_CONFIG),
                                 decoder_iters=settings['decoder_iters'],
                                 num_train=settings['caption_train'],
                                 num_test=settings['caption_test'],
-                                center=center, meteor=False, progress=progress)
+                                meteor=False, progress=progress, **captioning)
         metrics.update({f'caption_image/{k}': v for k, v in scores['image'].items()})
         metrics.update({f'caption_text/{k}': v for k, v in scores['text'].items()})
-        captions_file = osp.join(out_dir, f"captions_{scores['cache_key']}"
-                                 f"{'_centred' if center else ''}.json")
+        suffix = ''.join([('_centred' if captioning.get('center') else ''),
+                          (f"_noise{captioning['noise_std']:g}" if captioning.get('noise_std')
+                           else '')])
+        captions_file = osp.join(out_dir, f"captions_{scores['cache_key']}{suffix}.json")
         atomic_write(captions_file, json_bytes(scores['captions']))
     extra = {}
     for name in settings.get('extra_metrics') or ():
@@ -106,14 +106,15 @@ def run_job(job: dict) -> tuple:
     base = Config.fromfile(job['config'])
     init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
     settings, name, seed = job['settings'], job['name'], job['seed']
-    cfg, posthoc, alpha = variant_configs(base, settings)[name]
+    cfg, posthoc, alpha, captioning = variant_configs(base, settings)[name]
     slug = name.replace(' ', '_').replace('=', '')
     ckpt = job['original'] if cfg is None else train(
         cfg, osp.join(job['work_dir'], f'{slug}_seed{seed}'), job['original'], seed,
         settings['finetune_iters'])
     torch.manual_seed(seed)
-    metrics, extra, captions_file = evaluate(cfg or base, ckpt, posthoc, settings,
-                              osp.join(job['work_dir'], 'captioning'), job.get('progress', True))
+    metrics, extra, captions_file = evaluate(
+        cfg or base, ckpt, posthoc, settings, osp.join(job['work_dir'], 'captioning'),
+        job.get('progress', True), captioning)
     return job_key(name, seed), dict(
         variant=name, seed=seed, alpha_target=alpha, protocol=protocol(settings),
         work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics,
