@@ -35,7 +35,7 @@ from .fingerprint import digest, state_dict_digest
 from .schedule import rescale_schedule
 
 __all__ = ['DECODER_CONFIG', 'SHEET_IMAGES', 'cache_embeddings', 'caption_scores',
-           'decode_and_score', 'limit_dataset']
+           'config_caption_scores', 'decode_and_score', 'limit_dataset']
 
 DECODER_CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'configs',
                           'captioning', 'caption-decoder_tiny_1xb128-1k_text-only.py')
@@ -170,3 +170,15 @@ def caption_scores(model, train_dataset: dict, test_dataset: dict, out_dir: str,
         result[modality], result['captions'][modality] = scores, captions
         result['skipped'], result['num_test_images'] = skipped, len(dataset)
     return result
+
+
+def config_caption_scores(model, cfg: Config, out_dir: str, **kwargs) -> dict:
+    """``caption_scores`` on a model config's own data: the decoder learns from the train
+    data set (with the deterministic test pipeline) and captions the test data set; the
+    decoder config is ``cfg.reproduce.decoder_config`` (default: the tiny one). ``kwargs``
+    go to ``caption_scores``."""
+    train = copy.deepcopy(cfg.train_dataloader.dataset)
+    train.pipeline = cfg.test_dataloader.dataset.pipeline
+    decoder = (cfg.get('reproduce') or {}).get('decoder_config', DECODER_CONFIG)
+    return caption_scores(model, train, cfg.test_dataloader.dataset, out_dir,
+                          decoder_config=decoder, **kwargs)

@@ -30,7 +30,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from tpc_cma_mm.evaluation.functional import build_posthoc, embedding_suite
-from ..captioning import DECODER_CONFIG, caption_scores
+from ..captioning import config_caption_scores
 from ..outputs import json_bytes
 from ..embed import embed_split
 from ..model import init_model
@@ -75,17 +75,13 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     metrics = embedding_suite(embeds['img'], embeds['text'], embeds['labels'],
                               embeds['img_ids'], prototypes, posthoc=transform)
     metrics.update(score_extra_sets(model, cfg, transform, progress))
-    caption_train = copy.deepcopy(cfg.train_dataloader.dataset)
-    caption_train.pipeline = cfg.test_dataloader.dataset.pipeline  # deterministic
     captions_file = None
     if captioning is not None:
-        scores = caption_scores(model, caption_train, cfg.test_dataloader.dataset, out_dir,
-                                decoder_config=(cfg.get('reproduce') or {}).get(
-                                    'decoder_config', DECODER_CONFIG),
-                                decoder_iters=settings['decoder_iters'],
-                                num_train=settings['caption_train'],
-                                num_test=settings['caption_test'],
-                                meteor=False, progress=progress, **captioning)
+        scores = config_caption_scores(model, cfg, out_dir,
+                                       decoder_iters=settings['decoder_iters'],
+                                       num_train=settings['caption_train'],
+                                       num_test=settings['caption_test'],
+                                       meteor=False, progress=progress, **captioning)
         metrics.update({f'caption_image/{k}': v for k, v in scores['image'].items()})
         metrics.update({f'caption_text/{k}': v for k, v in scores['text'].items()})
         suffix = ''.join([('_centred' if captioning.get('center') else ''),

@@ -5,13 +5,12 @@ data set (with its deterministic test pipeline, as tpc_cma_mm/apis/reproduce/job
 does) and captions the test data set from image and from text embeddings. Every
 entry of a study uses the same two data sets, so CIDEr compares across the pool.
 """
-import copy
 import time
 from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
-from ..captioning import DECODER_CONFIG, caption_scores
+from ..captioning import config_caption_scores
 
 __all__ = ['NOT_CAPTIONED', 'PROTOCOL_KEYS', 'caption_entry', 'caption_metrics',
            'check_protocol', 'posthoc_centering']
@@ -44,14 +43,10 @@ def posthoc_centering(spec: dict) -> Optional[bool]:
 def caption_metrics(model, finetune_cfg: Config, protocol: dict, out_dir: str,
                     center: bool) -> Dict[str, float]:
     """``caption_image/...`` and ``caption_text/...`` scores of ``model`` (METEOR off)."""
-    train = copy.deepcopy(finetune_cfg.train_dataloader.dataset)
-    train.pipeline = finetune_cfg.test_dataloader.dataset.pipeline  # deterministic
-    scores = caption_scores(model, train, finetune_cfg.test_dataloader.dataset, out_dir,
-                            decoder_config=(finetune_cfg.get('reproduce') or {}).get(
-                                'decoder_config', DECODER_CONFIG),
-                            decoder_iters=protocol['decoder_iters'],
-                            num_train=protocol['num_train'], num_test=protocol['num_test'],
-                            center=center, meteor=False, progress=False)
+    scores = config_caption_scores(model, finetune_cfg, out_dir,
+                                   decoder_iters=protocol['decoder_iters'],
+                                   num_train=protocol['num_train'], num_test=protocol['num_test'],
+                                   center=center, meteor=False, progress=False)
     return {f'caption_{side}/{k}': v for side in ('image', 'text')
             for k, v in scores[side].items()}
 
