@@ -4,7 +4,8 @@
 embedding loop), ``caption_scores`` (the captioning protocol), ``gap_report``,
 ``reproduce`` (``tpc_cma_mm.apis.reproduce``), ``write_report``,
 ``DualEncoderInferencer`` (embed images and texts, zero-shot with given class
-names), ``build_runner`` (what tools/train.py and tools/test.py run) and
+names), ``build_runner`` (what tools/train.py and tools/test.py run),
+``convert_clip_checkpoint`` (other projects' CLIP weights in) and
 ``check_data``; every writer refuses an existing output of other content unless
 ``overwrite``.
 """
@@ -12,6 +13,7 @@ from . import reproduce, study
 from .captioning import (DECODER_CONFIG, cache_embeddings, caption_scores, decode_and_score,
                          limit_dataset)
 from .check_data import check_data
+from .convert import convert_clip_checkpoint
 from .embed import embed_split
 from .fingerprint import checkpoint_id, config_digest, digest, state_dict_digest
 from .gap_report import gap_report, write_gap_report
@@ -23,7 +25,7 @@ from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
 
 __all__ = ['aggregate', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
-           'checkpoint_id', 'config_digest', 'decode_and_score', 'DECODER_CONFIG', 'digest',
+           'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score', 'DECODER_CONFIG', 'digest',
            'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
            'limit_dataset', 'load_config', 'load_weights', 'OutputExistsError', 'r_squared',
            'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'state_dict_digest',
