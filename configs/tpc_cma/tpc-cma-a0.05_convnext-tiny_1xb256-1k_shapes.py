@@ -6,5 +6,6 @@ _base_ = [
     '../_base_/schedules/shapes_pretrain_1k.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(cma_loss=dict(type='CMALoss'), zero_shot={{_base_.zero_shot}})
+model = dict(cma_loss=dict(type='CMALoss'), combine='grad_share',
+             zero_shot={{_base_.zero_shot}})
 custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05)]

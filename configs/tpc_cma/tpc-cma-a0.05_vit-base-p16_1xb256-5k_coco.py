@@ -14,7 +14,8 @@ _base_ = [
     '../_base_/schedules/coco_finetune_5k.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0))
+model = dict(cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0),
+             combine='grad_share')
 # Converted OpenAI weights ({'state_dict': ...}, mmpretrain CLIP layout).
 load_from = 'checkpoints/clip_vit-b16_openai.pth'
 custom_hooks = [

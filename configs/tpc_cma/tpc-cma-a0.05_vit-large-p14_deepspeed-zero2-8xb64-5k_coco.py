@@ -26,7 +26,10 @@ strategy = dict(
     gradient_clipping=1.0,  # DeepSpeed clips by the global norm itself
     train_micro_batch_size_per_gpu=64)
 
-model = dict(cma_loss=dict(type='CMALoss'),
+# Convex here: the gradient-share combination of the other TPC-CMA configs measures
+# gradient norms on the probe parameters with torch.autograd.grad, not tested on
+# sharded parameters (docs/method.md, "Decisions by experiment").
+model = dict(cma_loss=dict(type='CMALoss'), combine='convex',
              tower_cfg=dict(grad_checkpointing=True))
 custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05, probe_interval=10)]
 optim_wrapper = dict(type='DeepSpeedOptimWrapper', clip_grad=None)

@@ -31,7 +31,10 @@ strategy = dict(
     activation_checkpointing=dict(check_fn='tpc_is_transformer_block'),
     state_dict_cfg='full')  # rank 0 saves one consolidated, loadable checkpoint
 
-model = dict(cma_loss=dict(type='CMALoss'))
+# Convex here: the gradient-share combination of the other TPC-CMA configs measures
+# gradient norms on the probe parameters with torch.autograd.grad, not tested on
+# sharded parameters (docs/method.md, "Decisions by experiment").
+model = dict(cma_loss=dict(type='CMALoss'), combine='convex')
 custom_hooks = [dict(type='TPCCurriculumHook', alpha_target=0.05, probe_interval=10)]
 # mmengine's OptimWrapper clips each rank's gradient shard by its own norm, which
 # is not global-norm clipping under FSDP: clipping is off here (docs/scaling.md).

@@ -2,7 +2,7 @@
 #   python tools/train.py configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py
 # Another alpha_target: --cfg-options custom_hooks.0.alpha_target=0.3
 _base_ = ['../clip/clip_vit-tiny-p8_1xb256-300i_shapes-ft.py']
-model = dict(cma_loss=dict(type='CMALoss'))
+model = dict(cma_loss=dict(type='CMALoss'), combine='grad_share')
 custom_hooks = [
     dict(type='TPCCurriculumHook', alpha_target=0.05, phases=(0.1, 0.5, 0.4),
          ramp='cosine', probe_interval=10, gamma=1.0),

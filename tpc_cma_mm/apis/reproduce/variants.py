@@ -23,7 +23,7 @@ MODES = dict(
                const_alphas=[0.5], decoder_iters=300, caption_train=3000, caption_test=300,
                c3_noise_std=C3_NOISE_STD),
     full=dict(pretrain_iters=1000, finetune_iters=300, seeds=[0, 1, 2],
-              alphas=[0.01, 0.05, 0.1, 0.2, 0.5], const_alphas=[0.05, 0.5],
+              alphas=[0.05, 0.1, 0.3, 0.5, 1.0], const_alphas=[0.05, 0.5],
               decoder_iters=1000, caption_train=None, caption_test=None,
               c3_noise_std=C3_NOISE_STD))
 

@@ -50,8 +50,9 @@ def finetune_config(base: Config, spec: dict) -> Config:
         cfg.model.alpha = spec['alpha']
     if 'squared' in spec:
         cfg.model.cma_loss['squared'] = spec['squared']
-    if 'combine' in spec:
-        cfg.model.combine = spec['combine']
+    # A spec without 'combine' was run with the convex form, the default of the fine-tuning
+    # config at the time; named here so that the shipped config's default can change.
+    cfg.model.combine = spec.get('combine', 'convex')
     if 'lr' in spec:
         cfg.optim_wrapper.optimizer.lr = spec['lr']
     if 'batch' in spec:
