@@ -69,8 +69,8 @@ def _pool_results():
     return results
 
 
-def _cells(report: str, task: str) -> list:
-    lines = report.split(f'**{task}**')[1].splitlines()
+def _cells(report: str, task: str, subset: str = 'every run') -> list:
+    lines = report.split(f'**{task}** ({subset})')[1].splitlines()
     return [c.strip() for c in lines[4].strip('|').split('|')]
 
 
@@ -80,15 +80,20 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
         pool_r_squared(results, 'caption_image/CIDEr', ['gap/centroid'])
     report = open(write_pool_report(results, str(tmp_path), 'cmd')).read()
     for task in POOL_TASKS:
-        kept = [e['metrics'] for e in results.values()
-                if e['kind'] != 'wise' and task in e['metrics']]
-        expected = [bootstrap_r_squared([m[f'gap/{k}'] for m in kept], [m[task] for m in kept],
-                                        num_resamples=2000, seed=0) for k in GAP_KEYS]
-        assert _cells(report, task) == [f'{r["r2"]:.2f} [{r["low"]:.2f}, {r["high"]:.2f}]'
-                                        for r in expected]
+        for subset, kinds in (('every run', ('pretrain', 'finetune', 'posthoc')),
+                              ('pretrained models only', ('pretrain', ))):
+            kept = [e['metrics'] for e in results.values()
+                    if e['kind'] in kinds and task in e['metrics']]
+            expected = [bootstrap_r_squared([m[f'gap/{k}'] for m in kept],
+                                            [m[task] for m in kept], num_resamples=2000, seed=0)
+                        for k in GAP_KEYS]
+            assert _cells(report, task, subset) == [
+                f'{r["r2"]:.2f} [{r["low"]:.2f}, {r["high"]:.2f}]' for r in expected]
     # 12 runs (4 WiSE-FT mixes out); 5 lack CIDEr: 4 GapShift and one fine-tune.
-    assert '**clustering/ari_class**: 12 runs.' in report
-    assert '**caption_image/CIDEr**: 7 runs; 5 without caption_image/CIDEr left out: ' in report
+    assert '**clustering/ari_class** (every run): 12 runs.' in report
+    assert '**clustering/ari_class** (pretrained models only): 4 runs.' in report
+    assert ('**caption_image/CIDEr** (every run): 7 runs; 5 without caption_image/CIDEr '
+            'left out: ') in report
     assert report.count('posthoc | m') == 4  # named in the CIDEr table's line only
     assert (tmp_path / 'pool_ari.png').stat().st_size > 0
     next(e for e in results.values() if e['kind'] == 'pretrain')['metrics'].pop('gap/mmd')
