@@ -92,6 +92,18 @@ def test_hf_export_from_pretrained_offline_and_import_round_trip(tmp_path, monke
                            lambda t: target.get_text_features(input_ids=t),
                            TINY_IMAGE, TINY_CONTEXT)
     assert target.logit_scale.item() == 2.5
+    # The folder carries the tokenizer: the same ids as the model's own, padded with <eot>.
+    from transformers import CLIPTokenizer as HFCLIPTokenizer
+    hf_tokenizer = HFCLIPTokenizer.from_pretrained(folder, local_files_only=True)
+    captions = ['a photo of a red circle.', 'Two  small BLUE stars, top-left!',
+                "the cat's café", 'x' * 300]
+    ours = model.tokenizer(captions)
+    theirs = hf_tokenizer(captions, padding='max_length', truncation=True,
+                          max_length=model.context_length, return_tensors='pt').input_ids
+    eot = model.tokenizer.eot_id
+    for row, (mine, hf) in enumerate(zip(ours, theirs)):
+        end = int((mine == eot).nonzero()[0]) + 1  # ours pads with 0, HF with <eot>
+        assert torch.equal(mine[:end], hf[:end]) and (hf[end:] == eot).all(), captions[row]
     # Import: the folder converts back to exactly the original weights.
     state, config = load_hf_folder(folder)
     converted, meta = convert_state_dict(state)

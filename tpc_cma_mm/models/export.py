@@ -139,8 +139,9 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     info = dict(format=fmt, out=out, tensors=len(state), towers=towers,
                 logit_scale=float(state['logit_scale']))
     if fmt == 'hf':
-        from .hf_clip import hf_config, save_hf_folder
+        from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
         save_hf_folder(state, hf_config(towers, info['logit_scale']), out)
+        save_hf_tokenizer(model.tokenizer, out)
         return info
     if fmt == 'open_clip':
         info['open_clip_quick_gelu'] = check_open_clip_compatible(towers)

@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 import torch
 
 __all__ = ['hf_config', 'hf_to_openai', 'load_hf_folder', 'openai_to_hf',
-           'save_hf_folder']
+           'save_hf_folder', 'save_hf_tokenizer']
 
 # OpenAI key -> HF key; ``.T`` marks the projections HF stores transposed.
 _TOP = {'token_embedding.weight': 'text_model.embeddings.token_embedding.weight',
@@ -134,6 +134,28 @@ def save_hf_folder(state_dict: Dict[str, torch.Tensor], config: dict, folder: st
     model = CLIPModel(CLIPConfig(**config))
     model.load_state_dict(openai_to_hf(state_dict), strict=True)
     model.save_pretrained(folder, safe_serialization=True)
+
+
+def save_hf_tokenizer(tokenizer, folder: str) -> None:
+    """Write ``tokenizer`` (the plugin's ``CLIPTokenizer``) as a ``transformers``
+    ``CLIPTokenizer`` into ``folder``: its vocabulary and merges, the special tokens and
+    the context length, so ``CLIPProcessor.from_pretrained(folder)`` needs nothing else."""
+    import tempfile
+
+    from transformers import CLIPTokenizer as HFCLIPTokenizer
+    bpe = tokenizer._bpe
+    merges = sorted(bpe.bpe_ranks, key=bpe.bpe_ranks.get)
+    with tempfile.TemporaryDirectory() as tmp:
+        vocab, merge_file = osp.join(tmp, 'vocab.json'), osp.join(tmp, 'merges.txt')
+        with open(vocab, 'w', encoding='utf-8') as f:
+            json.dump(bpe.encoder, f, ensure_ascii=False)
+        with open(merge_file, 'w', encoding='utf-8') as f:
+            f.write('#version: 0.2\n' + '\n'.join(' '.join(pair) for pair in merges) + '\n')
+        hf = HFCLIPTokenizer(vocab, merge_file, unk_token='<|endoftext|>',
+                             bos_token='<|startoftext|>', eos_token='<|endoftext|>',
+                             pad_token='<|endoftext|>',
+                             model_max_length=tokenizer.context_length)
+        hf.save_pretrained(folder)
 
 
 def load_hf_folder(folder: str) -> Tuple[Dict[str, torch.Tensor], dict]:
