@@ -4,6 +4,7 @@ import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 
 from tiny import tiny_dataset_cfg
@@ -30,6 +31,29 @@ def test_embed_split_equals_a_forward_by_hand_and_shows_progress(tiny_model, cap
     assert torch.equal(embeds['images'], images[:3])
     # A progress bar with the batch count and a time estimate, on stderr.
     assert re.search(r'embedding: 100%.*3/3 \[\d\d:\d\d<\d\d:\d\d', capsys.readouterr().err)
+
+
+def test_a_repeated_image_is_embedded_once_and_every_row_keeps_its_own(tiny_model,
+                                                                      monkeypatch):
+    """One row per caption repeats an image: the tower sees it once per batch; a row with
+    the same img_id but other pixels (a random pipeline) is embedded on its own."""
+    dataset = DATASETS.build(tiny_dataset_cfg('test', 4))
+    items = [dataset[i] for i in range(4)]
+    other_pixels = dict(items[2], data_samples=items[1]['data_samples'].clone())
+    rows = [items[0], items[0], items[0], items[1], other_pixels, items[1], items[3]]
+    embedded = []
+    encode_image = tiny_model.encode_image
+    monkeypatch.setattr(tiny_model, 'encode_image',
+                        lambda images: embedded.append(len(images)) or encode_image(images))
+    got = embed_split(tiny_model, rows, batch_size=len(rows), progress=False)
+    assert embedded == [4]  # items 0, 1, 3 and the other pixels
+    packed = tiny_model.data_preprocessor(
+        dict(inputs=[r['inputs'] for r in rows], data_samples=None), False)
+    with torch.no_grad():
+        want = F.normalize(encode_image(packed['inputs']), dim=-1)
+    assert torch.allclose(got['img'], want, atol=1e-6)
+    assert not torch.allclose(got['img'][4], got['img'][3])
+    assert got['img_ids'].tolist() == [int(r['data_samples'].img_id) for r in rows]
 
 
 def test_embed_split_without_tokens_names_the_fix(tiny_model):
