@@ -24,9 +24,35 @@ CURVE_STYLE = dict(alpha_sched=dict(lw=4, alpha=0.45, color=PALETTE[1]),
                    grad_con=dict(color=PALETTE[0]), grad_cma=dict(color=PALETTE[3]),
                    grad_cos=dict(color=PALETTE[4], ls='--'))
 FAMILIES = (('TPC-CMA', 'o', '-'), ('CMA const', 's', '--'))
-# Where each family's alpha labels go (offset points, cycled): neighbouring
-# points of a curve, and the two curves, label on different sides.
-LABEL_SPOTS = (((6, 8), (6, -16), (-44, 8), (-44, -16)), ((6, -16), (-44, -16), (6, 8), (-44, 8)))
+# Offsets (points) an alpha label may take, nearest first: right and left of its point,
+# then further up and down; a label takes the first that overlaps no earlier label.
+LABEL_OFFSETS = [(dx, dy) for ring in range(5) for dy in (5 + 11 * ring, -14 - 11 * ring)
+                 for dx in (5, -40)]
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place_labels(ax, labels: List[tuple]) -> None:
+    """Annotate ``(x, y, text, colour)`` labels so that no two overlap: each takes the
+    first offset at which its rendered box meets no earlier label's (call it after the
+    layout is final); a label moved off the first ring gets a leader line."""
+    renderer, taken = ax.figure.canvas.get_renderer(), []
+    for x, y, text, colour in labels:
+        label = ax.annotate(text, (x, y), textcoords='offset points', xytext=LABEL_OFFSETS[0],
+                            fontsize=9, color=colour)
+        for offset in LABEL_OFFSETS:
+            label.xyann = offset
+            extent = label.get_window_extent(renderer)
+            box = (extent.x0, extent.y0, extent.x1, extent.y1)
+            if not any(_overlap(box, other) for other in taken):
+                break
+        taken.append(box)
+        if abs(label.xyann[1]) > 14:  # redrawn at the same place, with its leader line
+            label.remove()
+            ax.annotate(text, (x, y), textcoords='offset points', xytext=offset, fontsize=9,
+                        color=colour, arrowprops=dict(arrowstyle='-', lw=0.6, color=colour))
 
 
 def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/top1') -> bytes:
@@ -34,8 +60,9 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
     each point's alpha."""
     with paper_style():
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+        alpha_labels = {ax: [] for ax in axes}
         for ax, key in zip(axes, ('distribution', 'centroid')):
-            for spots, colour, (family, marker, line) in zip(LABEL_SPOTS, PALETTE, FAMILIES):
+            for colour, (family, marker, line) in zip(PALETTE, FAMILIES):
                 names = sorted((n for n in summary if n.startswith(family)),
                                key=lambda n: summary[n]['alpha_target'])
                 if not names:
@@ -44,11 +71,8 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
                 y, err = zip(*(summary[n]['metrics'][accuracy] for n in names))
                 ax.errorbar(x, y, yerr=err, fmt=marker + line, color=colour, capsize=3,
                             label=f'{family} (± std over seeds)')
-                for j, (n, xi, yi) in enumerate(zip(names, x, y)):
-                    ax.annotate(f'α={summary[n]["alpha_target"]:g}', (xi, yi),
-                                textcoords='offset points', xytext=spots[j % len(spots)],
-                                fontsize=9,
-                                color=colour)
+                alpha_labels[ax] += [(xi, yi, f'α={summary[n]["alpha_target"]:g}', colour)
+                               for n, xi, yi in zip(names, x, y)]
             others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
             for i, name in enumerate(others):
                 mean, std = summary[name]['metrics'][accuracy]
@@ -60,6 +84,8 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
         fig.legend(handles, labels, loc='center right', fontsize=9)
         fig.suptitle('The compromise curve: accuracy against gap reduction')
         fig.tight_layout(rect=(0, 0, 0.8, 1))
+        for ax, points in alpha_labels.items():
+            _place_labels(ax, points)
         return figure_bytes(fig)
 
 
