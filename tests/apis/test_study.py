@@ -234,3 +234,22 @@ def test_captions_are_added_to_recorded_entries_without_training(tmp_path):
         _tiny_study(tmp_path, captioning=dict(protocol, decoder_iters=3))[2].run(jobs[:1])
     with pytest.raises(ValueError, match='exactly the keys'):
         _tiny_study(tmp_path, captioning=dict(decoder_iters=3))
+
+
+def test_a_fine_tuning_takes_the_pretrained_tower_whole(tmp_path):
+    """A ResNet-tower pretraining fine-tuned from the ViT fine-tuning config: the tower,
+    neck and projection are the pretrained model's, not merged into the config's ViT."""
+    init_default_scope('tpc_cma_mm')
+    pre = pretrain_config(Config.fromfile(PRETRAIN), dict(name='r', iters=4, seed=0,
+                                                           tower='resnet'),
+                          Config.fromfile(RESNET).model)
+    results = tmp_path / 'study.json'
+    results.write_text(json.dumps({'pretrain | None | r': dict(
+        kind='pretrain', checkpoint='unused.pth', model_cfg=pre.model.to_dict())}))
+    study = Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), str(tmp_path),
+                  str(results))
+    cfg = study._model_cfg('r', dict(loss='const', alpha=0.5, iters=4, seed=0))
+    for key in ('vision_backbone', 'vision_neck', 'projection'):  # as recorded in JSON
+        assert cfg.model[key].to_dict() == json.loads(json.dumps(pre.model[key].to_dict())), key
+    assert cfg.model.combine == 'convex'  # a spec without 'combine' names the form it ran
+    MODELS.build(cfg.model)
