@@ -17,6 +17,8 @@ def test_r_squared_equals_scipy_linregress_and_the_interval_holds_it():
     y = 0.8 * x + rng.normal(scale=0.5, size=40)
     out = bootstrap_r_squared(x, y, num_resamples=500)
     assert out['r2'] == pytest.approx(stats.linregress(x, y).rvalue ** 2)
+    assert out['r'] == pytest.approx(stats.linregress(x, y).rvalue) and out['r'] > 0
+    assert bootstrap_r_squared(x, -y, num_resamples=10)['r'] == pytest.approx(-out['r'])
     assert out['low'] < out['r2'] < out['high'] and out['resamples_used'] == 500
 
 
@@ -88,7 +90,8 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
                                             [m[task] for m in kept], num_resamples=2000, seed=0)
                         for k in GAP_KEYS]
             assert _cells(report, task, subset) == [
-                f'{r["r2"]:.2f} [{r["low"]:.2f}, {r["high"]:.2f}]' for r in expected]
+                f'{r["r2"]:.2f} [{r["low"]:.2f}, {r["high"]:.2f}] ({"+" if r["r"] > 0 else "−"})'
+                for r in expected]
     # 12 runs (4 WiSE-FT mixes out); 5 lack CIDEr: 4 GapShift and one fine-tune.
     assert '**clustering/ari_class** (every run): 12 runs.' in report
     assert '**clustering/ari_class** (pretrained models only): 4 runs.' in report

@@ -15,7 +15,9 @@ def _r_squared(x: np.ndarray, y: np.ndarray) -> float:
 
 def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: int = 2000,
                         level: float = 0.95, seed: int = 0) -> Dict[str, float]:
-    """R² of ``y ~ a x + b`` and the percentile bootstrap interval over resampled models.
+    """R² of ``y ~ a x + b``, the percentile bootstrap interval over resampled models,
+    and ``r``, the signed correlation (a task that *rises* with a gap has r > 0: the
+    R² alone would not tell a predictor of the claimed direction from its opposite).
 
     Resamples in which x or y is constant have no R² and are left out of the
     interval; ``resamples_used`` says how many remained.
@@ -32,7 +34,8 @@ def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: i
     values = values[~np.isnan(values)]
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, ) * 2
-    return dict(r2=_r_squared(x, y), low=float(low), high=float(high),
+    r = float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) and np.ptp(y) else float('nan')
+    return dict(r2=_r_squared(x, y), r=r, low=float(low), high=float(high),
                 resamples_used=int(len(values)))
 
 

@@ -57,6 +57,11 @@ SUBSETS = {'every run': lambda entry: True,
            'pretrained models only': lambda entry: entry['kind'] == 'pretrain'}
 
 
+def _cell(fit: dict) -> str:
+    sign = '' if math.isnan(fit['r']) else ('+' if fit['r'] > 0 else '−')
+    return f'{fit["r2"]:.2f} [{fit["low"]:.2f}, {fit["high"]:.2f}] ({sign})'
+
+
 def _task_table(results: Dict[str, dict], task: str, subset: str) -> tuple:
     results = {k: e for k, e in results.items() if SUBSETS[subset](e)}
     pool, left_out = pool_entries(results, task)
@@ -68,10 +73,10 @@ def _task_table(results: Dict[str, dict], task: str, subset: str) -> tuple:
     if len(pool) < 3:
         return [head + ' (fewer than 3 runs: no R²).'], None
     r2 = pool_r_squared(results, task, KEYS, only_with_task=True, **BOOTSTRAP)
-    lines = [head + '. R² [95 % bootstrap interval]:', '',
+    lines = [head + '. R² [95 % bootstrap interval] (sign of the correlation: + the task '
+             'rises with the key):', '',
              '| ' + ' | '.join(k[4:] for k in KEYS) + ' |', '|' + '---|' * len(KEYS),
-             '| ' + ' | '.join(f'{r2[k]["r2"]:.2f} [{r2[k]["low"]:.2f}, {r2[k]["high"]:.2f}]'
-                              for k in KEYS) + ' |']
+             '| ' + ' | '.join(_cell(r2[k]) for k in KEYS) + ' |']
     return lines, r2
 
 
