@@ -92,3 +92,14 @@ def test_the_quick_report_tells_the_full_reports_story():
     """The committed reports of `tools/reproduce.py --quick` and of the full mode (3 seeds):
     every verdict, recomputed from their runs, agrees (docs/results.md, "Quick mode")."""
     assert compare_verdicts(_recomputed(QUICK), _recomputed(FULL)) == []
+
+
+def test_the_results_page_quotes_the_reports_unedited():
+    """docs/results.md carries the tools' own tables: the full report and the quick one's
+    verdicts, character for character (so the page cannot drift from the runs)."""
+    page = open(osp.join(REPO, 'docs', 'results.md')).read()
+    full = open(osp.join(osp.dirname(FULL), 'results.md')).read()
+    assert full.strip() in page
+    quick = open(osp.join(osp.dirname(QUICK), 'results.md')).read()
+    quick_verdicts = quick[quick.index('**Verdict per claim**'):].strip()
+    assert quick_verdicts in page
