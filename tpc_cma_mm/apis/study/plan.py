@@ -94,8 +94,8 @@ POOL = [dict(name=f'vit-seed{s}', iters=1000, seed=s) for s in (1, 2, 3)] + [
 # 8 minutes here); constant alpha 0.5 is also a pool run, shared with the pool's work dir.
 EXPERIMENTS['tower'] = [('pretrain', None, RESNET)] + [('finetune', 'resnet', s) for s in (
     _pairs([('tpc', 1.0)])
-    + _pairs([('tpc', 1.0), ('tpc', 0.3), ('const', 0.5), ('const', 0.1)], combine='grad_share')
-    + _pairs([('tpc', 0.5), ('const', 0.5)]))]
+    + _pairs([('tpc', 1.0), ('tpc', 0.3), ('const', 0.5)], combine='grad_share')
+    + _pairs([('tpc', 0.5), ('const', 0.5)]) + _pairs([('const', 0.1)], combine='grad_share'))]
 POSTHOC_FIXES = ('MeanCentering', 'GapShift')
 EXPERIMENTS['pool'] = [job for spec in POOL for job in (
     [('pretrain', None, spec)] + [('finetune', spec['name'], s) for s in _pairs(

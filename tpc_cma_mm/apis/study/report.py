@@ -67,7 +67,8 @@ def study_table(results: Dict[str, dict]) -> List[str]:
 
 def _colours(labels) -> Dict[str, tuple]:
     """One (colour, marker) per label, the same in every panel of a figure."""
-    return {name: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)])
+    # The marker changes every len(PALETTE) labels, so no two labels share both.
+    return {name: (PALETTE[i % len(PALETTE)], MARKERS[i // len(PALETTE) % len(MARKERS)])
             for i, name in enumerate(sorted(set(labels)))}
 
 
@@ -77,25 +78,31 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
             ('probe/mean', 'linear probe, mean of 4 attributes'),
             ('attr_zero_shot/colour', 'zero-shot colour'))
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8))
+    originals = {e['spec']['name']: e['metrics'] for e in results.values()
+                 if e['kind'] == 'pretrain'}
+    base = next(iter(originals))
+    # One curve per loss, combination and pretrained model; each run's reduction is
+    # against its own pretrained model.
     groups = {}
     for entry in results.values():
         spec = entry['spec']
         plain = all(spec.get(k, v) == v for k, v in DEFAULTS.items() if k != 'iters') \
-            and not OFF_CURVE & set(spec) and spec.get('iters', 300) == 300
+            and not (OFF_CURVE - {'combine'}) & set(spec) and spec.get('iters', 300) == 300
         if entry['kind'] not in ('finetune', 'wise') or not plain:
             continue
         name = spec['loss'] if entry['kind'] != 'wise' else \
             f'WiSE-FT of {run_label(dict(entry, kind="finetune"))}'
-        groups.setdefault(name, []).append(entry['metrics'])
-    original = next(e['metrics'] for e in results.values() if e['kind'] == 'pretrain')
+        name += f', {spec["combine"]}' if 'combine' in spec else ''
+        name += f' ({entry["pretrained"]})' if entry['pretrained'] != base else ''
+        groups.setdefault(name, []).append((entry['metrics'], originals[entry['pretrained']]))
     style = _colours(groups)
     for ax, (key, title) in zip(axes, keys):
         for name, runs in sorted(groups.items()):
-            runs = sorted(runs, key=lambda m: m['gap/centroid'])
-            xs = [100 * (1 - m['gap/centroid'] / original['gap/centroid']) for m in runs]
+            runs = sorted(runs, key=lambda run: run[0]['gap/centroid'] / run[1]['gap/centroid'])
+            xs = [100 * (1 - m['gap/centroid'] / o['gap/centroid']) for m, o in runs]
             colour, marker = style[name]
-            ax.plot(xs, [m[key] for m in runs], marker=marker, color=colour, label=name)
-        ax.axhline(original[key], color='grey', ls=':', label='original')
+            ax.plot(xs, [m[key] for m, _ in runs], marker=marker, color=colour, label=name)
+        ax.axhline(originals[base][key], color='grey', ls=':', label=f'original ({base})')
         ax.set(title=title, xlabel='centroid gap reduction (%)', ylabel='accuracy (%)')
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc='center left', bbox_to_anchor=(1.0, 0.5))
@@ -107,7 +114,10 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
 
 def _plot_training(results: Dict[str, dict], path: str) -> bool:
     """The InfoNCE curves per (lr, batch); False (no plot) when no run has one."""
-    runs = [e for e in results.values() if e['kind'] == 'finetune' and infonce_curve(e)]
+    # The first pretrained model's runs: the regime study fine-tunes one model.
+    base = next(e['spec']['name'] for e in results.values() if e['kind'] == 'pretrain')
+    runs = [e for e in results.values() if e['kind'] == 'finetune' and infonce_curve(e)
+            and e['pretrained'] == base]
     if not runs:
         return False
     settings = sorted({(e['spec'].get('lr'), e['spec'].get('batch')) for e in runs},
@@ -125,7 +135,8 @@ def _plot_training(results: Dict[str, dict], path: str) -> bool:
         ax.set(title=f'lr={lr or "default"}, batch={batch or 256}',
                xlabel='fine-tuning iteration', ylabel='InfoNCE, unweighted (nats)')
         ax.legend(fontsize=7)
-    fig.suptitle('Does the contrastive task survive the alignment? (ln B = collapse)')
+    fig.suptitle(f'Does the contrastive task survive the alignment? (ln B = collapse; '
+                 f'fine-tunings of {base})')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
