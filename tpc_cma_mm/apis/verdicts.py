@@ -31,7 +31,7 @@ def _verdict(claim: str, criterion: str, ours: str = 'runs missing', holds=None,
     return dict(claim=claim, criterion=criterion, ours=ours, holds=holds, winner=winner)
 
 
-def _gaps_fall(summary: dict, reduced: dict) -> dict:
+def _gaps_fall(summary: dict) -> dict:
     claim = 'as alpha_target rises, the gap falls'
     criterion = 'TPC-CMA runs in order of alpha_target: centroid, distribution and raw gap never rise'
     tpc = sorted((s['alpha_target'], n) for n, s in summary.items() if n.startswith('TPC-CMA'))
@@ -83,7 +83,7 @@ def _posthoc_centroid_only(reduced: dict) -> dict:
                     cut['centroid'] > 50 and cut['distribution'] < 10)
 
 
-def _tpc_against_const(summary: dict, reduced: dict) -> dict:
+def _tpc_against_const(reduced: dict) -> dict:
     claim = 'TPC-CMA against constant-alpha CMA at the same alpha (0.5)'
     criterion = 'winner: the larger centroid reduction'
     names = [TPC.format(0.5), CONST.format(0.5)]
@@ -123,7 +123,7 @@ def _best_captioner(summary: dict) -> dict:
 def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict) -> Dict[str, dict]:
     """claim id -> verdict, in the paper's order (ids are stable across reports)."""
     return dict(
-        gaps_fall=_gaps_fall(summary, reduced),
+        gaps_fall=_gaps_fall(summary),
         magnitude_0_05=_magnitude(reduced, 0.05),
         magnitude_0_5=_magnitude(reduced, 0.5),
         zero_shot_cost=_zero_shot_cost(zero_shot),
@@ -132,7 +132,7 @@ def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict) -> D
         cider_rises=_rises(summary, 'caption_image/CIDEr', 'CIDEr from images',
                            f'+{PAPER[0.5]["cider"]} %'),
         posthoc_centroid_only=_posthoc_centroid_only(reduced),
-        tpc_against_const=_tpc_against_const(summary, reduced),
+        tpc_against_const=_tpc_against_const(reduced),
         r_squared=_r_squared(r2),
         best_captioner=_best_captioner(summary))
 
