@@ -34,12 +34,18 @@ from .embed import embed_split
 from .fingerprint import digest, state_dict_digest
 from .schedule import rescale_schedule
 
-__all__ = ['DECODER_CONFIG', 'SHEET_IMAGES', 'cache_embeddings', 'caption_scores',
-           'config_caption_scores', 'decode_and_score', 'limit_dataset']
+__all__ = ['DECODER_CONFIG', 'POSTHOC_CAPTIONING', 'SHEET_IMAGES', 'cache_embeddings',
+           'caption_scores', 'config_caption_scores', 'decode_and_score', 'flat_caption_scores',
+           'limit_dataset']
 
 DECODER_CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'configs',
                           'captioning', 'caption-decoder_tiny_1xb128-1k_text-only.py')
 SHEET_IMAGES = 12  # test images kept in the cache for the sample sheet
+# The decoder options a model with a post-hoc fix (None: none) is captioned with: after
+# mean-centering, C3's centred conditioning; the gap shift has no decoder-side
+# counterpart, so a model with it is not captioned (None).
+POSTHOC_CAPTIONING = {None: dict(center=False), 'MeanCentering': dict(center=True),
+                      'GapShift': None}
 
 
 def limit_dataset(dataset_cfg: dict, num: Optional[int], pipeline=None) -> dict:
@@ -182,3 +188,8 @@ def config_caption_scores(model, cfg: Config, out_dir: str, **kwargs) -> dict:
     decoder = (cfg.get('reproduce') or {}).get('decoder_config', DECODER_CONFIG)
     return caption_scores(model, train, cfg.test_dataloader.dataset, out_dir,
                           decoder_config=decoder, **kwargs)
+
+
+def flat_caption_scores(scores: dict) -> Dict[str, float]:
+    """``caption_image/<metric>`` and ``caption_text/<metric>`` of ``caption_scores``' result."""
+    return {f'caption_{side}/{k}': v for side in ('image', 'text') for k, v in scores[side].items()}

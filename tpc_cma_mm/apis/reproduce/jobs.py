@@ -30,7 +30,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from tpc_cma_mm.evaluation.functional import build_posthoc, embedding_suite
-from ..captioning import config_caption_scores
+from ..captioning import config_caption_scores, flat_caption_scores
 from ..outputs import json_bytes
 from ..embed import embed_split
 from ..model import init_model
@@ -82,8 +82,7 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
                                        num_train=settings['caption_train'],
                                        num_test=settings['caption_test'],
                                        meteor=False, progress=progress, **captioning)
-        metrics.update({f'caption_image/{k}': v for k, v in scores['image'].items()})
-        metrics.update({f'caption_text/{k}': v for k, v in scores['text'].items()})
+        metrics.update(flat_caption_scores(scores))
         suffix = ''.join([('_centred' if captioning.get('center') else ''),
                           (f"_noise{captioning['noise_std']:g}" if captioning.get('noise_std')
                            else '')])

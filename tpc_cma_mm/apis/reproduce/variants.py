@@ -3,6 +3,7 @@ import copy
 
 from mmengine.config import Config
 
+from ..captioning import POSTHOC_CAPTIONING
 from ..verdicts import C3_PREFIX
 
 __all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'variant_configs']
@@ -10,7 +11,7 @@ __all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'variant_configs']
 TINY_PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
 TINY_METHOD = 'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'
 # Captioning options of a variant scored on its own embeddings.
-AS_IS = dict(center=False)
+AS_IS = POSTHOC_CAPTIONING[None]
 # C3's noise on the decoder's training embeddings, chosen on the val split of the
 # generated data (docs/captioning.md, "C3 noise").
 C3_NOISE_STD = 0.1
@@ -37,15 +38,15 @@ def variant_configs(base: Config, settings: dict) -> dict:
     plain = copy.deepcopy(base)
     plain.custom_hooks = [h for h in plain.get('custom_hooks', [])
                           if h['type'] != 'TPCCurriculumHook']
-    # Captioning after post-hoc mean-centering is C3's centred conditioning; C3 proper
-    # also corrupts the decoder's training embeddings with noise (docs/captioning.md).
-    # The gap shift has no decoder-side counterpart and is not captioned.
-    noise = settings['c3_noise_std']
+    # C3 proper also corrupts the decoder's training embeddings with noise
+    # (docs/captioning.md).
+    noise, centred = settings['c3_noise_std'], POSTHOC_CAPTIONING['MeanCentering']
     variants = {'original': (None, None, 0.0, AS_IS),
-                'posthoc mean-centering': (None, 'MeanCentering', 0.0, dict(center=True)),
+                'posthoc mean-centering': (None, 'MeanCentering', 0.0, centred),
                 f'{C3_PREFIX} {noise:g}': (None, 'MeanCentering', 0.0,
-                                           dict(center=True, noise_std=noise)),
-                'posthoc gap shift': (None, dict(type='GapShift', lam=0.5), 0.0, None)}
+                                           dict(centred, noise_std=noise)),
+                'posthoc gap shift': (None, dict(type='GapShift', lam=0.5), 0.0,
+                                      POSTHOC_CAPTIONING['GapShift'])}
     finetune = copy.deepcopy(plain)
     finetune.model.cma_loss = None
     variants['contrastive fine-tuning'] = (finetune, None, 0.0, AS_IS)

@@ -10,14 +10,14 @@ from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
-from ..captioning import config_caption_scores
+from ..captioning import POSTHOC_CAPTIONING, config_caption_scores, flat_caption_scores
 
 __all__ = ['NOT_CAPTIONED', 'PROTOCOL_KEYS', 'caption_entry', 'caption_metrics',
            'check_protocol', 'posthoc_centering']
 
 PROTOCOL_KEYS = ('decoder_iters', 'num_train', 'num_test')
-# GapShift moves each modality along the gap vector; the decoder has no counterpart.
-NOT_CAPTIONED = 'GapShift has no decoder-side counterpart (tpc_cma_mm/apis/reproduce/jobs.py)'
+NOT_CAPTIONED = ('GapShift has no decoder-side counterpart '
+                 '(POSTHOC_CAPTIONING, tpc_cma_mm/apis/captioning.py)')
 
 
 def check_protocol(captioning: dict) -> dict:
@@ -31,13 +31,11 @@ def check_protocol(captioning: dict) -> dict:
 def posthoc_centering(spec: dict) -> Optional[bool]:
     """``center`` of the decoder for an entry's spec, or None: not captioned."""
     posthoc = spec.get('posthoc')
-    if posthoc == 'GapShift':
-        return None
-    if posthoc not in (None, 'MeanCentering'):
-        raise ValueError(f'no captioning rule for posthoc={posthoc!r}; '
-                         "known: 'MeanCentering' (C3's centring), 'GapShift' (not captioned).")
-    # Post-hoc mean-centering is C3's centred conditioning of the decoder.
-    return posthoc == 'MeanCentering'
+    if posthoc not in POSTHOC_CAPTIONING:
+        raise ValueError(f'no captioning rule for posthoc={posthoc!r}; known: '
+                         f'{sorted(k for k in POSTHOC_CAPTIONING if k)}.')
+    options = POSTHOC_CAPTIONING[posthoc]
+    return None if options is None else options['center']
 
 
 def caption_metrics(model, finetune_cfg: Config, protocol: dict, out_dir: str,
@@ -47,8 +45,7 @@ def caption_metrics(model, finetune_cfg: Config, protocol: dict, out_dir: str,
                                    decoder_iters=protocol['decoder_iters'],
                                    num_train=protocol['num_train'], num_test=protocol['num_test'],
                                    center=center, meteor=False, progress=False)
-    return {f'caption_{side}/{k}': v for side in ('image', 'text')
-            for k, v in scores[side].items()}
+    return flat_caption_scores(scores)
 
 
 def caption_entry(key: str, entry: dict, build_model: Callable[[dict], object],

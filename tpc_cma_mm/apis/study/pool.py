@@ -6,11 +6,15 @@ import numpy as np
 __all__ = ['bootstrap_r_squared', 'pool_entries', 'pool_r_squared']
 
 
-def _r_squared(x: np.ndarray, y: np.ndarray) -> float:
-    # A simple linear regression's R² is the squared Pearson correlation.
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float('nan')
-    return float(np.corrcoef(x, y)[0, 1] ** 2)
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _r_squared(x: np.ndarray, y: np.ndarray) -> float:
+    # A simple linear regression's R² is the squared Pearson correlation.
+    return _correlation(x, y) ** 2
 
 
 def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: int = 2000,
@@ -34,8 +38,8 @@ def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: i
     values = values[~np.isnan(values)]
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, ) * 2
-    r = float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) and np.ptp(y) else float('nan')
-    return dict(r2=_r_squared(x, y), r=r, low=float(low), high=float(high),
+    r = _correlation(x, y)
+    return dict(r2=r ** 2, r=r, low=float(low), high=float(high),
                 resamples_used=int(len(values)))
 
 
