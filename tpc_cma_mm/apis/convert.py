@@ -24,6 +24,7 @@ from tpc_cma_mm.models.export import describe_towers
 from tpc_cma_mm.models.hf_clip import check_hf_config, hf_activations, load_hf_folder
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.checkpoint import DIGEST_KEY, content_digest
 
 __all__ = ['JIT_HELP', 'check_against_config', 'convert_clip_checkpoint', 'load_clip_source']
 
@@ -99,7 +100,12 @@ def convert_clip_checkpoint(src: str, fmt: str = 'auto',
                             config: Optional[str] = None) -> Tuple[dict, dict, Optional[dict]]:
     """(state dict in this project's layout, meta, key report against ``config`` or None)."""
     if osp.isdir(src):
-        return _convert_hf_folder(src, fmt, config)
-    state_dict, meta = convert_state_dict(load_clip_source(src), fmt)
-    meta.update(source=osp.abspath(src))
-    return state_dict, meta, (check_against_config(state_dict, config) if config else None)
+        state_dict, meta, report = _convert_hf_folder(src, fmt, config)
+    else:
+        state_dict, meta = convert_state_dict(load_clip_source(src), fmt)
+        meta.update(source=osp.abspath(src))
+        report = check_against_config(state_dict, config) if config else None
+    # The digest of the checkpoint the tool writes, dict(state_dict=..., meta=...),
+    # which every later load verifies (tpc_cma_mm/utils/checkpoint/digest.py).
+    meta[DIGEST_KEY] = content_digest(dict(state_dict=state_dict))
+    return state_dict, meta, report
