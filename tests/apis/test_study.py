@@ -309,3 +309,15 @@ def test_experiments_tool_refuses_a_tampered_results_file(tmp_path):
     assert proc.returncode != 0
     assert "differs in ['vision_backbone']" in proc.stderr
     assert not marker.exists() and not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('results', ['docs/experiments/study.json', 'docs/experiments/pool.json'])
+def test_the_shipped_results_files_pass_the_rule(results):
+    """Their specs are plain, and the model_cfg they record is the rebuilt model."""
+    init_default_scope('tpc_cma_mm')
+    study = Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), 'unused', results,
+                  Config.fromfile(RESNET).model)
+    names = [e['spec']['name'] for e in study.results.values() if e['kind'] == 'pretrain']
+    assert names
+    for name in names:
+        assert study.pretrained(name)[1].type == 'DualEncoder'
