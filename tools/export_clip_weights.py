@@ -6,7 +6,8 @@
 The checkpoint is read weights-only and checked against CONFIG's model (the
 loader of ``tpc_cma_mm.apis.init_model``). Then:
 
-- ``openai``: OUT is a state dict for ``clip.model.CLIP`` (``load_state_dict``);
+- ``openai``: OUT is a state dict for ``clip.model.build_model`` (refused unless
+  OpenAI's fixed choices hold: QuickGELU, eps 1e-5, heads of 64, MLP 4 x width);
 - ``open_clip``: the same keys; it loads strictly into
   ``open_clip.create_model(name, pretrained=None)`` of the same sizes, with
   ``quick_gelu`` as printed (refused if the towers differ in activation or eps);

@@ -8,7 +8,8 @@ into ``open_clip.create_model(name, pretrained=None)`` of the same sizes.
 The weights do not say which activation or LayerNorm epsilon a tower uses;
 ``describe_towers`` reads them from the built model, so that an export into a
 library that cannot represent the model (open_clip has one activation for both
-towers and eps 1e-5) is refused instead of giving other embeddings.
+towers and eps 1e-5; OpenAI's ``build_model`` also fixes heads of width 64 and an
+MLP four times the width) is refused instead of giving other embeddings.
 """
 import io
 import os.path as osp
@@ -20,8 +21,8 @@ from torch import nn
 from .convert import BLOCK_RENAMES, VISUAL_RENAMES, UnknownLayoutError
 from .text_encoder import TextTransformer
 
-__all__ = ['EXPORT_FORMATS', 'check_open_clip_compatible', 'describe_towers',
-           'export_model', 'mmpretrain_to_openai']
+__all__ = ['EXPORT_FORMATS', 'check_open_clip_compatible', 'check_openai_compatible',
+           'describe_towers', 'export_model', 'mmpretrain_to_openai']
 
 EXPORT_FORMATS = ('openai', 'open_clip', 'hf')
 
@@ -124,6 +125,33 @@ def check_open_clip_compatible(towers: dict) -> bool:
     return acts == {'quick_gelu'}
 
 
+def check_openai_compatible(towers: dict) -> None:
+    """Raise unless OpenAI CLIP rebuilds this model from its weights alone.
+
+    clip-anytorch's ``build_model`` infers only sizes from a state dict; it fixes
+    QuickGELU, LayerNorm eps 1e-5, ``width // 64`` heads and an MLP of 4 x width
+    in both towers (``clip/model.py``, ``build_model`` and ``ResidualAttentionBlock``).
+    """
+    problems = []
+    for name, tower in (('image', towers['vision']), ('text', towers['text'])):
+        if tower['act'] != 'quick_gelu':
+            problems.append(f"{name} activation {tower['act']} (OpenAI: quick_gelu)")
+        if tower['eps'] != 1e-5:
+            problems.append(f"{name} LayerNorm eps {tower['eps']:g} (OpenAI: 1e-05)")
+        if tower['width'] != 64 * tower['heads']:
+            problems.append(f"{name} {tower['heads']} heads of width "
+                            f"{tower['width'] / tower['heads']:g} (OpenAI: heads of 64)")
+        if tower['mlp_width'] != 4 * tower['width']:
+            problems.append(f"{name} MLP width {tower['mlp_width']} (OpenAI: 4 x "
+                            f"{tower['width']})")
+    if problems:
+        raise ValueError(
+            "OpenAI CLIP's build_model infers only the sizes from the weights; this model "
+            f"has {'; '.join(problems)}, so there it would give other embeddings. "
+            'Export it as hf (per-tower activation, eps, heads and MLP width) or, if both '
+            'towers share one activation and eps 1e-5, as open_clip.')
+
+
 def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) -> dict:
     """Write ``model`` (a ViT ``DualEncoder``) in ``fmt``; returns what was written.
 
@@ -145,6 +173,8 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
         return info
     if fmt == 'open_clip':
         info['open_clip_quick_gelu'] = check_open_clip_compatible(towers)
+    if fmt == 'openai':
+        check_openai_compatible(towers)
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out!r} exists; pass overwrite=True (--overwrite) to '
                               'replace it, or give another path.')

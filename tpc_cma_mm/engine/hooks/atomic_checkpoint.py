@@ -14,6 +14,8 @@ subclass; no monkey-patching):
   atomically once the file is complete, deletes old checkpoints only after
   that, removes temporary files a kill left behind, and checks that a loaded
   state dict fits the model (:func:`~tpc_cma_mm.utils.check_state_dict`);
+  every checkpoint records the digest of its tensors, which every load through
+  ``safe_torch_load`` verifies (:mod:`tpc_cma_mm.utils.checkpoint.digest`);
   the Runner's own loads (weight initialisation, ``load_from``, resume), which
   come between ``before_run`` and the loop's start, happen inside
   :func:`~tpc_cma_mm.utils.safe_loading` (weights-only; mmengine's loaders
@@ -30,7 +32,8 @@ from mmengine.hooks import CheckpointHook
 
 from tpc_cma_mm.registry import HOOKS
 from tpc_cma_mm.utils.atomic_io import PARTIAL_SUFFIX, atomic_write
-from tpc_cma_mm.utils.checkpoint import close_safe_loading, open_safe_loading
+from tpc_cma_mm.utils.checkpoint import (DIGEST_KEY, close_safe_loading, content_digest,
+                                         open_safe_loading)
 from tpc_cma_mm.utils.dist import unwrap_model
 from tpc_cma_mm.utils.state_dict_check import check_state_dict
 
@@ -135,6 +138,11 @@ class AtomicCheckpointHook(CheckpointHook):
                         os.remove(osp.join(folder, name))
         if self._keep > 0:
             self._drop_old(runner)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # The checkpoint hook's priority (VERY_LOW) puts this after the hooks that
+        # add to a checkpoint (curriculum state, the non-finite check).
+        checkpoint.setdefault('meta', {})[DIGEST_KEY] = content_digest(checkpoint)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         super()._save_checkpoint_with_step(runner, step, meta)
