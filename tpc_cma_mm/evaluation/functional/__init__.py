@@ -1,6 +1,6 @@
 from .clustering import joint_clustering
-from .finite import NonFiniteEmbeddingError, require_finite
 from .expressiveness import attribute_probes, linear_probe_accuracy
+from .finite import NonFiniteEmbeddingError, require_finite
 from .gaps import (GAP_KEYS, bures_distance, gap_metrics, gap_reduction,
                    gaps_from_moments, mmd_rbf)
 from .moments import PairedMoments
