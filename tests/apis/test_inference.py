@@ -23,12 +23,17 @@ def tiny_files(tmp_path):
     return model, str(config), str(ckpt)
 
 
-def by_hand(model, images_uint8):
-    """CLIP normalisation (tiny config: to_rgb=False), then the model's encoders."""
-    x = images_uint8.float()
+def normalised(images_uint8):
+    """BGR uint8 (B, 3, H, W) -> RGB and CLIP's normalisation (the tiny config: to_rgb=True)."""
+    x = images_uint8.float().flip(-3)
     mean, std = torch.tensor(CLIP_MEAN).view(3, 1, 1), torch.tensor(CLIP_STD).view(3, 1, 1)
+    return (x - mean) / std
+
+
+def by_hand(model, images_uint8):
+    """:func:`normalised`, then the model's image encoder."""
     with torch.no_grad():
-        return F.normalize(model.encode_image((x - mean) / std), dim=-1)
+        return F.normalize(model.encode_image(normalised(images_uint8)), dim=-1)
 
 
 def test_embeddings_equal_the_models_forward(tmp_path):
@@ -60,9 +65,8 @@ def test_zero_shot_equals_predict_mode_and_leaves_the_model_as_it_was(tmp_path):
     images = torch.randint(0, 256, (4, 3, TINY_IMAGE, TINY_IMAGE), dtype=torch.uint8)
     result = inferencer.zero_shot(list(images), CLASSES, templates=['a {}', 'the {}'])
     model.set_zero_shot(CLASSES, ['a {}', 'the {}'])
-    mean, std = torch.tensor(CLIP_MEAN).view(3, 1, 1), torch.tensor(CLIP_STD).view(3, 1, 1)
     with torch.no_grad():
-        samples = model((images.float() - mean) / std, mode='predict')
+        samples = model(normalised(images), mode='predict')
     cosines = torch.stack([s.pred_score for s in samples])
     want = (cosines * model.logit_scale_value()).softmax(-1)
     torch.testing.assert_close(result['scores'], want, rtol=0, atol=1e-5)

@@ -17,5 +17,6 @@ model = dict(
     context_length=32,
     logit_scale_init=4.605170185988092,  # ln(100): temperature 0.01
     learnable_logit_scale=False,
-    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False),
+    # data sets yield BGR, as image files load (docs/reliability.md, "Channel order")
+    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True),
 )
