@@ -6,7 +6,8 @@ embedding loop), ``caption_scores`` (the captioning protocol), ``gap_report``,
 ``DualEncoderInferencer`` (embed images and texts, zero-shot with given class
 names), ``build_runner`` (what tools/train.py and tools/test.py run),
 ``convert_clip_checkpoint`` (other projects' CLIP weights in) and
-``check_data``; every writer refuses an existing output of other content unless
+``check_data``, ``schedule_curves`` (lr and curriculum alpha without
+training); every writer refuses an existing output of other content unless
 ``overwrite``.
 """
 from . import reproduce, study
@@ -23,10 +24,11 @@ from .outputs import OutputExistsError, json_bytes, read_json, write_outputs
 from .runner import build_runner
 from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
+from .schedule_curves import schedule_curves
 
 __all__ = ['aggregate', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
            'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score', 'DECODER_CONFIG', 'digest',
            'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
            'limit_dataset', 'load_config', 'load_weights', 'OutputExistsError', 'r_squared',
-           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'state_dict_digest',
-           'study', 'write_gap_report', 'write_outputs', 'write_report']
+           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'schedule_curves',
+           'state_dict_digest', 'study', 'write_gap_report', 'write_outputs', 'write_report']
