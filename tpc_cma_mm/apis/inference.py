@@ -19,9 +19,9 @@ pass ``channel_order='rgb'`` for RGB arrays) and PIL images are converted
 from RGB explicitly. Resizing, cropping and channel swaps are the
 config's (``to_rgb`` of the data preprocessor), never the inferencer's.
 
-mmpretrain's own ``get_model`` builds in its scope (docs/pitfalls.md, 12):
-``mmpretrain.get_model(cfg)`` works once ``cfg.model.type`` is
-``'tpc_cma_mm.DualEncoder'``.
+mmpretrain's ``FeatureExtractor`` cannot run a plugin config (its pipeline is
+built in the mmpretrain scope and ``TokenizeCaption`` needs a caption): this is
+the plugin's feature extractor (docs/interop.md).
 """
 from typing import Dict, List, Optional, Sequence, Union
 
