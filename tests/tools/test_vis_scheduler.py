@@ -1,4 +1,4 @@
-"""tools/visualization/vis_scheduler.py (over apis.schedule_curves) against the schedules' formulas."""
+"""tools/visualization/vis_scheduler.py (over apis.schedule_curves) against the formulas."""
 import importlib.util
 import math
 import os.path as osp
@@ -25,7 +25,8 @@ def lr_by_formula(it, base=2e-4, warmup=20, total=300, eta_min=1e-5):
     mmengine's LinearLR reaches its end factor in its last iteration (end - 1)."""
     if it < warmup:
         return base * (0.1 + 0.9 * it / (warmup - 1))
-    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * (it - warmup) / (total - warmup))) / 2
+    progress = (it - warmup) / (total - warmup)
+    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * progress)) / 2
 
 
 def alpha_by_formula(it, target, total=300, phases=(0.1, 0.5, 0.4)):

@@ -4,7 +4,7 @@
     inferencer = DualEncoderInferencer(
         'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py',
         'work_dirs/tpc/iter_300.pth')
-    out = inferencer('cat.jpg', texts=['a photo of a cat'])   # img_embeds (1, d), text_embeds (1, d)
+    out = inferencer('cat.jpg', texts=['a photo of a cat'])   # img_embeds, text_embeds: (1, d)
     image_embeds = inferencer.embed_images(['cat.jpg', pil_image, bgr_array])  # (3, d), unit norm
     result = inferencer.zero_shot('cat.jpg', ['cat', 'dog'])    # labels, classes, scores
 
@@ -101,8 +101,8 @@ class DualEncoderInferencer:
     def _build_pipeline(self) -> None:
         """The loading transform (for paths) and the image transforms after it."""
         if self._pipeline_cfg is None:
-            raise ValueError('A model given without a config has no test pipeline: pass '
-                             'pipeline=[...] (e.g. the config\'s test_dataloader.dataset.pipeline).')
+            raise ValueError('A model given without a config has no test pipeline: pass pipeline='
+                             "[...] (e.g. the config's test_dataloader.dataset.pipeline).")
         with DefaultScope.overwrite_default_scope(self._scope):
             built = [TRANSFORMS.build(t) for t in self._pipeline_cfg]
         loaders = [t for t in built if isinstance(t, LoadImageFromFile)]
@@ -158,8 +158,8 @@ class DualEncoderInferencer:
             data = pseudo_collate([self._prepare(image, channel_order) for image in batch])
             shapes = {tuple(x.shape) for x in data['inputs']}
             if len(shapes) > 1:
-                raise ValueError(f'The test pipeline gave images of several sizes {sorted(shapes)}: '
-                                 'give images of one size or add a Resize / CenterCrop to it.')
+                raise ValueError(f'The test pipeline gave images of several sizes {sorted(shapes)}:'
+                                 ' give images of one size or add a Resize / CenterCrop to it.')
             data = self.model.data_preprocessor(data, False)
             out.append(self.model(data['inputs'], mode='tensor')['img_embeds'])
         return torch.cat(out).cpu()

@@ -7,7 +7,8 @@ steps them; alpha comes from the curriculum hook's own
 schedule is restated here::
 
     from tpc_cma_mm.apis import load_config, schedule_curves
-    curves = schedule_curves(load_config('configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'))
+    cfg = load_config('configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py')
+    curves = schedule_curves(cfg)
     curves['lr'][0], curves['alpha_sched'][-1]   # 2e-05, 0.05
 
 The alpha a run uses is ``min(alpha_sched, cap)``; the cap follows gradient
