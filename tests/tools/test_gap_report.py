@@ -170,3 +170,28 @@ def test_gap_report_writes_tensorboard_projector_data(tmp_path):
         assert sprite.size == (side, side)
         assert sprite.getpixel((side - 1, side - 1)) == (0, 0, 0)  # padding after the last tile
     assert 'single_image_dim: 32' in pbtxt
+
+
+@pytest.mark.parametrize('rgb_images', [True, False])
+def test_projector_sprite_shows_images_in_rgb_and_text_rows_grey(rgb_images):
+    """The kept images are in the pipeline's order; the sprite must be RGB either way."""
+    import io
+
+    import numpy as np
+
+    from tpc_cma_mm.apis.projector import TEXT_TILE, projector_files
+    colours = torch.tensor([[255, 0, 0], [0, 0, 255]], dtype=torch.uint8)  # red, blue (RGB)
+    stored = colours if rgb_images else colours.flip(1)
+    images = stored[:, :, None, None].expand(2, 3, 8, 8).clone()
+    embeds = dict(img=torch.eye(2, 4), text=torch.eye(2, 4).flip(0), labels=torch.tensor([0, 1]),
+                  img_ids=torch.tensor([5, 6]), texts=['a red square', 'a\tblue\nsquare'],
+                  images=images)
+    files = projector_files(embeds, rgb_images=rgb_images, classes=['red', 'blue'],
+                            sprite_size=4)
+    sprite = np.asarray(Image.open(io.BytesIO(files['projector/00000/gap/sprite.png'])))
+    assert sprite.shape == (8, 8, 3)  # 2 x 2 tiles of 4 px: image, image, text, text
+    assert (sprite[:4, :4] == [255, 0, 0]).all() and (sprite[:4, 4:] == [0, 0, 255]).all()
+    assert (sprite[4:] == int(TEXT_TILE * 255)).all()  # TensorBoard truncates to uint8
+    metadata = files['projector/00000/gap/metadata.tsv'].decode().splitlines()
+    assert metadata[1:] == ['image\tred\t5\ta red square', 'image\tblue\t6\ta blue square',
+                            'text\tred\t5\ta red square', 'text\tblue\t6\ta blue square']
