@@ -81,7 +81,8 @@ def test_dataset_files_and_inferencer_give_identical_embeddings(tmp_path):
     from_files = embed_split(model, files, progress=False)  # what a test loop on files runs
     torch.testing.assert_close(from_files['img'], from_dataset['img'], rtol=0, atol=0)
     torch.testing.assert_close(from_files['text'], from_dataset['text'], rtol=0, atol=0)
-    inferencer = DualEncoderInferencer(model)
+    # the files' test pipeline: a built model carries no config to take it from
+    inferencer = DualEncoderInferencer(model, pipeline=files['pipeline'])
     paths = [str(tmp_path / 'img' / f'{item["img_id"]}.png') for item in items]
     torch.testing.assert_close(inferencer.embed_images(paths), from_dataset['img'],
                                rtol=0, atol=1e-6)

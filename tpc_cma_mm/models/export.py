@@ -156,7 +156,8 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     """Write ``model`` (a ViT ``DualEncoder``) in ``fmt``; returns what was written.
 
     ``openai`` / ``open_clip``: a bare state dict file (plain tensors, readable
-    weights-only), written atomically; ``hf``: a ``CLIPModel`` folder. An
+    weights-only), written atomically; ``hf``: a ``CLIPModel`` folder with its
+    tokenizer and ``preprocessor_config.json`` (``models/hf_processor.py``). An
     existing ``out`` is refused unless ``overwrite`` (a folder always is).
     """
     from tpc_cma_mm.utils.atomic_io import atomic_write
@@ -168,8 +169,10 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
                 logit_scale=float(state['logit_scale']))
     if fmt == 'hf':
         from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
+        from .hf_processor import save_hf_image_processor
         save_hf_folder(state, hf_config(towers, info['logit_scale']), out)
         save_hf_tokenizer(model.tokenizer, out)
+        save_hf_image_processor(model, towers['vision']['image_size'], out)
         return info
     if fmt == 'open_clip':
         info['open_clip_quick_gelu'] = check_open_clip_compatible(towers)

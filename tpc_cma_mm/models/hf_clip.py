@@ -191,7 +191,8 @@ def save_hf_folder(state_dict: Dict[str, torch.Tensor], config: dict, folder: st
 def save_hf_tokenizer(tokenizer, folder: str) -> None:
     """Write ``tokenizer`` (the plugin's ``CLIPTokenizer``) as a ``transformers``
     ``CLIPTokenizer`` into ``folder``: its vocabulary and merges, the special tokens and
-    the context length, so ``CLIPProcessor.from_pretrained(folder)`` needs nothing else."""
+    the context length. ``split_special_tokens``: a literal ``<|endoftext|>`` in a text
+    stays text, as in the plugin (where the ids still differ: hf_processor.py)."""
     import tempfile
 
     from transformers import CLIPTokenizer as HFCLIPTokenizer
@@ -206,7 +207,8 @@ def save_hf_tokenizer(tokenizer, folder: str) -> None:
         hf = HFCLIPTokenizer(vocab, merge_file, unk_token='<|endoftext|>',
                              bos_token='<|startoftext|>', eos_token='<|endoftext|>',
                              pad_token='<|endoftext|>',
-                             model_max_length=tokenizer.context_length)
+                             model_max_length=tokenizer.context_length,
+                             split_special_tokens=True)
         hf.save_pretrained(folder)
 
 

@@ -4,6 +4,9 @@
 # backbone -> neck -> projection.
 model = dict(
     type='DualEncoder',
+    # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    _scope_='tpc_cma_mm',
     vision_backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=16,
                          stem_channels=16, out_indices=(3, )),
     vision_neck=dict(type='GlobalAveragePooling'),

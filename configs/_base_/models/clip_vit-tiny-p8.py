@@ -3,6 +3,9 @@
 # a CLIP-sized modality gap on the generated captions (docs/results.md).
 model = dict(
     type='DualEncoder',
+    # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    _scope_='tpc_cma_mm',
     vision_backbone=dict(
         type='VisionTransformer',
         arch=dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=256),
