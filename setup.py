@@ -36,6 +36,8 @@ setup(
         # tensorboard lets the event-file test run instead of skipping.
         'tests': ['pytest', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0'],
         'bench': ['open_clip_torch==3.3.0'],
+        # mmengine's MLflowVisBackend (the skinny client holds the tracking API).
+        'mlflow': ['mlflow-skinny>=3.0'],
         # mmengine's TensorboardVisBackend (tools/train.py --tensorboard).
         'tb': ['tensorboard==2.21.0'],
         # DeepSpeedStrategy (ZeRO). 0.15.4 trains on the CPU with mmengine 0.10.7;
