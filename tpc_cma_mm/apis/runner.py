@@ -22,13 +22,21 @@ __all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'disable_validation
            'set_dataloader_options', 'set_test_amp', 'set_train_amp', 'setup_cpu_distributed']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# The default hooks mmengine's Runner registers itself (None there disables one).
+MMENGINE_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
+                  'checkpoint')
 
 
 def load_run_config(config: str, work_dir: Optional[str] = None, launcher: str = 'none',
                     cfg_options: Optional[dict] = None) -> Config:
     """The config with overrides, launcher and work dir (``work_dirs/<config name>``
-    unless given or set in the config)."""
+    unless given or set in the config). A hook of ``default_hooks`` that is not one of
+    mmengine's own and is set to None (``--cfg-options default_hooks.require_files=None``)
+    is dropped: mmengine disables only its own defaults that way and asserts on others."""
     cfg = load_config(config, cfg_options)
+    hooks = cfg.get('default_hooks') or {}
+    for name in [n for n, hook in hooks.items() if hook is None and n not in MMENGINE_HOOKS]:
+        hooks.pop(name)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(config))[0])
