@@ -31,8 +31,13 @@ setup(
     description='Controllable modality-gap closing for CLIP-style models '
     '(TPC-CMA) as an OpenMMLab / mmpretrain plugin',
     packages=find_packages(include=['tpc_cma_mm', 'tpc_cma_mm.*']),
-    # Class names and prompt templates of the zero-shot benchmarks.
-    package_data={'tpc_cma_mm.datasets': ['zero_shot_data/*.json']},
+    # Class names and prompt templates of the zero-shot benchmarks; .mim holds
+    # (as links to the repo's folders) what `mim` and 'tpc_cma_mm::' configs look for.
+    package_data={'tpc_cma_mm.datasets': ['zero_shot_data/*.json'],
+                  'tpc_cma_mm': ['.mim/model-index.yml', '.mim/configs/**/*.py',
+                                 '.mim/configs/**/*.yml', '.mim/configs/**/*.md',
+                                 '.mim/tools/*.py', '.mim/tools/*.sh',
+                                 '.mim/tools/analysis/*.py']},
     python_requires='>=3.10',
     install_requires=INSTALL_REQUIRES,
     extras_require={

@@ -4,13 +4,13 @@ import json
 import os
 import os.path as osp
 import subprocess
-import sys
-import sysconfig
 from importlib import metadata
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from overlay_venv import make_overlay_venv
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 NEVER_EXACT = ('torch', 'torchvision', 'numpy', 'mmengine', 'transformers')
@@ -105,14 +105,7 @@ def test_installing_beside_a_supported_older_torch_keeps_it(tmp_path):
     """pip's own resolver (dry run) on an environment that holds torch 2.5.1 and
     torchvision 0.20.1 (their metadata, on top of this environment's packages):
     only the plugin is to be installed."""
-    venv = tmp_path / 'venv'
-    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
-    python = str(venv / 'bin' / 'python')
-    site = subprocess.run([python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
-                          check=True, capture_output=True, text=True).stdout.strip()
-    # this environment's packages (pip among them) after the venv's own
-    with open(osp.join(site, 'outer.pth'), 'w') as f:
-        f.write(sysconfig.get_path('purelib') + '\n')
+    python, site = make_overlay_venv(tmp_path)  # pip comes from this environment
     _fake_dist(site, 'torch', '2.5.1')
     _fake_dist(site, 'torchvision', '0.20.1', ['torch==2.5.1'])
     report = tmp_path / 'report.json'
