@@ -76,3 +76,30 @@ def test_the_shipped_file_check_still_names_a_missing_file(tmp_path):
                           cfg_options=dict(load_from=str(tmp_path / 'nope.pth')))
     with pytest.raises(FileNotFoundError, match='load_from=.*nope.pth.*tiny pretrained'):
         _before_run_of_every_hook(cfg)
+
+
+COCO = 'configs/_base_/datasets/coco_karpathy.py'
+
+
+def test_a_top_level_data_root_is_refused_naming_the_keys_to_override(tmp_path):
+    from tpc_cma_mm.apis.runner import load_run_config
+    with pytest.raises(ValueError, match=r'data_root=\.\.\. changes nothing.*'
+                       r'train_dataloader\.dataset\.data_root=\.\.\. '
+                       r'val_dataloader\.dataset\.data_root=\.\.\.'):
+        load_run_config(COCO, str(tmp_path), cfg_options=dict(data_root='/mine'))
+    cfg = load_run_config(COCO, str(tmp_path), cfg_options={
+        'train_dataloader.dataset.data_root': '/mine', 'load_from': None})
+    assert cfg.train_dataloader.dataset.data_root == '/mine'
+
+
+def test_a_copied_config_variable_is_refused(tmp_path):
+    from tpc_cma_mm.apis.runner import load_run_config
+    path = tmp_path / 'cfg.py'
+    path.write_text("lr = 0.1\noptim_wrapper = dict(optimizer=dict(type='SGD', lr=lr))\n"
+                    "custom_hooks = [dict(type='EMAHook', momentum=lr)]\n")
+    with pytest.raises(ValueError, match=r"lr=0\.1 is a config variable.*"
+                       r"optim_wrapper\.optimizer\.lr=\.\.\. "
+                       r'custom_hooks\.0\.momentum=\.\.\.'):
+        load_run_config(str(path), str(tmp_path), cfg_options=dict(lr=0.2))
+    cfg = load_run_config(str(path), str(tmp_path), cfg_options={'custom_hooks.0.momentum': 0.2})
+    assert cfg.custom_hooks[0].momentum == 0.2

@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
+from .cfg_options import refuse_copied_variables
 from .model import load_config
 
 __all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'disable_validation',
@@ -32,8 +33,12 @@ def load_run_config(config: str, work_dir: Optional[str] = None, launcher: str =
     """The config with overrides, launcher and work dir (``work_dirs/<config name>``
     unless given or set in the config). A hook of ``default_hooks`` that is not one of
     mmengine's own and is set to None (``--cfg-options default_hooks.require_files=None``)
-    is dropped: mmengine disables only its own defaults that way and asserts on others."""
-    cfg = load_config(config, cfg_options)
+    is dropped: mmengine disables only its own defaults that way and asserts on others.
+    A top-level option that would change nothing (a variable the config copied into
+    nested keys, e.g. ``data_root``) is refused, naming the keys to override."""
+    cfg = load_config(config)
+    refuse_copied_variables(cfg, cfg_options)
+    cfg = load_config(cfg, cfg_options)
     hooks = cfg.get('default_hooks') or {}
     for name in [n for n, hook in hooks.items() if hook is None and n not in MMENGINE_HOOKS]:
         hooks.pop(name)
