@@ -112,3 +112,19 @@ def test_metafiles_name_existing_configs():
         on_disk = {osp.relpath(p, REPO) for p in LEAF_CONFIGS
                    if osp.dirname(osp.relpath(p, REPO)) == f'configs/{folder}'}
         assert listed == on_disk, f'configs/{folder}/metafile.yml and the folder differ'
+
+
+def test_metafile_metric_names_are_logged_keys():
+    """Each metafile metric is named as the Runner logs it: the keys of the
+    reproduction's recorded runs (docs/results/quick/results.json)."""
+    import json
+
+    import yaml
+    with open(osp.join(REPO, 'docs', 'results', 'quick', 'results.json')) as f:
+        logged = set(json.load(f)['summary']['original']['metrics'])
+    for folder in ('clip', 'tpc_cma'):
+        with open(osp.join(REPO, 'configs', folder, 'metafile.yml')) as f:
+            meta = yaml.safe_load(f)
+        for model in meta['Models']:
+            for result in model['Results'] or []:
+                assert set(result['Metrics']) <= logged, (model['Name'], result['Metrics'])
