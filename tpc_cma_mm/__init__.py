@@ -7,9 +7,16 @@ changes nothing else: mmengine's checkpoint loaders stay as they are outside
 :func:`tpc_cma_mm.utils.safe_loading`, which this plugin's tools, APIs and
 checkpoint hook open around their loads (docs/reliability.md, section 1).
 """
+import warnings
+
 from mmengine.config.utils import MODULE2PACKAGE
 
-from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
+with warnings.catch_warnings():
+    # mmcv-lite has no compiled ops; mmpretrain's import of mmcv's transformer bricks
+    # warns about the one op it lacks at every start, which nothing here uses.
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``',
+                            category=UserWarning, module=r'mmcv\.')
+    from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
 
 # mmengine resolves 'package::config' only for the packages in this table; the
 # configs lie in the installed package's .mim folder (setup.py, package_data).
