@@ -1,5 +1,5 @@
-"""Install tpc-cma-mm into an environment that has (or gets) mmcv:
-``pip install -c requirements/constraints.txt -e '.[mmcv-lite]'`` for a fresh one (README "Set-up")."""
+"""Install tpc-cma-mm into an environment that has (or gets) mmcv; a fresh one:
+``pip install -c requirements/constraints.txt -e '.[mmcv-lite]'`` (README "Set-up")."""
 from setuptools import find_packages, setup
 
 # The ranges the plugin supports, so that installing into an existing OpenMMLab

@@ -1,4 +1,4 @@
-"""A throwaway venv that sees this environment's packages (import as `from overlay_venv import ...`)."""
+"""A throwaway venv over this environment's packages (`from overlay_venv import ...`)."""
 import os.path as osp
 import subprocess
 import sys
