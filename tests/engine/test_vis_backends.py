@@ -19,7 +19,7 @@ def test_a_validation_logs_every_metric_to_mlflow(tmp_path, monkeypatch):
     """Two training iterations and one validation with mmengine's MLflowVisBackend
     on a file store: the run must not die on a metric name (MLflow refuses ``@``),
     and every validation key must be stored under the name the Runner logged."""
-    # MLflow 3.7+ refuses mmengine's default file store unless asked
+    # MLflow 3.18 refuses mmengine's default file store unless asked
     # (README, "A new user's checklist")
     monkeypatch.setenv('MLFLOW_ALLOW_FILE_STORE', 'true')
     store = tmp_path / 'mlruns'
