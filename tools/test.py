@@ -8,12 +8,8 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
-
-from tpc_cma_mm.apis.outputs import OutputExistsError, json_bytes, write_outputs
-from tpc_cma_mm.apis.runner import (build_runner, load_run_config, set_dataloader_options,
-                                    set_test_amp, setup_cpu_distributed)
-from tpc_cma_mm.utils import safe_loading
+from mmengine.config import DictAction  # light; the plugin (torch, mmpretrain) is
+# imported once the arguments are parsed, so that --help answers at once
 
 
 def parse_args(argv=None):
@@ -42,6 +38,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from tpc_cma_mm.apis.outputs import OutputExistsError, json_bytes, write_outputs
+    from tpc_cma_mm.apis.runner import (build_runner, load_run_config, set_dataloader_options,
+                                        set_test_amp, setup_cpu_distributed)
+    from tpc_cma_mm.utils import safe_loading
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint {args.checkpoint!r} not found.')
     cfg = load_run_config(args.config, args.work_dir, args.launcher, args.cfg_options)

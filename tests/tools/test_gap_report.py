@@ -68,7 +68,7 @@ def test_gap_report_writes_json_and_plots(tmp_path):
     for key in GAP_KEYS:
         assert math.isfinite(original[f'gap/{key}']), key
     for key in ('clustering/ari_class', 'clustering/ari_modality', 'clustering/nmi_class',
-                'retrieval/i2t_R@1', 'zero_shot/top1'):
+                'retrieval/i2t_R1', 'zero_shot/top1'):
         assert key in original
     assert set(report['gap_reduction_pct']) == {'mean_centering', 'gap_shift_0.5'}
 

@@ -62,7 +62,7 @@ def _synthetic_results():
         for seed in (0, 1):
             gaps = {f'gap/{k}': 1.0 - 0.1 * i + 0.01 * rng.standard_normal() for k in GAP_KEYS}
             metrics = dict(gaps, **{'zero_shot/top1': 80 - i + rng.standard_normal(),
-                                    'retrieval/i2t_R@1': 10.0,
+                                    'retrieval/i2t_R1': 10.0,
                                     'clustering/ari_class': 0.1 * i + 0.02 * rng.standard_normal(),
                                     'clustering/ari_modality': 0.3,
                                     'caption_image/CIDEr': 0.2 * i + 0.05 * rng.standard_normal(),

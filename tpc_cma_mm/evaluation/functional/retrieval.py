@@ -66,6 +66,6 @@ def retrieval_recall(img_embeds: torch.Tensor, text_embeds: torch.Tensor,
         t2i_rank[start:start + sim.shape[0]] = (sim >= positive).sum(1) - 1
     out = {}
     for k in ks:
-        out[f'i2t_R@{k}'] = 100.0 * (i2t_rank < k).double().mean().item()
-        out[f't2i_R@{k}'] = 100.0 * (t2i_rank < k).double().mean().item()
+        out[f'i2t_R{k}'] = 100.0 * (i2t_rank < k).double().mean().item()
+        out[f't2i_R{k}'] = 100.0 * (t2i_rank < k).double().mean().item()
     return out
