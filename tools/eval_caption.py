@@ -7,16 +7,22 @@ CONFIG / CKPT: the model under test (a DualEncoder), loaded checked and
 weights-only. The protocol is ``tpc_cma_mm.apis.caption_scores`` (its
 embeddings are cached in DIR, keyed by the weights, the data sets and the
 sizes). Writes DIR/caption_scores.json, DIR/captions.json and
-DIR/caption_samples.png; an existing, different one is refused unless --overwrite.
+DIR/caption_samples.png; if one exists the tool stops before writing anything
+(cache and decoder included) unless --overwrite. A checkpoint that does not fit
+CONFIG's model is refused with one line naming the keys.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
 
 from tpc_cma_mm.apis import (DECODER_CONFIG, caption_scores, checkpoint_id, init_model,
                              json_bytes, limit_dataset, load_config, write_outputs)
 from tpc_cma_mm.apis.figures import sample_sheet
+from tpc_cma_mm.utils.atomic_io import refuse_existing
+
+OUTPUTS = ('captions.json', 'caption_scores.json', 'caption_samples.png')
 
 
 def parse_args(argv=None):
@@ -39,8 +45,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args.config)
-    model = init_model(cfg, args.checkpoint, 'cuda' if torch.cuda.is_available() else 'cpu')
+    outputs = [osp.join(args.out, name) for name in OUTPUTS]
+    try:
+        # The cache and the decoder go into --out on the way: refuse before them.
+        refuse_existing(outputs, args.overwrite)
+        cfg = load_config(args.config)
+        model = init_model(cfg, args.checkpoint,
+                           'cuda' if torch.cuda.is_available() else 'cpu')
+    except (OSError, RuntimeError, ValueError) as err:  # outputs there, an unfit checkpoint
+        sys.exit(f'error: {err}')
     # The train split is embedded with the test pipeline: deterministic.
     pipeline = cfg.test_dataloader.dataset.get('pipeline')
     result = caption_scores(
@@ -51,11 +64,13 @@ def main(argv=None):
     result.update(config=args.config, checkpoint=args.checkpoint,
                   checkpoint_sha256=checkpoint_id(args.checkpoint))
     to_rgb = bool(getattr(model.data_preprocessor, '_channel_conversion', False))
-    write_outputs({
-        osp.join(args.out, 'captions.json'): json_bytes(result['captions']),
-        osp.join(args.out, 'caption_scores.json'): json_bytes(
-            {k: v for k, v in result.items() if k != 'captions'}),
-        osp.join(args.out, 'caption_samples.png'): sample_sheet(result, to_rgb)}, args.overwrite)
+    rendered = (json_bytes(result['captions']),
+                json_bytes({k: v for k, v in result.items() if k != 'captions'}),
+                sample_sheet(result, to_rgb))
+    try:
+        write_outputs(dict(zip(outputs, rendered)), args.overwrite)
+    except OSError as err:  # written meanwhile by another process, a full disk
+        sys.exit(f'error: {err}')
     for modality in ('image', 'text'):
         print(f'{modality} embeddings: ' + ', '.join(
             f'{k} {v:.4f}' for k, v in result[modality].items()))

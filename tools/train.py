@@ -10,8 +10,8 @@ import os
 from mmengine.config import DictAction
 
 from tpc_cma_mm.apis.runner import (add_tensorboard, build_runner, disable_validation,
-                                    enable_auto_scale_lr, load_run_config, resolve_resume,
-                                    set_dataloader_options, set_train_amp,
+                                    enable_auto_scale_lr, errors_as_one_line, load_run_config,
+                                    resolve_resume, set_dataloader_options, set_train_amp,
                                     setup_cpu_distributed)
 from tpc_cma_mm.utils import safe_loading
 
@@ -68,7 +68,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     setup_cpu_distributed(cfg, args.launcher)
-    with safe_loading():  # load_from / resume: weights-only (docs/pitfalls.md, 1)
+    # A full disk or a work dir another training holds: one line, not a traceback.
+    with errors_as_one_line(cfg.work_dir), safe_loading():  # weights-only loads
         build_runner(cfg).train()
 
 

@@ -11,7 +11,6 @@ library that cannot represent the model (open_clip has one activation for both
 towers and eps 1e-5) is refused instead of giving other embeddings.
 """
 import io
-import os.path as osp
 from typing import Dict
 
 import torch
@@ -128,10 +127,12 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     """Write ``model`` (a ViT ``DualEncoder``) in ``fmt``; returns what was written.
 
     ``openai`` / ``open_clip``: a bare state dict file (plain tensors, readable
-    weights-only), written atomically; ``hf``: a ``CLIPModel`` folder. An
-    existing ``out`` is refused unless ``overwrite`` (a folder always is).
+    weights-only); ``hf``: a ``CLIPModel`` folder, filled in a temporary sibling
+    and renamed into place (a kill or a full disk leaves no partial folder).
+    Both are written atomically; an existing ``out`` of other content (a
+    non-empty folder) is refused unless ``overwrite``.
     """
-    from tpc_cma_mm.utils.atomic_io import atomic_write
+    from tpc_cma_mm.utils.atomic_io import atomic_folder, write_outputs
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f'Unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}.')
     towers = describe_towers(model)
@@ -140,15 +141,13 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
                 logit_scale=float(state['logit_scale']))
     if fmt == 'hf':
         from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
-        save_hf_folder(state, hf_config(towers, info['logit_scale']), out)
-        save_hf_tokenizer(model.tokenizer, out)
+        with atomic_folder(out, overwrite) as folder:
+            save_hf_folder(state, hf_config(towers, info['logit_scale']), folder)
+            save_hf_tokenizer(model.tokenizer, folder)
         return info
     if fmt == 'open_clip':
         info['open_clip_quick_gelu'] = check_open_clip_compatible(towers)
-    if osp.exists(out) and not overwrite:
-        raise FileExistsError(f'{out!r} exists; pass overwrite=True (--overwrite) to '
-                              'replace it, or give another path.')
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write(out, buffer.getvalue())
+    write_outputs({out: buffer.getvalue()}, overwrite)
     return info
