@@ -14,7 +14,7 @@ class WorkDirLockHook(Hook):
     from the start of training to its end.
 
     A default hook in ``configs/_base_/default_runtime.py``. It runs first
-    (``VERY_HIGHEST``), before the checkpoint hook tidies the work dir; a run
+    (``HIGHEST``), before the checkpoint hook tidies the work dir; a run
     that finds the lock taken stops there, naming the other run (pid, host,
     start time, command) and the fix (another ``--work-dir``). The rank-0
     process locks; in a distributed run every rank stops together. Evaluation
@@ -25,7 +25,7 @@ class WorkDirLockHook(Hook):
         default_hooks = dict(work_dir_lock=dict(type='WorkDirLockHook'))
     """
 
-    priority = 'VERY_HIGHEST'
+    priority = 'HIGHEST'
 
     def before_train(self, runner) -> None:
         refusal = None
