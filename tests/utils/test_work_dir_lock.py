@@ -76,7 +76,8 @@ def test_train_tool_refuses_a_busy_work_dir_in_one_line(other_run, tmp_path):
         f'{key} = {value!r}\n' for key, value in tiny.items()
         if key not in ('default_hooks', 'custom_hooks', 'work_dir')))
     result = subprocess.run([sys.executable, 'tools/train.py', str(config),
-                             '--work-dir', str(work)], cwd=REPO, capture_output=True, text=True, timeout=600)
+                             '--work-dir', str(work)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith('error: Work dir') and f'pid {child.pid}' in last
