@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import tpc_cma_mm.utils.atomic_io as atomic_io
 from tpc_cma_mm.apis.runner import errors_as_one_line
+from tpc_cma_mm.utils.checkpoint.download import cached_download
 from tpc_cma_mm.utils.atomic_io import (DiskFullError, OutputExistsError, SymlinkOutputError,
                                         atomic_folder, atomic_write, write_outputs)
 
@@ -149,3 +151,12 @@ def test_a_folder_killed_mid_write_leaves_no_folder_and_the_rerun_succeeds(tmp_p
     with atomic_folder(str(out)) as tmp:
         open(os.path.join(tmp, 'config.json'), 'w').write('{"whole": true}')
     assert _files(tmp_path) == ['clip_hf'] and _files(out) == ['config.json']
+
+
+def test_a_full_disk_while_downloading_a_checkpoint_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
+    monkeypatch.setattr(torch.hub, 'download_url_to_file',
+                        lambda url, dst, progress=True: _disk_full())
+    with pytest.raises(DiskFullError, match=r'Disk full: writing .*by_url.*clip\.pth needs more '
+                       'space; .* bytes are free'):
+        cached_download('https://example.com/clip.pth')
