@@ -20,6 +20,7 @@ import torch
 from tpc_cma_mm.apis import (DECODER_CONFIG, caption_scores, checkpoint_id, init_model,
                              json_bytes, limit_dataset, load_config, write_outputs)
 from tpc_cma_mm.apis.figures import sample_sheet
+from tpc_cma_mm.apis.runner import errors_as_one_line
 from tpc_cma_mm.utils.atomic_io import refuse_existing
 
 OUTPUTS = ('captions.json', 'caption_scores.json', 'caption_samples.png')
@@ -46,31 +47,29 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     outputs = [osp.join(args.out, name) for name in OUTPUTS]
-    try:
-        # The cache and the decoder go into --out on the way: refuse before them.
-        refuse_existing(outputs, args.overwrite)
-        cfg = load_config(args.config)
-        model = init_model(cfg, args.checkpoint,
-                           'cuda' if torch.cuda.is_available() else 'cpu')
-    except (OSError, RuntimeError, ValueError) as err:  # outputs there, an unfit checkpoint
-        sys.exit(f'error: {err}')
-    # The train split is embedded with the test pipeline: deterministic.
-    pipeline = cfg.test_dataloader.dataset.get('pipeline')
-    result = caption_scores(
-        model, limit_dataset(cfg.train_dataloader.dataset, None, pipeline),
-        cfg.test_dataloader.dataset, args.out, args.decoder_config, args.decoder_iters,
-        args.num_train, args.num_test, args.beam_size, args.center, args.noise_std,
-        not args.no_meteor)
-    result.update(config=args.config, checkpoint=args.checkpoint,
-                  checkpoint_sha256=checkpoint_id(args.checkpoint))
-    to_rgb = bool(getattr(model.data_preprocessor, '_channel_conversion', False))
-    rendered = (json_bytes(result['captions']),
-                json_bytes({k: v for k, v in result.items() if k != 'captions'}),
-                sample_sheet(result, to_rgb))
-    try:
-        write_outputs(dict(zip(outputs, rendered)), args.overwrite)
-    except OSError as err:  # written meanwhile by another process, a full disk
-        sys.exit(f'error: {err}')
+    # Outputs there, a symbolic link, a full disk: one line, not a traceback.
+    with errors_as_one_line(args.out):
+        refuse_existing(outputs, args.overwrite)  # before the cache and decoder go into --out
+        try:
+            cfg = load_config(args.config)
+            model = init_model(cfg, args.checkpoint,
+                               'cuda' if torch.cuda.is_available() else 'cpu')
+        except (OSError, RuntimeError, ValueError) as err:  # a missing or unfit checkpoint
+            sys.exit(f'error: {err}')
+        # The train split is embedded with the test pipeline: deterministic.
+        pipeline = cfg.test_dataloader.dataset.get('pipeline')
+        result = caption_scores(
+            model, limit_dataset(cfg.train_dataloader.dataset, None, pipeline),
+            cfg.test_dataloader.dataset, args.out, args.decoder_config, args.decoder_iters,
+            args.num_train, args.num_test, args.beam_size, args.center, args.noise_std,
+            not args.no_meteor)
+        result.update(config=args.config, checkpoint=args.checkpoint,
+                      checkpoint_sha256=checkpoint_id(args.checkpoint))
+        to_rgb = bool(getattr(model.data_preprocessor, '_channel_conversion', False))
+        write_outputs(dict(zip(outputs, (
+            json_bytes(result['captions']),
+            json_bytes({k: v for k, v in result.items() if k != 'captions'}),
+            sample_sheet(result, to_rgb)))), args.overwrite)
     for modality in ('image', 'text'):
         print(f'{modality} embeddings: ' + ', '.join(
             f'{k} {v:.4f}' for k, v in result[modality].items()))
