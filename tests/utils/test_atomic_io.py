@@ -45,6 +45,7 @@ def test_a_full_disk_inside_a_tool_is_one_line(tmp_path):
         with errors_as_one_line(str(tmp_path / 'run')):
             raise OSError(errno.ENOSPC, 'No space left on device', str(log))
     assert str(info.value).startswith('error: Disk full: writing') and str(log) in str(info.value)
+    assert 'half-written' not in str(info.value)  # mmengine's log is written in place
     with pytest.raises(SystemExit, match='error: Disk full: writing .*12 bytes'):
         with errors_as_one_line(str(tmp_path)):
             raise atomic_io.disk_full_error(str(tmp_path / 'a.json'), 12)

@@ -159,4 +159,5 @@ def errors_as_one_line(work_dir: str) -> Iterator[None]:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         # mmengine's own writes (logs, the config dump) fail with a bare OSError 28.
-        raise SystemExit(f'error: {disk_full_error(err.filename or work_dir)}') from err
+        full = disk_full_error(err.filename or work_dir, atomic=False)
+        raise SystemExit(f'error: {full}') from err

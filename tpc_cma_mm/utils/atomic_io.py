@@ -48,9 +48,10 @@ class DiskFullError(OSError):
         return self.strerror
 
 
-def disk_full_error(path: str, needed: Optional[int] = None,
-                    at_least: bool = False) -> DiskFullError:
-    """A :class:`DiskFullError` for ``path``: how much it needs, how much is free."""
+def disk_full_error(path: str, needed: Optional[int] = None, at_least: bool = False,
+                    atomic: bool = True) -> DiskFullError:
+    """A :class:`DiskFullError` for ``path``: how much it needs, how much is free, and
+    (``atomic``: written here, through a temporary file) that nothing is half-written."""
     folder = osp.dirname(osp.abspath(path))
     while not osp.isdir(folder) and folder != osp.dirname(folder):
         folder = osp.dirname(folder)
@@ -59,8 +60,8 @@ def disk_full_error(path: str, needed: Optional[int] = None,
         f'{"more than " if at_least else ""}{needed:,} bytes'
     return DiskFullError(
         errno.ENOSPC, f'Disk full: writing {path} needs {need}; {free:,} bytes are free on '
-        f'its file system. Nothing was left half-written there. Free space, or write '
-        'elsewhere.', path)
+        'its file system.' + (' Nothing was left half-written there.' if atomic else '')
+        + ' Free space, or write elsewhere.', path)
 
 
 def _refuse_symlink(path: str) -> None:

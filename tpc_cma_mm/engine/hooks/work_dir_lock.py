@@ -1,6 +1,7 @@
 """Refuse a second training in a work dir that another training is using."""
 from mmengine.dist import broadcast_object_list, get_dist_info, is_main_process
 from mmengine.hooks import Hook
+from mmengine.runner import BaseLoop
 
 from tpc_cma_mm.registry import HOOKS
 from tpc_cma_mm.utils.work_dir_lock import WorkDirBusyError, lock_work_dir, unlock_work_dir
@@ -11,14 +12,15 @@ __all__ = ['WorkDirLockHook']
 @HOOKS.register_module()
 class WorkDirLockHook(Hook):
     """Hold the work dir's lock (:func:`~tpc_cma_mm.utils.work_dir_lock.lock_work_dir`)
-    from the start of training to its end.
+    for the life of a training run.
 
     A default hook in ``configs/_base_/default_runtime.py``. It runs first
-    (``HIGHEST``), before the checkpoint hook tidies the work dir; a run
-    that finds the lock taken stops there, naming the other run (pid, host,
-    start time, command) and the fix (another ``--work-dir``). The rank-0
-    process locks; in a distributed run every rank stops together. Evaluation
-    (``tools/test.py``) does not lock: it may read a work dir under training.
+    (``HIGHEST`` in ``before_run``), before any other hook opens a scope or
+    tidies the work dir; a run that finds the lock taken stops there, naming
+    the other run (pid, host, start time, command) and the fix (another
+    ``--work-dir``). The rank-0 process locks; in a distributed run every rank
+    stops together. Evaluation (``tools/test.py``) does not lock: it may read a
+    work dir under training.
 
     Example config::
 
@@ -27,7 +29,11 @@ class WorkDirLockHook(Hook):
 
     priority = 'HIGHEST'
 
-    def before_train(self, runner) -> None:
+    def before_run(self, runner) -> None:
+        # Runner.train builds its train loop before before_run; val() and test()
+        # leave it a config (or None), so only a training locks.
+        if not isinstance(runner._train_loop, BaseLoop):
+            return
         refusal = None
         if is_main_process():
             try:
@@ -43,6 +49,6 @@ class WorkDirLockHook(Hook):
         if refusal:
             raise WorkDirBusyError(refusal)
 
-    def after_train(self, runner) -> None:
+    def after_run(self, runner) -> None:
         if is_main_process():
             unlock_work_dir(runner.work_dir)
