@@ -13,6 +13,10 @@ loader of ``tpc_cma_mm.apis.init_model``). Then:
   ``quick_gelu`` as printed (refused if the towers differ in activation or eps);
 - ``hf``: OUT is a folder for ``transformers.CLIPModel.from_pretrained(OUT)``.
 
+OUT is written atomically (a folder in a temporary sibling, then renamed), so a
+kill or a full disk leaves no partial output; other content at OUT is refused
+unless ``--overwrite``.
+
 The reverse is ``tools/convert_clip_weights.py`` (it reads all three).
 """
 import argparse
@@ -28,7 +32,8 @@ def parse_args(argv=None):
     parser.add_argument('out', help='output file (openai, open_clip) or folder (hf)')
     parser.add_argument('--format', required=True, choices=['openai', 'open_clip', 'hf'])
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing output file (a folder is never replaced)')
+                        help='replace an existing output of other content (a file, or a '
+                        'non-empty hf folder, which is replaced whole)')
     return parser.parse_args(argv)
 
 

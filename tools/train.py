@@ -73,10 +73,11 @@ def build_config(args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
-    from tpc_cma_mm.apis.runner import build_runner, setup_cpu_distributed
+    from tpc_cma_mm.apis.runner import build_runner, errors_as_one_line, setup_cpu_distributed
     from tpc_cma_mm.utils import safe_loading
     setup_cpu_distributed(cfg, args.launcher)
-    with safe_loading():  # load_from / resume: weights-only (docs/pitfalls.md, 1)
+    # A full disk or a work dir another training holds: one line, not a traceback.
+    with errors_as_one_line(cfg.work_dir), safe_loading():  # weights-only loads
         build_runner(cfg).train()
 
 

@@ -188,3 +188,21 @@ def test_hf_folder_with_format_hf_converts_like_auto(tmp_path, capsys):
                                    rtol=0, atol=1e-5)
     assert tool.main([folder, str(tmp_path / 'x.pth'), '--format', 'openai']) == 2
     assert 'give --format hf or auto' in capsys.readouterr().err
+
+
+def test_an_existing_destination_or_a_symlink_is_never_replaced(source, tmp_path, capsys):
+    """Before, DST was replaced whatever it held (a training checkpoint with optimizer
+    state), written in place (a kill left 0 bytes) and through a symbolic link."""
+    _, src = source
+    run = tmp_path / 'iter_300.pth'
+    run.write_bytes(b'weights and optimizer state')
+    assert _tool().main([src, str(run)]) == 2
+    assert 'other content' in capsys.readouterr().err and run.read_bytes().startswith(b'weights')
+    link = tmp_path / 'converted.pth'
+    link.symlink_to(run)
+    assert _tool().main([src, str(link), '--overwrite']) == 2
+    assert 'symbolic link' in capsys.readouterr().err and run.read_bytes().startswith(b'weights')
+    assert _tool().main([src, str(run), '--overwrite']) == 0
+    assert 'visual.patch_embed.projection.weight' in safe_torch_load(str(run))['state_dict']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['converted.pth', 'iter_300.pth',
+                                                          'openai.pt']

@@ -1,14 +1,19 @@
 """tools/export_clip_weights.py then tools/convert_clip_weights.py: the weights come back."""
+import errno
 import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from clip_small import small_cfg
+import tpc_cma_mm.models.hf_clip as hf_clip
 from tiny import tiny_model_cfg
+from tpc_cma_mm.models.export import export_model
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.atomic_io import DiskFullError, OutputExistsError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -68,3 +73,27 @@ def test_export_refuses_an_existing_file_and_a_mixed_model_for_open_clip(tmp_pat
                   str(tmp_path / 'oc.pt'), '--format', 'open_clip')
     assert result.returncode == 2 and 'one activation for both towers' in result.stderr
     assert not (tmp_path / 'oc.pt').exists()
+
+
+def test_hf_export_on_a_full_disk_leaves_nothing_and_litter_is_refused(tmp_path, monkeypatch):
+    """Before, a full disk (or a kill) left a folder with only config.json, which the
+    rerun refused, and the error was a raw OSError 28."""
+    model = MODELS.build(tiny_model_cfg())
+    out = tmp_path / 'hf'
+
+    def disk_full(tokenizer, folder):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    real_tokenizer = hf_clip.save_hf_tokenizer
+    monkeypatch.setattr(hf_clip, 'save_hf_tokenizer', disk_full)
+    with pytest.raises(DiskFullError, match=f'Disk full: writing {out} needs more than'):
+        export_model(model, 'hf', str(out))
+    assert list(tmp_path.iterdir()) == []  # no folder, no temporary sibling
+    monkeypatch.setattr(hf_clip, 'save_hf_tokenizer', real_tokenizer)
+    out.mkdir()
+    (out / 'config.json').write_text('{}')  # what a killed export used to leave
+    with pytest.raises(OutputExistsError, match='not empty.*--overwrite'):
+        export_model(model, 'hf', str(out))
+    export_model(model, 'hf', str(out), overwrite=True)
+    assert {'config.json', 'model.safetensors', 'vocab.json'} <= {p.name for p in out.iterdir()}
+    assert [p.name for p in tmp_path.iterdir()] == ['hf']

@@ -9,18 +9,23 @@ the way mmpretrain's own tools do, so the tools stay thin::
     set_dataloader_options(cfg, pin_memory=False, persistent_workers=False)
     build_runner(cfg).train()
 """
+import contextlib
+import errno
 import os.path as osp
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 from mmengine.config import Config
 
+from tpc_cma_mm.utils.atomic_io import (DiskFullError, OutputExistsError, SymlinkOutputError,
+                                        disk_full_error)
+from tpc_cma_mm.utils.work_dir_lock import WorkDirBusyError
 from .cfg_options import refuse_copied_variables
 from .model import load_config
 
 __all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'check_schedule_fits',
-           'disable_validation',
-           'enable_auto_scale_lr', 'load_run_config', 'resolve_resume',
+           'disable_validation', 'enable_auto_scale_lr', 'errors_as_one_line',
+           'load_run_config', 'resolve_resume',
            'set_dataloader_options', 'set_test_amp', 'set_train_amp', 'setup_cpu_distributed']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -170,3 +175,20 @@ def build_runner(cfg: Config):
         return RUNNERS.build(cfg)
     from mmengine.runner import Runner
     return Runner.from_cfg(cfg)
+
+
+@contextlib.contextmanager
+def errors_as_one_line(work_dir: str) -> Iterator[None]:
+    """Stop with one line (``SystemExit('error: ...')``), not a traceback, for what the
+    user fixes outside the code: a full disk (path, bytes needed and free), a work dir
+    another training uses, an output that exists or is a symbolic link."""
+    try:
+        yield
+    except (WorkDirBusyError, OutputExistsError, SymlinkOutputError, DiskFullError) as err:
+        raise SystemExit(f'error: {err}') from err
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # mmengine's own writes (logs, the config dump) fail with a bare OSError 28.
+        full = disk_full_error(err.filename or work_dir, atomic=False)
+        raise SystemExit(f'error: {full}') from err

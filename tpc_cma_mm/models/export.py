@@ -12,7 +12,6 @@ towers and eps 1e-5; OpenAI's ``build_model`` also fixes heads of width 64 and a
 MLP four times the width) is refused instead of giving other embeddings.
 """
 import io
-import os.path as osp
 from typing import Dict
 
 import torch
@@ -156,11 +155,13 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     """Write ``model`` (a ViT ``DualEncoder``) in ``fmt``; returns what was written.
 
     ``openai`` / ``open_clip``: a bare state dict file (plain tensors, readable
-    weights-only), written atomically; ``hf``: a ``CLIPModel`` folder with its
-    tokenizer and ``preprocessor_config.json`` (``models/hf_processor.py``). An
-    existing ``out`` is refused unless ``overwrite`` (a folder always is).
+    weights-only); ``hf``: a ``CLIPModel`` folder with its tokenizer and
+    ``preprocessor_config.json`` (``models/hf_processor.py``), filled in a temporary
+    sibling and renamed into place (a kill or a full disk leaves no partial folder).
+    Both are written atomically; an existing ``out`` of other content (a non-empty
+    folder) is refused unless ``overwrite``.
     """
-    from tpc_cma_mm.utils.atomic_io import atomic_write
+    from tpc_cma_mm.utils.atomic_io import atomic_folder, write_outputs
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f'Unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}.')
     towers = describe_towers(model)
@@ -170,18 +171,16 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     if fmt == 'hf':
         from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
         from .hf_processor import save_hf_image_processor
-        save_hf_folder(state, hf_config(towers, info['logit_scale']), out)
-        save_hf_tokenizer(model.tokenizer, out)
-        save_hf_image_processor(model, towers['vision']['image_size'], out)
+        with atomic_folder(out, overwrite) as folder:
+            save_hf_folder(state, hf_config(towers, info['logit_scale']), folder)
+            save_hf_tokenizer(model.tokenizer, folder)
+            save_hf_image_processor(model, towers['vision']['image_size'], folder)
         return info
     if fmt == 'open_clip':
         info['open_clip_quick_gelu'] = check_open_clip_compatible(towers)
     if fmt == 'openai':
         check_openai_compatible(towers)
-    if osp.exists(out) and not overwrite:
-        raise FileExistsError(f'{out!r} exists; pass overwrite=True (--overwrite) to '
-                              'replace it, or give another path.')
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write(out, buffer.getvalue())
+    write_outputs({out: buffer.getvalue()}, overwrite)
     return info

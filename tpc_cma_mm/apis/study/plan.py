@@ -11,7 +11,6 @@ recorded checkpoints, without training again.
 """
 import copy
 import json
-import os
 import os.path as osp
 import time
 from typing import Iterable, List, Tuple
@@ -19,7 +18,9 @@ from typing import Iterable, List, Tuple
 from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.atomic_io import atomic_write
 from ..model import init_model
+from ..outputs import json_bytes
 from .captions import caption_entry, check_protocol
 from .runs import score_model, train_run
 from .variants import SEEN_SHAPES, check_spec, finetune_config, pretrain_config, spec_name
@@ -121,11 +122,7 @@ class Study:
                        f'{results_file}, entry {key!r}')
 
     def _save(self) -> None:
-        os.makedirs(osp.dirname(osp.abspath(self.results_file)), exist_ok=True)
-        tmp = self.results_file + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.results, f, indent=1)
-        os.replace(tmp, self.results_file)  # a stop mid-write never loses the file
+        atomic_write(self.results_file, json_bytes(self.results))  # a stop never loses it
 
     def _original(self, name: str) -> dict:
         entry = self.results.get(f'pretrain | None | {name}')
