@@ -33,9 +33,11 @@ setup(
     install_requires=INSTALL_REQUIRES,
     extras_require={
         # open_clip builds the source-format models for the converter round trips;
-        # tensorboard lets the event-file test run instead of skipping.
-        'tests': ['pytest', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0'],
-        'bench': ['open_clip_torch==3.3.0'],
+        # tensorboard lets the event-file test run instead of skipping; clip-benchmark
+        # (LAION's evaluator) is what the zero-shot and retrieval numbers are compared to.
+        'tests': ['pytest', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0',
+                  'clip-benchmark==1.6.2'],
+        'bench': ['open_clip_torch==3.3.0', 'clip-benchmark==1.6.2'],
         # mmengine's TensorboardVisBackend (tools/train.py --tensorboard).
         'tb': ['tensorboard==2.21.0'],
         # DeepSpeedStrategy (ZeRO). 0.15.4 trains on the CPU with mmengine 0.10.7;
