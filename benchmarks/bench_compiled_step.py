@@ -17,13 +17,17 @@ from benchmarks.common import (build_ours, comparison_parser, interleaved, load_
 
 
 def main():
-    args = comparison_parser(__doc__.split('\n')[0], batch=64).parse_args()
+    parser = comparison_parser(__doc__.split('\n')[0], batch=64)
+    parser.add_argument('--backend', default='inductor',
+                        help="torch.compile backend ('aot_eager': the same graph capture "
+                        'without code generation, quick on a CPU)')
+    args = parser.parse_args()
     dev = set_threads(args.threads)
     from mmengine.optim import build_optim_wrapper
 
     torch.manual_seed(0)
     model = build_ours(args.arch, cma_loss=dict(type='CMALoss'), alpha=0.5).to(dev).train()
-    compiled = torch.compile(model)
+    compiled = torch.compile(model, backend=args.backend)
     images, tokens = make_batch(args.arch, args.batch)
     images, tokens = images.to(dev), tokens.to(dev)
     amp = dict(type='AutocastOptimWrapper', dtype='bfloat16') if args.amp else dict(
@@ -51,7 +55,8 @@ def main():
     med = interleaved({'eager': step(model), 'compiled': step(compiled)}, args.rounds,
                       args.warmup, sync)
     print(f'# before: {load_before}; after: {load_average()}')
-    print(f'# compiled TPC-CMA step, arch={args.arch} batch={args.batch} amp={args.amp}; '
+    print(f'# compiled TPC-CMA step ({args.backend}), arch={args.arch} batch={args.batch} '
+          f'amp={args.amp}; '
           f'{machine()}; rounds={args.rounds}')
     print(f'# compile (first call) {compile_s:.1f} s; max |loss diff| compiled vs eager: '
           f'{diff:.1e}')
@@ -63,7 +68,8 @@ def main():
         rows.append(dict(contender=name, ms_per_step=round(t * 1e3, 2),
                          samples_per_s=round(args.batch / t, 1),
                          ratio_vs_eager=round(med['eager'] / t, 3)))
-    write_rows(args.json, 'compiled step', f'{args.arch} batch {args.batch} amp {args.amp}; '
+    write_rows(args.json, 'compiled step', f'{args.arch} batch {args.batch} amp {args.amp} '
+               f'backend {args.backend}; '
                f'compile {compile_s:.1f} s; max |loss diff| {diff:.1e}', rows)
 
 

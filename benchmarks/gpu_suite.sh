@@ -20,7 +20,7 @@ if [[ "${1:-}" == "--smoke" ]]; then
     COMMON=(--arch tiny --batch 8 --rounds 1 --warmup 1 --amp --peak-size 256)
     CURRICULUM=(--arch tiny --batch 8 --rounds 1 --interval 2 --device cpu)
     TRAIN_VAL=(--arch tiny --iters 4 --batch 8 --val-images 4 --amp)
-    COMPILED=(--arch tiny --batch 8 --rounds 1 --warmup 1 --amp)
+    COMPILED=(--arch tiny --batch 8 --rounds 1 --warmup 1 --amp --backend aot_eager)
     EVAL_ONCE=(--arch tiny --images 4 --batch 8 --rounds 1 --warmup 0)
 elif [[ -n "${1:-}" ]]; then
     echo "gpu_suite.sh: unknown argument '$1' (the only option is --smoke)" >&2
