@@ -127,7 +127,8 @@ def main():
                f'{args.val_images} images x {args.captions} captions; losses finite',
                [dict(contender='TPC-CMA training', ms_per_step=round(step_s * 1e3, 2),
                      samples_per_s=round(args.batch / step_s, 1)),
-                dict(contender='validation (MultiValLoop)', samples_per_s=round(pairs / timer.val_s, 1),
+                dict(contender='validation (MultiValLoop)',
+                     samples_per_s=round(pairs / timer.val_s, 1),
                      validation_s=round(timer.val_s, 2))])
 
 

@@ -27,6 +27,6 @@ from .schedule import rescale_schedule
 __all__ = ['aggregate', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
            'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score', 'DECODER_CONFIG', 'digest',
            'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
-           'limit_dataset', 'load_config', 'load_weights', 'npz_bytes', 'OutputExistsError', 'r_squared',
-           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'state_dict_digest',
+           'limit_dataset', 'load_config', 'load_weights', 'npz_bytes', 'OutputExistsError',
+           'r_squared', 'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'state_dict_digest',
            'study', 'write_gap_report', 'write_outputs', 'write_report']
