@@ -43,10 +43,12 @@ setup(
     extras_require={
         # open_clip builds the source-format models for the converter round trips;
         # tensorboard lets the event-file test run instead of skipping.
-        # mlflow-skinny and openmim: the vis-backend and mim tests run the real packages.
+        # mlflow-skinny and openmim: the vis-backend and mim tests run the real packages;
+        # clip-benchmark (LAION's evaluator) is what the zero-shot and retrieval numbers
+        # are compared to.
         'tests': ['pytest', 'packaging', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0',
-                  'mlflow-skinny>=3.0', 'openmim>=0.3.7,<0.3.9'],
-        'bench': ['open_clip_torch==3.3.0'],
+                  'mlflow-skinny>=3.0', 'openmim>=0.3.7,<0.3.9', 'clip-benchmark==1.6.2'],
+        'bench': ['open_clip_torch==3.3.0', 'clip-benchmark==1.6.2'],
         # A fresh environment's mmcv without compiled ops (nothing here needs mmcv.ops).
         'mmcv-lite': ['mmcv-lite>=2.0.0,<2.4.0'],
         # `mim train / test / search tpc_cma_mm`; 0.3.9 pulls openxlab, which

@@ -6,7 +6,8 @@ import json
 import os.path as osp
 
 COLUMNS = ('ms_per_step', 'samples_per_s', 'open_clip_per_s', 'ratio_vs_open_clip',
-           'ratio_vs_contrastive', 'executed_pct_peak', 'model_pct_peak', 'memory_mib')
+           'ratio_vs_contrastive', 'ratio_vs_eager', 'executed_pct_peak', 'model_pct_peak',
+           'memory_mib', 'image_tower_rows', 'validation_s', 'time_ratio_vs_per_caption')
 
 
 def table(results) -> str:

@@ -1,5 +1,6 @@
 """benchmarks/gpu_suite.sh: refuses clearly without CUDA; with --smoke every piece
-runs on the CPU at a tiny size and the one table holds every benchmark's rows."""
+runs on the CPU at a tiny size and the one table (printed and table.md) holds every
+benchmark's rows."""
 import json
 import os
 import os.path as osp
@@ -30,11 +31,14 @@ def test_without_cuda_the_suite_stops_with_a_message_naming_the_fix(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing ran
 
 
+@pytest.mark.slow
 def test_smoke_runs_every_piece_and_prints_one_table(tmp_path):
     result = _run('--smoke', results_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ['1_train_step.json', '2_embed.json', '3_curriculum.json']
+    written = sorted(p.name for p in tmp_path.glob('*.json'))
+    assert written == ['1_train_step.json', '2_embed.json', '3_curriculum.json',
+                       '4_train_validate.json', '5_compiled_step.json',
+                       '6_eval_each_image_once.json']
     results = [json.loads((tmp_path / name).read_text()) for name in written]
     train = {row['contender']: row for row in results[0]['rows']}
     assert set(train) == {'open_clip', 'ours (model step)', 'ours (train_step)'}
@@ -45,9 +49,22 @@ def test_smoke_runs_every_piece_and_prints_one_table(tmp_path):
     assert train['ours (model step)']['model_pct_peak'] >= \
         train['ours (model step)']['executed_pct_peak']
     assert table(results) in result.stdout
+    assert (tmp_path / 'table.md').read_text().strip() == table(results).strip()
+    train_val = {row['contender']: row for row in results[3]['rows']}
+    assert train_val['TPC-CMA training']['samples_per_s'] > 0
+    assert train_val['validation (MultiValLoop)']['validation_s'] > 0
+    compiled = {row['contender']: row for row in results[4]['rows']}
+    assert set(compiled) == {'eager', 'compiled'} and compiled['eager']['ratio_vs_eager'] == 1
+    once = {row['contender']: row for row in results[5]['rows']}
+    # 4 images x 5 captions: the tower runs 20 rows per caption, 4 once per image
+    assert once['once per caption']['image_tower_rows'] == 20
+    assert once['each image once']['image_tower_rows'] == 4
     assert result.stdout.count('| train step |') == 3
     assert result.stdout.count('| embedding |') == 3
     assert result.stdout.count('| curriculum overhead |') == 2
+    assert result.stdout.count('| train + validate |') == 2
+    assert result.stdout.count('| compiled step |') == 2
+    assert result.stdout.count('| validation |') == 2
 
 
 def test_unknown_argument_is_refused(tmp_path):

@@ -80,7 +80,7 @@ def test_metrics_name_themselves_and_the_split_rows(pairs, metric, name):
 def test_nan_rows_no_longer_count_as_retrieval_hits(pairs):
     """The reported symptom: the NaN rows' queries were all "found" at rank 1."""
     img, text, _ = pairs
-    clean = retrieval_recall(img, text, torch.arange(len(img)))['i2t_R@1']
+    clean = retrieval_recall(img, text, torch.arange(len(img)))['i2t_R1']
     img = img.clone()
     img[::10] = float('nan')  # 10 % of the rows
     # what the old scoring gave: NaN similarities never rank ahead, so each NaN query hit

@@ -42,3 +42,55 @@ def test_quantised_scores_match_the_brute_force_reference(seed):
     for k in (1, 3):
         assert got[f'top{k}'] == pytest.approx(brute_force_topk(img @ prototypes.T, labels, k))
     assert got['top10'] == 100.0  # k above the number of classes is clipped
+
+
+def _scored(metric, samples, labels):
+    for sample, label in zip(samples, labels):
+        sample.set_gt_label(int(label))
+    metric.process(None, [s.to_dict() for s in samples])
+    return metric.evaluate(len(samples))
+
+
+def test_predict_path_and_functional_share_one_tie_rule(tiny_model):
+    """Duplicate prototypes ('cat' twice): the registered metric on predict scores gives
+    the functional's numbers; mmpretrain's Accuracy (the old predict-path scorer) lets
+    the lower index win the tie instead."""
+    from mmpretrain.evaluation import Accuracy
+
+    from tpc_cma_mm.evaluation import ZeroShotAccuracy
+    model = tiny_model.eval()
+    model.set_zero_shot(['cat', 'dog', 'cat', 'bird'], ['a {}.'])
+    torch.manual_seed(0)
+    images = torch.randn(24, 3, 16, 16)
+    labels = torch.arange(24) % 4
+    with torch.no_grad():
+        img = model(images, mode='tensor')['img_embeds']
+        prototypes = model.class_prototypes()
+        ours = _scored(ZeroShotAccuracy(topk=(1, 2)), model(images, mode='predict'), labels)
+        theirs = _scored(Accuracy(topk=(1, 2), thrs=None), model(images, mode='predict'),
+                         labels)
+    expected = zero_shot_accuracy(img, prototypes, labels, topk=(1, 2))
+    assert ours == {f'zero_shot/{k}': v for k, v in expected.items()}
+    scores = (img.double() @ prototypes.double().t()).numpy()
+    assert ours['zero_shot/top1'] == pytest.approx(brute_force_topk(scores, labels.numpy(), 1))
+    # classes 0 and 2 tie on every image: neither is ever top-1 here ...
+    best = scores.argmax(1)
+    lost = np.isin(labels.numpy(), (0, 2)) & np.isin(best, (0, 2))
+    assert lost.any()
+    # ... whereas index order credits class 0's images whenever the tie is on top.
+    assert theirs['accuracy/top1'] > ours['zero_shot/top1']
+
+
+def test_mean_per_class_recall_is_balanced_accuracy():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from tpc_cma_mm.evaluation.functional import zero_shot_scores
+    rng = np.random.default_rng(1)
+    scores = rng.standard_normal((50, 6))  # no ties
+    labels = rng.choice([0, 1, 2, 4], size=50, p=[0.55, 0.25, 0.15, 0.05])  # unbalanced
+    got = zero_shot_scores(torch.from_numpy(scores), torch.from_numpy(labels), (1, ))
+    assert got['mean_per_class_recall'] == pytest.approx(
+        100 * balanced_accuracy_score(labels, scores.argmax(1)))
+    assert got['top1'] == pytest.approx(100 * np.mean(scores.argmax(1) == labels))
+    with pytest.raises(ValueError, match='Labels must lie in'):
+        zero_shot_scores(torch.from_numpy(scores), torch.tensor([7] * 50))

@@ -60,7 +60,7 @@ def test_train_then_test(tmp_path):
     assert ckpt.is_file()
     out = tmp_path / 'metrics.json'
     run_tool('tools/test.py', config, str(ckpt), '--work-dir', str(tmp_path / 'eval'),
-             '--out', str(out))
+             '--out', str(out), '--out-item', 'metrics')
     metrics = json.loads(out.read_text())
     assert 0 <= metrics['zero_shot/top1'] <= 100
     assert {'retrieval/i2t_R1', 'retrieval/t2i_R10'} <= metrics.keys()
@@ -177,11 +177,12 @@ def test_tensorboard_events_hold_curriculum_and_gap_scalars_and_test_options(tmp
     ckpt, out = str(work_dir / 'iter_4.pth'), tmp_path / 'metrics.json'
     out.write_text('{"mine": 1}\n')
     result = subprocess.run([sys.executable, 'tools/test.py', config, ckpt, '--amp',
-                             '--work-dir', str(tmp_path / 'eval'), '--out', str(out)],
+                             '--work-dir', str(tmp_path / 'eval'), '--out', str(out),
+                             '--out-item', 'metrics'],
                             cwd=REPO, capture_output=True, text=True, timeout=900)
     assert result.returncode != 0 and '--overwrite' in result.stderr
     assert json.loads(out.read_text()) == {'mine': 1}
     run_tool('tools/test.py', config, ckpt, '--amp', '--work-dir', str(tmp_path / 'eval'),
-             '--out', str(out), '--overwrite')
+             '--out', str(out), '--out-item', 'metrics', '--overwrite')
     assert any(k.startswith('gap/') for k in json.loads(out.read_text()))
     assert Config.fromfile(str(tmp_path / 'eval' / 'tiny.py')).test_cfg.fp16 is True

@@ -23,7 +23,7 @@ from .fingerprint import checkpoint_id, config_digest, digest, state_dict_digest
 from .gap_report import gap_report, write_gap_report
 from .inference import DualEncoderInferencer
 from .model import init_model, load_config, load_weights
-from .outputs import OutputExistsError, json_bytes, read_json, write_outputs
+from .outputs import OutputExistsError, json_bytes, npz_bytes, read_json, write_outputs
 from .runner import build_runner
 from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
@@ -32,6 +32,7 @@ from .schedule_curves import schedule_curves
 __all__ = ['aggregate', 'browse_dataset', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
            'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score', 'DECODER_CONFIG', 'digest',
            'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
-           'limit_dataset', 'load_config', 'load_weights', 'model_complexity', 'OutputExistsError', 'r_squared',
-           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'schedule_curves',
-           'state_dict_digest', 'study', 'write_gap_report', 'write_outputs', 'write_report']
+           'limit_dataset', 'load_config', 'load_weights', 'model_complexity', 'npz_bytes',
+           'OutputExistsError', 'r_squared', 'read_json', 'reductions', 'reproduce',
+           'rescale_schedule', 'schedule_curves', 'state_dict_digest', 'study',
+           'write_gap_report', 'write_outputs', 'write_report']

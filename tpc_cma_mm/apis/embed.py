@@ -1,5 +1,8 @@
 """Embed a split: the one loop that runs a model over a data set in 'tensor' mode.
 
+Each image is embedded once by the model itself (``DualEncoder.embed`` with the
+batch's data samples), the same step the validation and test loops run.
+
 The gap report, the captioning protocol and the reproduction all embed
 through :func:`embed_split`; a progress bar with an ETA shows on stderr.
 """
@@ -25,25 +28,6 @@ def _as_loader(data: Union[DataLoader, Dataset, dict], batch_size: int) -> DataL
     return DataLoader(data, batch_size=batch_size, shuffle=False, collate_fn=pseudo_collate)
 
 
-def _distinct_images(inputs: torch.Tensor, samples) -> tuple:
-    """(rows to run through the image tower, for every row the position of its image
-    among them). A caption data set repeats each image once per caption; rows of one
-    ``img_id`` with identical pixels are embedded once (a random pipeline, whose pixels
-    differ, keeps every row)."""
-    first, distinct, position = {}, [], []
-    for row, sample in enumerate(samples):
-        key = sample.get('img_id')
-        seen = first.get(key) if key is not None else None
-        if seen is not None and torch.equal(inputs[distinct[seen]], inputs[row]):
-            position.append(seen)
-            continue
-        if key is not None and seen is None:
-            first[key] = len(distinct)
-        position.append(len(distinct))
-        distinct.append(row)
-    return distinct, position
-
-
 @torch.no_grad()
 def embed_split(model, data: Union[DataLoader, Dataset, dict], batch_size: int = 256,
                 keep_images: int = 0, progress: bool = True, desc: str = 'embedding') -> dict:
@@ -52,8 +36,9 @@ def embed_split(model, data: Union[DataLoader, Dataset, dict], batch_size: int =
     Args:
         model: A ``DualEncoder`` (any model whose tensor mode embeds images and
             texts apart, returning ``img_embeds`` and ``text_embeds``); it is put in
-            eval mode. An image repeated in a batch (one row per caption, same
-            ``img_id`` and pixels) goes through the image tower once.
+            eval mode. An image repeated in consecutive rows (one row per caption,
+            same ``img_id`` and pixels) goes through the image tower once, as in
+            validation and testing (``models/distinct_images.py``).
         data: A data loader, or a data set (object or config) read in order
             with ``batch_size``. Items need an image and ``text_tokens``.
         keep_images: Packed input images of the first few items to keep.
@@ -75,9 +60,10 @@ def embed_split(model, data: Union[DataLoader, Dataset, dict], batch_size: int =
         if 'text_tokens' not in packed:
             raise KeyError('The split has no text_tokens: its pipeline needs TokenizeCaption '
                            "and PackInputs(algorithm_keys=['text', 'text_tokens', 'img_id']).")
-        distinct, position = _distinct_images(packed['inputs'], packed['data_samples'])
-        out = model(packed['inputs'][distinct], text_tokens=packed['text_tokens'], mode='tensor')
-        rows['img'].append(out['img_embeds'].float().cpu()[position])
+        # each distinct image (img_id and pixels) through the image tower once
+        out = model(packed['inputs'], packed['data_samples'], text_tokens=packed['text_tokens'],
+                    mode='tensor')
+        rows['img'].append(out['img_embeds'].float().cpu())
         rows['text'].append(out['text_embeds'].float().cpu())
         rows['tokens'].append(packed['text_tokens'].cpu())
         for sample in packed['data_samples']:

@@ -8,15 +8,37 @@ not a conflict (a resumed or repeated run); a different one is refused unless
 """
 import io
 import json
-from typing import Any
+import zipfile
+from typing import Any, Dict
+
+import numpy as np
 
 from tpc_cma_mm.utils.atomic_io import OutputExistsError, write_outputs
 
-__all__ = ['OutputExistsError', 'figure_bytes', 'json_bytes', 'read_json', 'write_outputs']
+__all__ = ['OutputExistsError', 'figure_bytes', 'json_bytes', 'npz_bytes', 'read_json',
+           'write_outputs']
 
 
 def json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=1) + '\n').encode('utf-8')
+
+
+def npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
+    """Arrays as an ``.npz`` (``numpy.load(path)`` reads it, ``allow_pickle`` not needed)
+    whose bytes depend on the arrays only: fixed member timestamps, so a repeated run
+    writes the same file (``np.savez`` stamps the current time)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            array = np.asarray(array)
+            if array.dtype == object:
+                raise TypeError(f'npz_bytes: {name!r} holds Python objects, which only a '
+                                'pickle could store.')
+            member = io.BytesIO()
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f'{name}.npy', date_time=(1980, 1, 1, 0, 0, 0)),
+                             member.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 def figure_bytes(fig, dpi: int = 150, **savefig_kwargs) -> bytes:

@@ -24,9 +24,10 @@ from .cfg_options import refuse_copied_variables
 from .model import load_config
 
 __all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'check_schedule_fits',
-           'disable_validation', 'enable_auto_scale_lr', 'errors_as_one_line',
-           'load_run_config', 'resolve_resume',
-           'set_dataloader_options', 'set_test_amp', 'set_train_amp', 'setup_cpu_distributed']
+           'disable_validation', 'dump_test_embeddings', 'enable_auto_scale_lr',
+           'errors_as_one_line', 'load_run_config', 'resolve_resume',
+           'score_extra_sets_in_test', 'set_dataloader_options', 'set_test_amp',
+           'set_train_amp', 'setup_cpu_distributed']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 # The default hooks mmengine's Runner registers itself (None there disables one).
@@ -149,6 +150,32 @@ def set_test_amp(cfg: Config) -> None:
     """``test.py --amp``: the test loop runs under mmengine's autocast (fp16 on
     CUDA, bf16 on a CPU), as mmpretrain's ``cfg.test_cfg.fp16``."""
     cfg.test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'), fp16=True)
+
+
+def score_extra_sets_in_test(cfg: Config) -> list:
+    """The test loop also scores ``val_cfg``'s extra sets (``MultiValLoop``): unless
+    ``test_cfg`` names its own, it becomes a ``MultiTestLoop`` with them. Returns their
+    names (empty when there are none)."""
+    extra = (cfg.get('val_cfg') or {}).get('extra_sets')
+    test_cfg = dict(cfg.get('test_cfg') or dict(type='TestLoop'))
+    if not extra or test_cfg.get('extra_sets') is not None:
+        return []
+    if test_cfg.get('type', 'TestLoop') not in ('TestLoop', 'MultiTestLoop'):
+        raise ValueError(f"test_cfg type {test_cfg['type']!r} cannot score val_cfg's extra "
+                         "sets: give test_cfg its own extra_sets, or --no-extra-sets.")
+    cfg.test_cfg = dict(test_cfg, type='MultiTestLoop', extra_sets=extra)
+    return list(extra)
+
+
+def dump_test_embeddings(cfg: Config) -> None:
+    """``test.py --out-item pred``: the test evaluator also keeps every sample's
+    embeddings (``DumpEmbeddings``), as mmpretrain's ``DumpResults``."""
+    evaluator = cfg.get('test_evaluator')
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        raise ValueError('--out with predictions needs test_evaluator as a metric or a list '
+                         'of metrics; use --out-item metrics.')
+    metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+    cfg.test_evaluator = [*metrics, dict(type='DumpEmbeddings')]
 
 
 def resolve_resume(cfg: Config, resume: Optional[str]) -> None:

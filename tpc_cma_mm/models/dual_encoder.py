@@ -13,6 +13,7 @@ from torch import nn
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils.dist import gather_with_grad
 from .build_checks import build_projection
+from .distinct_images import DistinctImages
 from .grad_probe import GradProbe, select_params
 from .losses import check_combine, loss_weights
 from .text_encoder import TextTransformer
@@ -163,9 +164,10 @@ class DualEncoder(BaseModel):
         self.zero_shot = zero_shot
         self._prototypes: Optional[torch.Tensor] = None
         self._tokenizer: Optional[CLIPTokenizer] = None
-        # Prototypes depend on the weights, which change by training or loading.
-        self.register_load_state_dict_post_hook(
-            lambda module, keys: module.invalidate_prototypes())
+        self.distinct_images = DistinctImages()
+        # Prototypes and remembered image embeddings depend on the weights,
+        # which change by training or loading.
+        self.register_load_state_dict_post_hook(lambda module, keys: module.forget_weights())
         if tower_cfg:
             configure_towers(self, **tower_cfg)
         if self.cma_loss is not None:  # probe names matching nothing fail here
@@ -221,11 +223,20 @@ class DualEncoder(BaseModel):
         return self.logit_scale.clamp(max=self.log_logit_scale_max).exp()
 
     def embed(self, images: Optional[torch.Tensor] = None,
-              text_tokens: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """L2-normalised embeddings of whichever inputs are given."""
+              text_tokens: Optional[torch.Tensor] = None,
+              data_samples: Optional[List[DataSample]] = None) -> Dict[str, torch.Tensor]:
+        """L2-normalised embeddings of whichever inputs are given.
+
+        Outside training, with ``data_samples`` carrying ``img_id``, rows that
+        repeat an image (same id and pixels, in this batch or the previous
+        one) go through the image tower once (``models/distinct_images.py``).
+        """
         out = {}
         if images is not None:
-            out['img_embeds'] = F.normalize(self.encode_image(images), dim=-1)
+            def encode(batch):
+                return F.normalize(self.encode_image(batch), dim=-1)
+            samples = None if self.training else data_samples
+            out['img_embeds'] = self.distinct_images(encode, images, samples)
         if text_tokens is not None:
             out['text_embeds'] = F.normalize(self.encode_text(text_tokens), dim=-1)
         return out
@@ -236,7 +247,7 @@ class DualEncoder(BaseModel):
                 text_tokens: Optional[torch.Tensor] = None,
                 mode: str = 'tensor'):
         if mode == 'tensor':
-            return self.embed(inputs, text_tokens)
+            return self.embed(inputs, text_tokens, data_samples)
         if mode == 'loss':
             return self.loss(inputs, text_tokens)
         if mode == 'predict':
@@ -284,7 +295,7 @@ class DualEncoder(BaseModel):
     def predict(self, images: Optional[torch.Tensor] = None,
                 data_samples: Optional[List[DataSample]] = None,
                 text_tokens: Optional[torch.Tensor] = None) -> List[DataSample]:
-        embeds = self.embed(images, text_tokens)
+        embeds = self.embed(images, text_tokens, data_samples)
         batch = next(iter(embeds.values())).shape[0]
         if data_samples is None:
             data_samples = [DataSample() for _ in range(batch)]
@@ -321,8 +332,13 @@ class DualEncoder(BaseModel):
         self.zero_shot = dict(classnames=list(classnames), templates=list(templates))
         self.invalidate_prototypes()
 
-    def train(self, mode: bool = True):
+    def forget_weights(self) -> None:
+        """Drop what was computed with the current weights (prototypes, image embeddings)."""
         self.invalidate_prototypes()
+        self.distinct_images.forget()
+
+    def train(self, mode: bool = True):
+        self.forget_weights()
         return super().train(mode)
 
     @torch.no_grad()

@@ -1,5 +1,6 @@
 # CIFAR-100 test set (10,000 images, fine labels), zero-shot with OpenAI's 18 CIFAR prompts,
-# validated after the main val set by MultiValLoop (metrics zero_shot_cifar100/top1, /top5).
+# validated after the main val set by MultiValLoop (metrics zero_shot_cifar100/top1, /top5,
+# /mean_per_class_recall).
 # Extract cifar-100-python.tar.gz into data/cifar100 (docs/real_scale.md); nothing is
 # downloaded at run time. Another folder:
 #   --cfg-options val_cfg.extra_sets.cifar100.dataloader.dataset.data_root=DIR
@@ -13,5 +14,5 @@ val_cfg = dict(type='MultiValLoop', extra_sets=dict(cifar100=dict(
                                     interpolation='bicubic'),
                                dict(type='CenterCrop', crop_size=224),
                                dict(type='PackInputs')])),
-    evaluator=dict(type='Accuracy', topk=(1, 5), thrs=None, prefix='zero_shot_cifar100'),
+    evaluator=dict(type='ZeroShotAccuracy', topk=(1, 5), prefix='zero_shot_cifar100'),
     zero_shot=dict(benchmark='cifar100'))))

@@ -1,6 +1,7 @@
 # ImageNet-1k validation (50,000 images), zero-shot with OpenAI's 80 prompts and class
 # names (matched to mmpretrain's ImageNet metainfo), validated by MultiValLoop (metrics
-# zero_shot_imagenet/top1, /top5). Layout: data/imagenet/val/<wnid>/*.JPEG, one folder
+# zero_shot_imagenet/top1, /top5, /mean_per_class_recall).
+# Layout: data/imagenet/val/<wnid>/*.JPEG, one folder
 # per class (docs/real_scale.md). Another folder:
 #   --cfg-options val_cfg.extra_sets.imagenet.dataloader.dataset.data_root=DIR
 val_cfg = dict(type='MultiValLoop', extra_sets=dict(imagenet=dict(
@@ -14,5 +15,5 @@ val_cfg = dict(type='MultiValLoop', extra_sets=dict(imagenet=dict(
                                     interpolation='bicubic'),
                                dict(type='CenterCrop', crop_size=224),
                                dict(type='PackInputs')])),
-    evaluator=dict(type='Accuracy', topk=(1, 5), thrs=None, prefix='zero_shot_imagenet'),
+    evaluator=dict(type='ZeroShotAccuracy', topk=(1, 5), prefix='zero_shot_imagenet'),
     zero_shot=dict(benchmark='imagenet'))))

@@ -61,9 +61,9 @@ def _embed_images(model, loader, progress: bool, desc: str):
 
 def _zero_shot(model, loader, spec: dict, transform, progress: bool, name: str) -> dict:
     evaluator = spec['evaluator']
-    if evaluator.get('type') != 'Accuracy':
+    if evaluator.get('type') not in ('ZeroShotAccuracy', 'Accuracy'):
         raise ValueError(f'Zero-shot set {name!r}: the reproduction scores it like '
-                         f"mmpretrain's Accuracy (topk), not {evaluator.get('type')!r}.")
+                         f"ZeroShotAccuracy (topk), not {evaluator.get('type')!r}.")
     topk = evaluator.get('topk', (1, ))
     topk = (topk, ) if isinstance(topk, int) else tuple(topk)
     classes = loader.dataset.metainfo.get('classes')

@@ -1,3 +1,4 @@
-from .multi_val_loop import MultiValLoop
+from .extra_sets import ExtraSets
+from .multi_val_loop import MultiTestLoop, MultiValLoop
 
-__all__ = ['MultiValLoop']
+__all__ = ['ExtraSets', 'MultiTestLoop', 'MultiValLoop']

@@ -9,7 +9,7 @@ from .posthoc import (GapShift, MeanCentering, PosthocTransform, build_posthoc,
 from .retrieval import first_occurrence, retrieval_recall
 from .subsample import BottomKSample, subsample_priorities
 from .suite import embedding_suite
-from .zero_shot import zero_shot_accuracy
+from .zero_shot import zero_shot_accuracy, zero_shot_scores
 
 __all__ = [
     'BottomKSample', 'GAP_KEYS', 'GapShift', 'MeanCentering', 'NonFiniteEmbeddingError',
@@ -18,5 +18,5 @@ __all__ = [
     'gap_metrics', 'gap_reduction', 'gaps_from_moments', 'joint_clustering',
     'linear_probe_accuracy', 'mean_center',
     'mmd_rbf', 'require_finite', 'retrieval_recall', 'shift_along_gap',
-    'subsample_priorities', 'zero_shot_accuracy'
+    'subsample_priorities', 'zero_shot_accuracy', 'zero_shot_scores'
 ]
