@@ -1,6 +1,6 @@
 """The curriculum's one-way data flow on every training path.
 
-The hook sets knobs (``set_curriculum``) and reads the probe's numbers from the
+The hook sets knobs (``objective.set_schedule``) and reads the probe's numbers from the
 step's outputs: checked through mmengine's ``MMDistributedDataParallel.train_step``
 in 2 real gloo processes against one process's ``BaseModel.train_step``, and
 through ``FlexibleRunner`` against the plain ``Runner``.
@@ -38,7 +38,7 @@ def _data(part=slice(None)):
 
 
 def _train_step(model, wrapped, data):
-    model.set_curriculum(alpha=0.4, probe=True)
+    model.objective.set_schedule(alpha=0.4, probe=True)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.5))
     log_vars = wrapped.train_step(data, optim_wrapper=optim)
     return ({k: float(log_vars[k]) for k in PROBES},

@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 from tiny import tiny_model_cfg
 from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.engine.hooks import TPCCurriculumHook
+from tpc_cma_mm.models.objectives import AlignmentObjective
 from tpc_cma_mm.utils import safe_torch_load
 
 
@@ -32,6 +33,7 @@ def test_schedule_at_phase_boundaries(ramp):
 def test_cap_binds_when_cma_gradient_dominates():
     hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.0, 0.0, 1.0), gamma=2.0,
                              ema_momentum=0.5)
+    hook.objective = AlignmentObjective(cma_loss=dict(type='CMALoss'), combine='convex')
     assert hook.step(0, 10) == 0.5  # nothing measured yet: no cap
     hook.update(dict(grad_con=1.0, grad_cma=100.0, grad_cos=-0.2))
     alpha = hook.step(1, 10)
@@ -54,7 +56,7 @@ def test_cap_follows_the_model_combination(combine, cap):
     from tpc_cma_mm.registry import MODELS
     model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), combine=combine))
     hook = TPCCurriculumHook(alpha_target=1.0, phases=(0.0, 0.0, 1.0), gamma=1.0)
-    hook.before_train(SimpleNamespace(model=model, iter=0, logger=None))
+    hook.before_train(SimpleNamespace(model=model, iter=0, max_iters=10, logger=None))
     hook.update(dict(grad_con=1.0, grad_cma=4.0, grad_cos=0.0))
     # convex: a 4 <= (1 - a) 1; additive: a 4 <= 1; grad_share: a <= 1 - a.
     assert hook.step(0, 10) == pytest.approx(cap)

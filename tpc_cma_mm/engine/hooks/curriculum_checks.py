@@ -1,0 +1,89 @@
+"""What ``TPCCurriculumHook`` refuses, at build time and before the first iteration.
+
+Every refusal is a ``ValueError`` naming the hook's key, the rule and the fix:
+a knob that cannot change anything in the model's configuration is refused
+rather than silently ignored, and a budget too short for a phase is refused
+rather than skipping it.
+"""
+import math
+from numbers import Real
+
+__all__ = ['check_args', 'check_run']
+
+
+def _check(ok: bool, key: str, rule: str, value) -> None:
+    if not ok:
+        raise ValueError(f'TPCCurriculumHook.{key} {rule}, got {value!r}')
+
+
+def check_args(args: dict) -> None:
+    """The hook's arguments, alone (``args``: its ``__init__``'s locals)."""
+    for key, model_key in (('probe_params', 'params'), ('pcgrad', 'pcgrad')):
+        _check(args[key] is None, key, 'is a model setting now: set '
+               f'model.grad_probe=dict({model_key}=...) instead', args[key])
+    alpha_target, phases = args['alpha_target'], args['phases']
+    _check(alpha_target is None or isinstance(alpha_target, Real) and 0 <= alpha_target <= 1,
+           'alpha_target', 'must lie in [0, 1]', alpha_target)
+    _check(alpha_target is None or args['target'] is None, 'alpha_target',
+           'and TPCCurriculumHook.target are two modes: give one of them', alpha_target)
+    _check(isinstance(phases, (list, tuple)) and len(phases) == 3
+           and all(isinstance(f, Real) and f >= 0 for f in phases)
+           and abs(sum(phases) - 1) < 1e-6, 'phases',
+           'must be 3 non-negative fractions (anchor, ramp, consolidate) summing to 1', phases)
+    _check(args['ramp'] in ('cosine', 'linear'), 'ramp', "must be 'cosine' or 'linear'",
+           args['ramp'])
+    interval = args['probe_interval']
+    _check(interval is None or isinstance(interval, int) and not isinstance(interval, bool)
+           and interval >= 1, 'probe_interval', '(K) must be an integer >= 1', interval)
+    gamma, momentum = args['gamma'], args['ema_momentum']
+    _check(isinstance(gamma, Real) and 0 < gamma < math.inf, 'gamma',
+           'must be a positive number', gamma)
+    _check(momentum is None or isinstance(momentum, Real) and 0 <= momentum < 1,
+           'ema_momentum', 'must lie in [0, 1)', momentum)
+    _check(isinstance(args['grad_aware'], bool), 'grad_aware', 'must be a bool',
+           args['grad_aware'])
+    rise = args['loss_rise']
+    _check(rise is None or isinstance(rise, Real) and 1 < rise < math.inf, 'loss_rise',
+           'must be a number > 1 (the factor over the anchor-phase InfoNCE)', rise)
+    needs_anchor = args['target'] is not None or rise is not None
+    _check(not needs_anchor or isinstance(phases, (list, tuple)) and phases[0] > 0,
+           'phases', 'needs an anchor phase (phases[0] > 0) to measure the reference gap '
+           'and loss of the starting model for target / loss_rise', phases)
+
+
+def _phase_lengths(hook, max_iters: int):
+    ramp_start, ramp_end = hook.boundaries(max_iters)
+    return ramp_start, ramp_end - ramp_start, max_iters - ramp_end
+
+
+def _too_short(hook, max_iters: int):
+    """The first phase with a non-zero fraction but no iteration, or ``None``."""
+    for name, fraction, length in zip(('anchor', 'ramp', 'consolidate'), hook.phases,
+                                      _phase_lengths(hook, max_iters)):
+        if fraction > 0 and length < 1:
+            return name
+    return None
+
+
+def check_run(hook, model, max_iters: int):
+    """The model and budget the hook meets at ``before_train``; returns the
+    model's alignment objective."""
+    objective = getattr(model, 'objective', None)
+    if getattr(objective, 'cma_loss', None) is None:
+        raise ValueError('TPCCurriculumHook needs a DualEncoder with a cma_loss '
+                         "(model.cma_loss=dict(type='CMALoss')).")
+    skipped = _too_short(hook, max_iters)
+    if skipped:
+        shortest = next(n for n in range(max_iters + 1, 10 * max_iters + 100)
+                        if _too_short(hook, n) is None)
+        raise ValueError(
+            f'TPCCurriculumHook.phases={hook.phases} with train_cfg.max_iters={max_iters} '
+            f'give the {skipped} phase 0 iterations (phase lengths '
+            f'{_phase_lengths(hook, max_iters)}), so it would be skipped: raise '
+            f'max_iters to at least {shortest} or set that phase\'s fraction to 0.')
+    if objective.probes_every_step:
+        for key, value in hook.explicit.items():
+            _check(value is None, key, "changes nothing with model.combine='grad_share' "
+                   '(it probes every step and its cap is the constant gamma / (1 + gamma)): '
+                   'remove it from the config', value)
+    return objective
