@@ -3,10 +3,9 @@ import math
 
 import pytest
 import torch
-from mmengine.hooks import Hook
 
 from tiny import tiny_model_cfg
-from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
+from tiny_runner import StopAt, read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.engine.hooks import TPCCurriculumHook
 from tpc_cma_mm.models.objectives import AlignmentObjective
 from tpc_cma_mm.utils import safe_torch_load
@@ -80,17 +79,6 @@ def test_probe_options_moved_to_the_model_say_where(kwargs, model_key):
     moved = rf'model setting now: set model.grad_probe=dict\({model_key}='
     with pytest.raises(ValueError, match=moved):
         TPCCurriculumHook(**kwargs)
-
-
-class StopAt(Hook):
-    """Kills the run after ``n`` iterations (the checkpoint there is saved)."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter + 1 >= self.n:
-            runner.train_loop.stop_training = True
 
 
 HOOK = dict(type='TPCCurriculumHook', alpha_target=0.5, phases=(0.25, 0.5, 0.25),
