@@ -23,7 +23,7 @@ from tpc_cma_mm.utils import safe_torch_load
 from .embed import embed_split
 from .model import init_model
 
-__all__ = ['with_target', 'with_alpha_target', 'train_once', 'test_gaps', 'target_table',
+__all__ = ['with_target', 'with_alpha_target', 'train_once', 'held_out_gaps', 'target_table',
            'table_markdown']
 
 
@@ -68,7 +68,7 @@ def train_once(cfg: Config, work_dir: str, seed: int) -> str:
     return ckpt
 
 
-def test_gaps(cfg: Config, checkpoint: str) -> Dict[str, float]:
+def held_out_gaps(cfg: Config, checkpoint: str) -> Dict[str, float]:
     """Every gap key of ``checkpoint`` on ``cfg``'s test split."""
     model = init_model(cfg, checkpoint)
     embeds = embed_split(model, copy.deepcopy(cfg.test_dataloader.dataset), progress=False)
@@ -87,14 +87,14 @@ def target_table(configs: Dict[str, Config], targets: Sequence[float], seeds: Se
     alpha_target's reduction (``fixed_alpha[target]``; ``None``: not run)."""
     rows = []
     for name, cfg in configs.items():
-        before = test_gaps(cfg, cfg.load_from)
+        before = held_out_gaps(cfg, cfg.load_from)
         for seed in seeds:
             for target in targets:
                 run_dir = osp.join(work_dir, name, f'seed{seed}', f'target{target:g}')
                 ckpt = train_once(with_target(cfg, target, key), run_dir, seed)
                 state = safe_torch_load(ckpt)['tpc_curriculum']
                 row = dict(config=name, seed=seed, target=100 * target, key=key,
-                           achieved=_reduction(before, test_gaps(cfg, ckpt), key),
+                           achieved=_reduction(before, held_out_gaps(cfg, ckpt), key),
                            train_estimate=100 * (1 - state['target_gap_est']
                                                  / state['target_gap_ref']),
                            reached=state['target_reached'], limit=state['target_limit'],
@@ -104,7 +104,7 @@ def target_table(configs: Dict[str, Config], targets: Sequence[float], seeds: Se
                                          f'alpha{row["fixed_alpha"]:g}')
                     fixed = train_once(with_alpha_target(cfg, row['fixed_alpha']),
                                        fixed_dir, seed)
-                    row['fixed_achieved'] = _reduction(before, test_gaps(cfg, fixed), key)
+                    row['fixed_achieved'] = _reduction(before, held_out_gaps(cfg, fixed), key)
                 rows.append(row)
     return rows
 
