@@ -5,7 +5,8 @@ TPC-CMA config whose ``load_from`` is the starting model; for every seed and
 target the config is fine-tuned in target mode and with the fixed alpha_target
 given for that target (``--fixed-alpha 0.5=0.42``; none: not run)::
 
-    python tools/gap_targets.py vit_b256=configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py \\
+    python tools/gap_targets.py \\
+        vit_b256=configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py \\
         --targets 0.25 0.5 0.75 --seeds 0 1 2 --fixed-alpha 0.25=0.27 0.5=0.42 0.75=0.70 \\
         --work-dir work_dirs/gap_targets --out work_dirs/gap_targets/table.md
 

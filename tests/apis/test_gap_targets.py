@@ -30,7 +30,8 @@ def test_target_and_fixed_alpha_configs_keep_the_curriculum_shape():
 
 
 def test_a_config_without_the_curriculum_is_refused():
-    plain = Config.fromfile(osp.join(REPO, 'configs/clip/clip_vit-tiny-p8_1xb256-300i_shapes-ft.py'))
+    plain = Config.fromfile(
+        osp.join(REPO, 'configs/clip/clip_vit-tiny-p8_1xb256-300i_shapes-ft.py'))
     with pytest.raises(ValueError, match='exactly one TPCCurriculumHook'):
         with_target(plain, 0.5)
 

@@ -1,4 +1,4 @@
-"""The alignment objective: InfoNCE, CMA, their combination, the probe, the cap and the gap estimate."""
+"""The alignment objective: the losses, their combination, the probe, the cap, the gap estimate."""
 from numbers import Real
 from typing import Dict, Optional
 
