@@ -18,7 +18,8 @@ def _simulate(hook, iters=300, noise=0.05, loss_per_alpha=0.0, seed=0):
     """A known first-order plant: alignment pulls the gap down at RATE x alpha,
     the contrastive task pulls it back to GAP0 at RELAX, so alpha a holds the
     gap at RELAX / (RATE a + RELAX). The hook sees the squared gap with
-    Gaussian noise (a batch estimate) and an InfoNCE of 2 (1 + loss_per_alpha a)."""
+    Gaussian noise (a batch estimate) and an InfoNCE of 2 (1 + loss_per_alpha a),
+    chance 4."""
     rng = random.Random(seed)
     hook.objective = SimpleNamespace(alpha_cap=lambda *args: 1.0, probes_every_step=True)
     gap = GAP0
@@ -26,7 +27,7 @@ def _simulate(hook, iters=300, noise=0.05, loss_per_alpha=0.0, seed=0):
         alpha = hook.step(it, iters)
         gap += -RATE * alpha * gap + RELAX * (GAP0 - gap)
         hook.observe(dict(contrastive_raw=2.0 * (1 + loss_per_alpha * alpha),
-                          gap_sq_centroid=gap**2 + rng.gauss(0, noise)), probed=False)
+                          contrastive_chance=4.0, gap_sq_centroid=gap**2 + rng.gauss(0, noise)), probed=False)
         hook.state['iter'] = it + 1
     return gap, hook.controller.finish()
 
@@ -54,10 +55,10 @@ def test_absolute_target_value():
 @pytest.mark.parametrize('settings,limit,highest', [
     (dict(target=dict(key='centroid', reduction=0.5, alpha_max=0.1)), 1, 0.1),
     # the running loss lags the step's, so alpha overshoots the loss limit a little
-    (dict(target=dict(key='centroid', reduction=0.5), loss_rise=1.3), 3, 0.15)])
+    (dict(target=dict(key='centroid', reduction=0.5), loss_rise=0.3), 3, 0.15)])
 def test_an_unreachable_target_is_reported_with_its_limit(settings, limit, highest):
-    # alpha 0.1 holds the plant's gap at 0.667 at best; with InfoNCE 2 (1 + 3 alpha),
-    # loss_rise 1.3 allows alpha 0.1: 50 % is out of reach either way.
+    # alpha 0.1 holds the plant's gap at 0.667 at best; with InfoNCE 2 (1 + 3 alpha) and
+    # chance 4, loss_rise 0.3 allows 2 + 0.3 x 2 = 2.6, alpha 0.1: 50 % is out of reach.
     hook = TPCCurriculumHook(**settings)
     gap, reached = _simulate(hook, loss_per_alpha=3.0)
     assert not reached and hook.controller.state['reached'] == 0
@@ -74,7 +75,7 @@ def test_an_unreachable_target_is_reported_with_its_limit(settings, limit, highe
     (dict(target=dict(key='centroid', value=0.3, kp=1)), r"target.\['kp'\]"),
     (dict(target=dict(reduction=0.5), alpha_target=0.5), 'alpha_target'),
     (dict(target=dict(reduction=0.5), phases=(0.0, 0.5, 0.5)), 'phases'),
-    (dict(loss_rise=0.9), 'loss_rise')])
+    (dict(loss_rise=1.5), 'loss_rise')])
 def test_bad_target_settings_name_the_key(kwargs, key):
     with pytest.raises(ValueError, match=f'TPCCurriculumHook.{key}'):
         TPCCurriculumHook(**kwargs)
@@ -112,12 +113,12 @@ def test_a_global_batch_of_one_pair_is_refused(tiny_model):
 
 
 def test_the_ramp_holds_while_the_contrastive_loss_is_above_its_limit():
-    hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.1, 0.5, 0.4), loss_rise=1.5)
+    hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.1, 0.5, 0.4), loss_rise=0.25)
     hook.objective = SimpleNamespace(alpha_cap=lambda *args: 1.0, probes_every_step=True)
     for it in range(100):
         alpha = hook.step(it, 100)
-        loss = 2.0 if it < 40 or it >= 60 else 4.0  # above 1.5 x 2 in iterations 40-59
-        hook.observe(dict(contrastive_raw=loss), probed=False)
+        loss = 2.0 if it < 40 or it >= 60 else 4.0  # limit 2 + 0.25 (5 - 2) = 2.75
+        hook.observe(dict(contrastive_raw=loss, contrastive_chance=5.0), probed=False)
         hook.state['iter'] = it + 1
         if it == 39:
             held_at = alpha

@@ -43,8 +43,9 @@ def check_args(args: dict) -> None:
     _check(isinstance(args['grad_aware'], bool), 'grad_aware', 'must be a bool',
            args['grad_aware'])
     rise = args['loss_rise']
-    _check(rise is None or isinstance(rise, Real) and 1 < rise < math.inf, 'loss_rise',
-           'must be a number > 1 (the factor over the anchor-phase InfoNCE)', rise)
+    _check(rise is None or isinstance(rise, Real) and 0 < rise < 1, 'loss_rise',
+           'must lie in (0, 1) (the fraction of the way from the anchor-phase InfoNCE to '
+           'chance, ln of the global batch)', rise)
     needs_anchor = args['target'] is not None or rise is not None
     _check(not needs_anchor or isinstance(phases, (list, tuple)) and phases[0] > 0,
            'phases', 'needs an anchor phase (phases[0] > 0) to measure the reference gap '

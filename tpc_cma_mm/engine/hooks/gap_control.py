@@ -18,7 +18,7 @@ __all__ = ['GapController', 'LIMITS']
 
 # Why alpha could not go higher (``state['limit']``): the codes the hook logs.
 LIMITS = {0: 'none', 1: 'alpha_max', 2: 'the gradient-aware cap',
-          3: 'the contrastive loss rising above loss_rise x its anchor level'}
+          3: 'the contrastive loss rising loss_rise of the way from its anchor level to chance'}
 TARGET_KEYS = ('centroid', 'distribution', 'raw')
 
 

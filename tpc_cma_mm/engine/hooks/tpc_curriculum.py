@@ -46,8 +46,10 @@ class TPCCurriculumHook(Hook):
       last iteration stores ``target_reached`` in the state and the log.
 
     ``loss_rise`` (gradient-aware in both modes): while the running InfoNCE
-    exceeds ``loss_rise`` times its anchor-phase mean, alpha does not rise
-    (the ramp holds; the controller's upper bound is the current alpha).
+    has climbed ``loss_rise`` of the way from its anchor-phase mean to chance
+    (``ln`` of the global batch, where pairs are no longer told apart), alpha
+    does not rise (the ramp holds; the controller's upper bound is the
+    current alpha).
 
     Logged (``train/``): ``alpha_sched``, ``alpha_cap``, ``tpc_phase``,
     ``grad_con``, ``grad_cma``, ``grad_cos`` and ``tpc_hold``; in target mode
@@ -75,8 +77,8 @@ class TPCCurriculumHook(Hook):
             [0, 1) (default 0.9); refused with ``'grad_share'``, whose cap
             does not depend on them.
         grad_aware (bool): Apply the cap.
-        loss_rise (float, optional): > 1; hold alpha while the contrastive
-            loss is above this multiple of its anchor level.
+        loss_rise (float, optional): In (0, 1); hold alpha while InfoNCE is
+            this fraction of the way from its anchor level to chance.
         target (dict, optional): The gap to reach (``GapController``).
         probe_params, pcgrad: Moved to the model (``model.grad_probe``).
     """
@@ -108,7 +110,7 @@ class TPCCurriculumHook(Hook):
         self.state: Dict[str, float] = dict(
             iter=0, alpha=0.0, alpha_sched=0.0, alpha_cap=1.0, phase=0,
             probes=0, grad_con=0.0, grad_cma=0.0, grad_cos=0.0, progress=0, hold=0,
-            loss_ema=0.0, loss_ref_sum=0.0, loss_ref_count=0)
+            loss_ema=0.0, loss_ref_sum=0.0, loss_ref_count=0, loss_chance=0.0)
         self.controller = GapController(self.target_cfg) if self.target_cfg else None
         self.history: List[float] = []
         self._pending: Optional[dict] = None
@@ -142,10 +144,13 @@ class TPCCurriculumHook(Hook):
                                         self.gamma)
 
     def loss_limit_binds(self) -> bool:
-        """Whether the running InfoNCE is above ``loss_rise`` x its anchor mean."""
+        """Whether the running InfoNCE has climbed ``loss_rise`` of the way from
+        its anchor mean to chance (ln of the global batch)."""
         s = self.state
-        return (self.loss_rise is not None and s['loss_ref_count'] > 0
-                and s['loss_ema'] > self.loss_rise * s['loss_ref_sum'] / s['loss_ref_count'])
+        if self.loss_rise is None or not s['loss_ref_count']:
+            return False
+        anchor = s['loss_ref_sum'] / s['loss_ref_count']
+        return s['loss_ema'] > anchor + self.loss_rise * (s['loss_chance'] - anchor)
 
     def update(self, stats: Dict[str, float]) -> None:
         """Fold one probe measurement into the moving averages."""
@@ -180,6 +185,7 @@ class TPCCurriculumHook(Hook):
         if probed:
             self.update({k: float(outputs[f'probe_{k}']) for k in PROBE_KEYS})
         loss = float(outputs['contrastive_raw'])
+        s['loss_chance'] = float(outputs['contrastive_chance'])
         m = LOSS_MOMENTUM if s['iter'] else 0.0
         s['loss_ema'] = m * s['loss_ema'] + (1 - m) * loss
         if s['phase'] == 0:
@@ -219,7 +225,7 @@ class TPCCurriculumHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        needed = ['contrastive_raw'] + ([f'probe_{k}' for k in PROBE_KEYS] if self._probing
+        needed = ['contrastive_raw', 'contrastive_chance'] + ([f'probe_{k}' for k in PROBE_KEYS] if self._probing
                                         else [])
         if self.controller is not None:
             needed.append(f'gap_sq_{self.controller.key}')

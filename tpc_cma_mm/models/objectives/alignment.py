@@ -1,4 +1,5 @@
 """The alignment objective: the losses, their combination, the probe, the cap, the gap estimate."""
+import math
 from numbers import Real
 from typing import Dict, Optional
 
@@ -43,8 +44,9 @@ class AlignmentObjective(nn.Module):
     of the model's packages) is :meth:`set_schedule` (alpha and whether to
     probe), :meth:`alpha_cap` (the gradient-aware cap of this combination),
     :attr:`probes_every_step`, and the step's outputs: ``probe_grad_*`` in
-    probed steps, ``contrastive_raw`` and the unbiased squared gap estimates
-    of the batch ``gap_sq_centroid``, ``gap_sq_distribution``, ``gap_sq_raw``
+    probed steps, ``contrastive_raw``, ``contrastive_chance`` (ln of the
+    global batch: InfoNCE at chance) and the unbiased squared gap estimates of
+    the batch ``gap_sq_centroid``, ``gap_sq_distribution``, ``gap_sq_raw``
     (``gap_estimate.py``) in every step with a CMA loss.
 
     Args:
@@ -124,6 +126,8 @@ class AlignmentObjective(nn.Module):
                 measured, w_con, w_cma)
             out.update(measured.log_vars())
         out['contrastive_raw'] = contrastive.detach()
+        # InfoNCE of embeddings that no longer tell the pairs apart: the loss's ceiling.
+        out['contrastive_chance'] = torch.tensor(math.log(img_all.shape[0]))
         out['alpha'] = torch.tensor(self.alpha)
         out['cma_weight'] = torch.tensor(float(w_cma))
         out.update({k: v.detach() for k, v in cma.items()})
