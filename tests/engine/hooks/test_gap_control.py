@@ -112,20 +112,22 @@ def test_a_global_batch_of_one_pair_is_refused(tiny_model):
         tiny_model(images, text_tokens=tiny_model.tokenizer(['a']), mode='loss')
 
 
-def test_the_ramp_holds_while_the_contrastive_loss_is_above_its_limit():
+def test_the_ramp_walks_back_while_the_contrastive_loss_is_above_its_limit():
     hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.1, 0.5, 0.4), loss_rise=0.25)
     hook.objective = SimpleNamespace(alpha_cap=lambda *args: 1.0, probes_every_step=True)
     for it in range(100):
         alpha = hook.step(it, 100)
-        loss = 2.0 if it < 40 or it >= 60 else 4.0  # limit 2 + 0.25 (5 - 2) = 2.75
+        loss = 2.0 if it < 40 or it >= 50 else 4.0  # limit 2 + 0.25 (5 - 2) = 2.75
         hook.observe(dict(contrastive_raw=loss, contrastive_chance=5.0), probed=False)
         hook.state['iter'] = it + 1
         if it == 39:
             held_at = alpha
     plain = [TPCCurriculumHook(alpha_target=0.5).schedule(i, 100)[1] for i in range(100)]
     assert hook.history[:41] == plain[:41]  # the same schedule until the loss rises
-    assert held_at < hook.history[50] == hook.history[55] < 0.5  # held, not ramped
-    assert hook.history[-1] == 0.5  # the held ramp resumes and still ends at alpha_target
+    # the running loss crosses the limit at iteration 45: the ramp walks back from there
+    assert held_at < hook.history[45] and hook.history[55] < hook.history[50] < hook.history[45]
+    assert hook.state['hold'] == 0  # the loss fell again at 50 ...
+    assert hook.history[-1] == 0.5  # ... and the ramp climbed back to alpha_target
     assert sum(hook.history) < sum(plain)
 
 

@@ -47,9 +47,10 @@ class TPCCurriculumHook(Hook):
 
     ``loss_rise`` (gradient-aware in both modes): while the running InfoNCE
     has climbed ``loss_rise`` of the way from its anchor-phase mean to chance
-    (``ln`` of the global batch, where pairs are no longer told apart), alpha
-    does not rise (the ramp holds; the controller's upper bound is the
-    current alpha).
+    (``ln`` of the global batch, where pairs are no longer told apart), the
+    ramp walks back one step per iteration (alpha_target mode; it climbs again
+    once InfoNCE is below the limit) or alpha may not rise (target mode: the
+    controller's upper bound is the current alpha).
 
     Logged (``train/``): ``alpha_sched``, ``alpha_cap``, ``tpc_phase``,
     ``grad_con``, ``grad_cma``, ``grad_cos`` and ``tpc_hold``; in target mode
@@ -77,8 +78,8 @@ class TPCCurriculumHook(Hook):
             [0, 1) (default 0.9); refused with ``'grad_share'``, whose cap
             does not depend on them.
         grad_aware (bool): Apply the cap.
-        loss_rise (float, optional): In (0, 1); hold alpha while InfoNCE is
-            this fraction of the way from its anchor level to chance.
+        loss_rise (float, optional): In (0, 1); back off (or hold) alpha while
+            InfoNCE is this fraction of the way from its anchor level to chance.
         target (dict, optional): The gap to reach (``GapController``).
         probe_params, pcgrad: Moved to the model (``model.grad_probe``).
     """
@@ -169,10 +170,11 @@ class TPCCurriculumHook(Hook):
             sched = (self.controller.alpha(shape, cap, s['alpha'] if hold else None)
                      if phase else 0.0)
             alpha = sched
-        else:  # the ramp advances only in steps without a hold
-            if phase and not hold:
-                s['progress'] += 1
+        else:  # the ramp advances without a hold and walks back under one
             ramp_len = self.boundaries(max_iters)[1] - self.boundaries(max_iters)[0]
+            if phase:
+                s['progress'] = (max(min(s['progress'], ramp_len) - 1, 0) if hold
+                                 else s['progress'] + 1)
             sched = self.alpha_target * self.shape(s['progress'], ramp_len) if phase else 0.0
             alpha = min(sched, cap)
         s.update(alpha=alpha, alpha_sched=sched, alpha_cap=cap, phase=phase, hold=int(hold))
