@@ -135,3 +135,21 @@ def test_missing_weights_error_names_the_config_key(tmp_path):
         hook.before_run(runner)
     (tmp_path / 'nope.pth').write_bytes(b'')
     hook.before_run(runner)  # present: no error
+
+
+# The curriculum state as checkpoints wrote it before the ramp could walk back and
+# before the contrastive-loss limit: these keys were not there.
+NEWER_KEYS = ('progress', 'hold', 'loss_ema', 'loss_ref_sum', 'loss_ref_count', 'loss_chance')
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_the_earlier_curriculum_state_resumes_exactly(tmp_path):
+    full, full_hook = _run(tmp_path / 'full')
+    _run(tmp_path / 'cut', StopAt(N // 2))
+    path = str(tmp_path / 'cut' / f'iter_{N // 2}.pth')
+    ckpt = safe_torch_load(path)
+    for key in NEWER_KEYS:
+        del ckpt['tpc_curriculum'][key]
+    torch.save(ckpt, path)
+    _, resumed_hook = _run(tmp_path / 'cut', resume=True, load_from=path)
+    assert resumed_hook.history == full_hook.history
