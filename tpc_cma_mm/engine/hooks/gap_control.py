@@ -129,6 +129,26 @@ class GapController:
         s['reached'] = int(reached)
         return reached
 
+    def report(self, runner, phase: int) -> None:
+        """Log the running gap; warn once when a limit binds at the target
+        (consolidate phase), and at the last iteration store and log the outcome."""
+        s, hub = self.state, runner.message_hub
+        hub.update_scalar('train/gap_est', s['gap_est'])
+        hub.update_scalar('train/gap_setpoint', s['setpoint'])
+        hub.update_scalar('train/target_limit', s['limit'])
+        if s['limit'] and phase == 2 and not s['warned']:
+            s['warned'] = 1
+            runner.logger.warning(f'TPCCurriculumHook: the gap target is limited by '
+                                  f'{LIMITS[s["limit"]]} at iteration {runner.iter + 1}: '
+                                  + self.describe())
+        if runner.iter + 1 == runner.max_iters:
+            reached = self.finish()
+            hub.update_scalar('train/target_reached', int(reached))
+            text = ('reached' if reached else 'NOT reached within tolerance '
+                    f'(last limit: {LIMITS[s["limit"]]}; or the budget)')
+            (runner.logger.info if reached else runner.logger.warning)(
+                f'TPCCurriculumHook: gap target {text}: {self.describe()}')
+
     def describe(self) -> str:
         s = self.state
         ref = s['gap_ref'] or float('nan')

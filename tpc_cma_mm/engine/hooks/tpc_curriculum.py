@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from tpc_cma_mm.registry import HOOKS
 from tpc_cma_mm.utils.dist import unwrap_model
 from .curriculum_checks import check_args, check_run
-from .gap_control import LIMITS, GapController
+from .gap_control import GapController
 
 __all__ = ['TPCCurriculumHook']
 
@@ -245,25 +245,7 @@ class TPCCurriculumHook(Hook):
         hub.update_scalar('train/tpc_phase', self.state['phase'])
         hub.update_scalar('train/tpc_hold', self.state['hold'])
         if self.controller is not None:
-            self._report_target(runner)
-
-    def _report_target(self, runner) -> None:
-        target, hub = self.controller.state, runner.message_hub
-        hub.update_scalar('train/gap_est', target['gap_est'])
-        hub.update_scalar('train/gap_setpoint', target['setpoint'])
-        hub.update_scalar('train/target_limit', target['limit'])
-        if target['limit'] and self.state['phase'] == 2 and not target['warned']:
-            target['warned'] = 1  # once: the limit binds at the target itself
-            runner.logger.warning(f'TPCCurriculumHook: the gap target is limited by '
-                                  f'{LIMITS[target["limit"]]} at iteration {runner.iter + 1}: '
-                                  + self.controller.describe())
-        if runner.iter + 1 == runner.max_iters:
-            reached = self.controller.finish()
-            hub.update_scalar('train/target_reached', int(reached))
-            text = ('reached' if reached else 'NOT reached within tolerance '
-                    f'(last limit: {LIMITS[target["limit"]]}; or the budget)')
-            (runner.logger.info if reached else runner.logger.warning)(
-                f'TPCCurriculumHook: gap target {text}: {self.controller.describe()}')
+            self.controller.report(runner, self.state['phase'])
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint[STATE_KEY] = dict(self.state, history=list(self.history))
