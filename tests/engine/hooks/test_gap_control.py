@@ -95,14 +95,23 @@ def test_a_knob_grad_share_ignores_is_refused(knob):
     TPCCurriculumHook(**knob).before_train(_runner(convex, 100))  # acts there: accepted
 
 
-def test_a_budget_that_would_skip_a_phase_is_refused():
+def test_a_budget_that_would_skip_a_phase_gives_it_an_iteration_and_says_so(monkeypatch):
+    from tpc_cma_mm.engine.hooks import curriculum_checks
+    logged = []
+    monkeypatch.setattr(curriculum_checks, 'print_log', lambda msg, **kw: logged.append(msg))
     model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss')))
     hook = TPCCurriculumHook(alpha_target=0.5)
-    with pytest.raises(ValueError, match=r'anchor phase 0 iterations .*max_iters to at '
-                                         r'least 6 '):
-        hook.before_train(_runner(model, 4))  # round(0.1 x 4) = 0: no anchor
-    hook.before_train(_runner(model, 6))  # anchor 1, ramp 3, consolidate 2
-    assert [hook.phase(i, 6)[0] for i in range(6)] == [0, 1, 1, 1, 2, 2]
+    hook.before_train(_runner(model, 100))
+    assert hook.lengths(100) == [10, 50, 40] and not logged  # the plain rounding
+    # round(0.1 x 4) = 0: the anchor used to be skipped silently
+    hook.before_train(_runner(model, 4))
+    assert hook.lengths(4) == [1, 1, 2] and len(logged) == 1
+    assert 'max_iters=4 is too short' in logged[0] and '(1, 1, 2)' in logged[0]
+    assert [hook.phase(i, 4)[0] for i in range(4)] == [0, 1, 2, 2]
+    assert hook.schedule(1, 4)[1] == 0.5  # the one ramp step reaches alpha_target
+    with pytest.raises(ValueError, match=r'one iteration per non-zero phase, got '
+                                         r'train_cfg.max_iters=2'):
+        hook.before_train(_runner(model, 2))
 
 
 def test_a_global_batch_of_one_pair_is_refused(tiny_model):

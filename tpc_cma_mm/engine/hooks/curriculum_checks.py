@@ -2,11 +2,15 @@
 
 Every refusal is a ``ValueError`` naming the hook's key, the rule and the fix:
 a knob that cannot change anything in the model's configuration is refused
-rather than silently ignored, and a budget too short for a phase is refused
-rather than skipping it.
+rather than silently ignored. A budget so short that rounding would skip a
+phase gets the phase one iteration, with a logged warning; one shorter than
+the number of phases is refused.
 """
+import logging
 import math
 from numbers import Real
+
+from mmengine.logging import print_log
 
 __all__ = ['check_args', 'check_run']
 
@@ -52,20 +56,6 @@ def check_args(args: dict) -> None:
            'and loss of the starting model for target / loss_rise', phases)
 
 
-def _phase_lengths(hook, max_iters: int):
-    ramp_start, ramp_end = hook.boundaries(max_iters)
-    return ramp_start, ramp_end - ramp_start, max_iters - ramp_end
-
-
-def _too_short(hook, max_iters: int):
-    """The first phase with a non-zero fraction but no iteration, or ``None``."""
-    for name, fraction, length in zip(('anchor', 'ramp', 'consolidate'), hook.phases,
-                                      _phase_lengths(hook, max_iters)):
-        if fraction > 0 and length < 1:
-            return name
-    return None
-
-
 def check_run(hook, model, max_iters: int):
     """The model and budget the hook meets at ``before_train``; returns the
     model's alignment objective."""
@@ -73,15 +63,13 @@ def check_run(hook, model, max_iters: int):
     if getattr(objective, 'cma_loss', None) is None:
         raise ValueError('TPCCurriculumHook needs a DualEncoder with a cma_loss '
                          "(model.cma_loss=dict(type='CMALoss')).")
-    skipped = _too_short(hook, max_iters)
-    if skipped:
-        shortest = next(n for n in range(max_iters + 1, 10 * max_iters + 100)
-                        if _too_short(hook, n) is None)
-        raise ValueError(
-            f'TPCCurriculumHook.phases={hook.phases} with train_cfg.max_iters={max_iters} '
-            f'give the {skipped} phase 0 iterations (phase lengths '
-            f'{_phase_lengths(hook, max_iters)}), so it would be skipped: raise '
-            f'max_iters to at least {shortest} or set that phase\'s fraction to 0.')
+    rounded = (round(hook.phases[0] * max_iters), round(hook.phases[1] * max_iters))
+    lengths = hook.lengths(max_iters)  # raises if max_iters cannot hold every phase
+    if list(rounded) != lengths[:2]:
+        print_log(f'TPCCurriculumHook: train_cfg.max_iters={max_iters} is too short for '
+                  f'phases={hook.phases} (rounded, a phase would get no iteration and be '
+                  f'skipped); phase lengths set to {tuple(lengths)}.', logger='current',
+                  level=logging.WARNING)
     if objective.probes_every_step:
         for key, value in hook.explicit.items():
             _check(value is None, key, "changes nothing with model.combine='grad_share' "

@@ -117,10 +117,31 @@ class TPCCurriculumHook(Hook):
         self._pending: Optional[dict] = None
         self._probing = False
 
+    def lengths(self, max_iters: int) -> List[int]:
+        """Iterations of anchor, ramp and consolidate: ``round(f T)`` for the
+        first two, the rest for the third. A phase with a non-zero fraction that
+        rounding leaves empty (a short ``max_iters``) takes one iteration from
+        the longest phase rather than being skipped (logged at ``before_train``)."""
+        lengths = [round(self.phases[0] * max_iters), round(self.phases[1] * max_iters)]
+        lengths.append(max_iters - sum(lengths))
+        if lengths[2] < 0:  # both rounded up
+            lengths[1], lengths[2] = lengths[1] + lengths[2], 0
+        for i, fraction in enumerate(self.phases):
+            if fraction > 0 and lengths[i] < 1:
+                longest = max(range(3), key=lambda j: lengths[j])
+                if lengths[longest] < 2:
+                    raise ValueError(
+                        f'TPCCurriculumHook.phases={self.phases} need one iteration per '
+                        f'non-zero phase, got train_cfg.max_iters={max_iters}: raise it or '
+                        'set phase fractions to 0.')
+                lengths[longest] -= 1
+                lengths[i] += 1
+        return lengths
+
     def boundaries(self, max_iters: int) -> Tuple[int, int]:
         """First iteration of the ramp and of the consolidate phase."""
-        ramp_start = round(self.phases[0] * max_iters)
-        return ramp_start, ramp_start + round(self.phases[1] * max_iters)
+        anchor, ramp, _ = self.lengths(max_iters)
+        return anchor, anchor + ramp
 
     def shape(self, done: int, ramp_len: int) -> float:
         """The ramp's shape after ``done`` of its ``ramp_len`` steps, in [0, 1]."""
