@@ -1,19 +1,23 @@
-"""Install tpc-cma-mm: ``pip install -e .`` pulls every pin the plugin needs."""
+"""Install tpc-cma-mm into an environment that has (or gets) mmcv; a fresh one:
+``pip install -c requirements/constraints.txt -e '.[mmcv-lite]'`` (README "Set-up")."""
 from setuptools import find_packages, setup
 
-# Pins that install and import together (see README "Set-up" for why each is pinned).
+# The ranges the plugin supports, so that installing into an existing OpenMMLab
+# environment keeps its torch; the exact versions CI tests live in
+# requirements/constraints.txt (README "Support matrix" says which ends are tested).
+# mmcv is left to the environment, as mmpretrain does: a full mmcv or mmcv-lite
+# (the 'mmcv-lite' extra) both serve, and requiring one would overwrite the other.
 INSTALL_REQUIRES = [
-    'torch==2.14.1',
-    'torchvision==0.29.1',
-    'numpy==2.3.5',
-    'setuptools<81',
-    'mmengine==0.10.7',
-    'mmcv-lite==2.2.0',
-    'mmpretrain==1.2.0',
-    'transformers==4.51.3',
-    'pycocotools==2.0.11',
-    'pycocoevalcap==1.2',
-    'clip-anytorch==2.6.0',
+    'torch>=2.5',  # torch.serialization.get_safe_globals (weights-only allow-list)
+    'torchvision>=0.20',  # the release paired with torch 2.5
+    'numpy>=1.26.4,<2.4',  # numpy 2.4 removed np.in1d, used by mmpretrain
+    'setuptools<81',  # mmengine needs pkg_resources for 'mmpretrain::' base configs
+    'mmengine>=0.10.6,<1.0.0',  # older ones register torch 2.5's Adafactor twice
+    'mmpretrain>=1.2.0,<1.3',
+    'transformers>=4.40.2,<4.52',  # 4.52+ breaks `import mmpretrain.models`
+    'pycocotools',
+    'pycocoevalcap>=1.2',
+    'clip-anytorch>=2.6.0',  # ships the CLIP BPE vocabulary file
     'ftfy',
     'regex',
     'scikit-learn',
@@ -27,15 +31,29 @@ setup(
     description='Controllable modality-gap closing for CLIP-style models '
     '(TPC-CMA) as an OpenMMLab / mmpretrain plugin',
     packages=find_packages(include=['tpc_cma_mm', 'tpc_cma_mm.*']),
-    # Class names and prompt templates of the zero-shot benchmarks.
-    package_data={'tpc_cma_mm.datasets': ['zero_shot_data/*.json']},
+    # Class names and prompt templates of the zero-shot benchmarks; .mim holds
+    # (as links to the repo's folders) what `mim` and 'tpc_cma_mm::' configs look for.
+    package_data={'tpc_cma_mm.datasets': ['zero_shot_data/*.json'],
+                  'tpc_cma_mm': ['.mim/model-index.yml', '.mim/configs/**/*.py',
+                                 '.mim/configs/**/*.yml', '.mim/configs/**/*.md',
+                                 '.mim/tools/*.py', '.mim/tools/*.sh',
+                                 '.mim/tools/analysis/*.py']},
     python_requires='>=3.10',
     install_requires=INSTALL_REQUIRES,
     extras_require={
         # open_clip builds the source-format models for the converter round trips;
         # tensorboard lets the event-file test run instead of skipping.
-        'tests': ['pytest', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0'],
+        # mlflow-skinny and openmim: the vis-backend and mim tests run the real packages.
+        'tests': ['pytest', 'packaging', 'open_clip_torch==3.3.0', 'tensorboard==2.21.0',
+                  'mlflow-skinny>=3.0', 'openmim>=0.3.7,<0.3.9'],
         'bench': ['open_clip_torch==3.3.0'],
+        # A fresh environment's mmcv without compiled ops (nothing here needs mmcv.ops).
+        'mmcv-lite': ['mmcv-lite>=2.0.0,<2.4.0'],
+        # `mim train / test / search tpc_cma_mm`; 0.3.9 pulls openxlab, which
+        # downgrades setuptools, requests and packaging.
+        'mim': ['openmim>=0.3.7,<0.3.9'],
+        # mmengine's MLflowVisBackend (the skinny client holds the tracking API).
+        'mlflow': ['mlflow-skinny>=3.0'],
         # mmengine's TensorboardVisBackend (tools/train.py --tensorboard).
         'tb': ['tensorboard==2.21.0'],
         # DeepSpeedStrategy (ZeRO). 0.15.4 trains on the CPU with mmengine 0.10.7;

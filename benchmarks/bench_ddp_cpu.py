@@ -32,7 +32,7 @@ MODEL = dict(
     projection=dict(type='CLIPProjection', in_channels=32, out_channels=32),
     text_backbone=dict(type='TextTransformer', width=32, layers=2, heads=2),
     proj_dim=32, context_length=16, cma_loss=dict(type='CMALoss'), alpha=0.5,
-    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False))
+    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True))
 
 
 def write_config(path: str, global_batch: int, world: int, iters: int,

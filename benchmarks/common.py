@@ -77,7 +77,7 @@ def build_ours(arch: str, **overrides) -> torch.nn.Module:
         projection=dict(type='CLIPProjection', in_channels=vw, out_channels=a['embed']),
         text_backbone=dict(type='TextTransformer', width=tw, layers=tl, heads=th),
         proj_dim=a['embed'], context_length=ctx,
-        data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False))
+        data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True))
     cfg.update(overrides)
     # mmcv builds activations through the default scope (QuickGELU is mmpretrain's).
     init_default_scope('tpc_cma_mm')

@@ -4,10 +4,11 @@ import copy
 
 import torch
 
-# A 2-layer CLIP: 128-d image tower (2 heads, OpenAI uses width // 64), 64-d text tower.
+# A 2-layer CLIP: 128-d image tower, 64-d text tower, heads of 64 (OpenAI's build_model
+# infers width // 64 heads).
 SMALL = dict(embed_dim=32, image_resolution=32, vision_layers=2, vision_width=128,
              vision_patch_size=16, context_length=77, vocab_size=49408,
-             transformer_width=64, transformer_heads=2, transformer_layers=2)
+             transformer_width=64, transformer_heads=1, transformer_layers=2)
 SMALL_CFG = dict(
     type='DualEncoder',
     vision_backbone=dict(
@@ -17,7 +18,7 @@ SMALL_CFG = dict(
         norm_cfg=dict(type='LN', eps=1e-5),
         layer_cfgs=dict(act_cfg=dict(type='QuickGELU'))),
     projection=dict(type='CLIPProjection', in_channels=128, out_channels=32),
-    text_backbone=dict(type='TextTransformer', width=64, layers=2, heads=2),
+    text_backbone=dict(type='TextTransformer', width=64, layers=2, heads=1),
     proj_dim=32, context_length=77)
 
 

@@ -77,8 +77,9 @@ PIPELINES = {'pipeline', 'train_pipeline', 'test_pipeline'}
 @pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, REPO))
 def test_leaf_config_has_no_decoy_variables(path):
     cfg = Config.fromfile(path)
-    # reproduce: read by tools/reproduce.py (tpc_cma_mm/apis/reproduce/benchmarks.py).
-    decoys = set(cfg.keys()) - RUNNER_KEYS - PIPELINES - {'zero_shot', 'reproduce'}
+    # reproduce: read by tools/reproduce.py (tpc_cma_mm/apis/reproduce/benchmarks.py);
+    # read_base: the import every new-style config starts with (configs/new_style/).
+    decoys = set(cfg.keys()) - RUNNER_KEYS - PIPELINES - {'zero_shot', 'reproduce', 'read_base'}
     assert not decoys, f'{osp.relpath(path, REPO)}: top-level variables {sorted(decoys)}'
 
 
@@ -117,3 +118,27 @@ def test_metafiles_name_existing_configs():
         on_disk = {osp.relpath(p, REPO) for p in LEAF_CONFIGS
                    if osp.dirname(osp.relpath(p, REPO)) == f'configs/{folder}'}
         assert listed == on_disk, f'configs/{folder}/metafile.yml and the folder differ'
+
+
+def test_metafile_metric_names_are_logged_keys():
+    """Each metafile metric is named as the Runner logs it: the keys of the
+    reproduction's recorded runs (docs/results/quick/results.json)."""
+    import json
+
+    import yaml
+    with open(osp.join(REPO, 'docs', 'results', 'quick', 'results.json')) as f:
+        logged = set(json.load(f)['summary']['original']['metrics'])
+    for folder in ('clip', 'tpc_cma'):
+        with open(osp.join(REPO, 'configs', folder, 'metafile.yml')) as f:
+            meta = yaml.safe_load(f)
+        for model in meta['Models']:
+            for result in model['Results'] or []:
+                assert set(result['Metrics']) <= logged, (model['Name'], result['Metrics'])
+
+
+def test_the_new_style_config_equals_its_old_style_twin():
+    new = Config.fromfile(osp.join(
+        REPO, 'configs/new_style/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py')).to_dict()
+    old = Config.fromfile(osp.join(
+        REPO, 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py')).to_dict()
+    assert new == old

@@ -17,7 +17,7 @@ TINY_MODEL = dict(
     text_backbone=dict(type='TextTransformer', width=32, layers=2, heads=2),
     proj_dim=32,
     context_length=TINY_CONTEXT,
-    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False),
+    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True),
 )
 
 TINY_PIPELINE = [

@@ -20,17 +20,18 @@ DST holds ``{'state_dict': ..., 'meta': {...}}`` (plain types), which
 ``load_from`` / ``mmengine.runner.load_checkpoint`` read. With ``--config`` the
 result is loaded into that config's model and every missing, unexpected or
 shape-mismatched key is reported (exit status 1 if any; DST is still written,
-for partial loading).
+for partial loading). DST is written atomically; an existing DST with other
+content is refused unless --overwrite, and a symbolic link at DST is refused.
 """
 import argparse
-import os
-import os.path as osp
+import io
 import sys
 
 import torch
 
 import tpc_cma_mm
 from tpc_cma_mm.apis.convert import convert_clip_checkpoint
+from tpc_cma_mm.utils.atomic_io import write_outputs
 
 __all__ = ['main', 'parse_args']
 
@@ -44,6 +45,8 @@ def parse_args(argv=None):
                         choices=['auto', 'openai', 'open_clip', 'hf', 'mmpretrain'])
     parser.add_argument('--config', help='check the result against the model of '
                         'this config (e.g. configs/_base_/models/clip_vit-base-p16.py)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing DST that holds other content')
     return parser.parse_args(argv)
 
 
@@ -68,8 +71,13 @@ def main(argv=None) -> int:
         bad = sum(len(report[k]) for k in ('missing', 'unexpected', 'mismatched'))
         status = 1 if bad else 0
         print(f'check vs {args.config}: ' + ('FAILED' if bad else 'all keys match'))
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict=state_dict, meta=meta), buffer)
+    try:
+        write_outputs({args.dst: buffer.getvalue()}, args.overwrite)
+    except OSError as err:  # another file there, a symbolic link, a full disk
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     print(f'Converted {len(state_dict)} tensors ({meta["source_format"]} layout) '
           f'-> {args.dst}')
     return status

@@ -7,16 +7,23 @@ CONFIG / CKPT: the model under test (a DualEncoder), loaded checked and
 weights-only. The protocol is ``tpc_cma_mm.apis.caption_scores`` (its
 embeddings are cached in DIR, keyed by the weights, the data sets and the
 sizes). Writes DIR/caption_scores.json, DIR/captions.json and
-DIR/caption_samples.png; an existing, different one is refused unless --overwrite.
+DIR/caption_samples.png; if one exists the tool stops before writing anything
+(cache and decoder included) unless --overwrite. A checkpoint that does not fit
+CONFIG's model is refused with one line naming the keys.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
 
 from tpc_cma_mm.apis import (DECODER_CONFIG, caption_scores, checkpoint_id, init_model,
                              json_bytes, limit_dataset, load_config, write_outputs)
 from tpc_cma_mm.apis.figures import sample_sheet
+from tpc_cma_mm.apis.runner import errors_as_one_line
+from tpc_cma_mm.utils.atomic_io import refuse_existing
+
+OUTPUTS = ('captions.json', 'caption_scores.json', 'caption_samples.png')
 
 
 def parse_args(argv=None):
@@ -39,23 +46,30 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args.config)
-    model = init_model(cfg, args.checkpoint, 'cuda' if torch.cuda.is_available() else 'cpu')
-    # The train split is embedded with the test pipeline: deterministic.
-    pipeline = cfg.test_dataloader.dataset.get('pipeline')
-    result = caption_scores(
-        model, limit_dataset(cfg.train_dataloader.dataset, None, pipeline),
-        cfg.test_dataloader.dataset, args.out, args.decoder_config, args.decoder_iters,
-        args.num_train, args.num_test, args.beam_size, args.center, args.noise_std,
-        not args.no_meteor)
-    result.update(config=args.config, checkpoint=args.checkpoint,
-                  checkpoint_sha256=checkpoint_id(args.checkpoint))
-    to_rgb = bool(getattr(model.data_preprocessor, '_channel_conversion', False))
-    write_outputs({
-        osp.join(args.out, 'captions.json'): json_bytes(result['captions']),
-        osp.join(args.out, 'caption_scores.json'): json_bytes(
-            {k: v for k, v in result.items() if k != 'captions'}),
-        osp.join(args.out, 'caption_samples.png'): sample_sheet(result, to_rgb)}, args.overwrite)
+    outputs = [osp.join(args.out, name) for name in OUTPUTS]
+    # Outputs there, a symbolic link, a full disk: one line, not a traceback.
+    with errors_as_one_line(args.out):
+        refuse_existing(outputs, args.overwrite)  # before the cache and decoder go into --out
+        try:
+            cfg = load_config(args.config)
+            model = init_model(cfg, args.checkpoint,
+                               'cuda' if torch.cuda.is_available() else 'cpu')
+        except (OSError, RuntimeError, ValueError) as err:  # a missing or unfit checkpoint
+            sys.exit(f'error: {err}')
+        # The train split is embedded with the test pipeline: deterministic.
+        pipeline = cfg.test_dataloader.dataset.get('pipeline')
+        result = caption_scores(
+            model, limit_dataset(cfg.train_dataloader.dataset, None, pipeline),
+            cfg.test_dataloader.dataset, args.out, args.decoder_config, args.decoder_iters,
+            args.num_train, args.num_test, args.beam_size, args.center, args.noise_std,
+            not args.no_meteor)
+        result.update(config=args.config, checkpoint=args.checkpoint,
+                      checkpoint_sha256=checkpoint_id(args.checkpoint))
+        to_rgb = bool(getattr(model.data_preprocessor, '_channel_conversion', False))
+        write_outputs(dict(zip(outputs, (
+            json_bytes(result['captions']),
+            json_bytes({k: v for k, v in result.items() if k != 'captions'}),
+            sample_sheet(result, to_rgb)))), args.overwrite)
     for modality in ('image', 'text'):
         print(f'{modality} embeddings: ' + ', '.join(
             f'{k} {v:.4f}' for k, v in result[modality].items()))

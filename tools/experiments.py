@@ -4,16 +4,17 @@ Each group (tpc_cma_mm.apis.study.EXPERIMENTS) trains and scores its runs one
 after another, recording each in ``--results`` as it finishes; a rerun skips
 what is recorded. ``--caption`` captions every job of the run as well (the
 reproduction's protocol; recorded entries get their captions without retraining);
-``--pool-report DIR`` writes the model pool's R² report of ``--results``.
+``--pool-report DIR`` writes the model pool's R² report of ``--results``. Reports
+are written atomically; files of other content in DIR are refused unless ``--overwrite``.
 """
 import argparse
-import json
 import sys
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from tpc_cma_mm.apis.outputs import read_json
 from tpc_cma_mm.apis.study import EXPERIMENTS, Study, write_pool_report, write_study_report
 
 
@@ -29,6 +30,8 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--report', help='write study.md and the plots of --results here')
     parser.add_argument('--pool-report', help='write pool.md (R² per task and gap key) here')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace report files of other content in --report / --pool-report')
     parser.add_argument('--caption', action='store_true',
                         help='caption every job (decoder on text embeddings, CIDEr)')
     parser.add_argument('--decoder-iters', type=int, default=300)
@@ -55,7 +58,12 @@ def main(argv=None):
     for out_dir, write in ((args.report, write_study_report),
                            (args.pool_report, write_pool_report)):
         if out_dir:
-            print(f'Report written to {write(json.load(open(args.results)), out_dir, command)}')
+            try:
+                path = write(read_json(args.results, 'results file'), out_dir, command,
+                             args.overwrite)
+            except OSError as err:  # other content there, a symbolic link, a full disk
+                raise SystemExit(f'error: {err}') from err
+            print(f'Report written to {path}')
 
 
 if __name__ == '__main__':

@@ -6,11 +6,16 @@
 The checkpoint is read weights-only and checked against CONFIG's model (the
 loader of ``tpc_cma_mm.apis.init_model``). Then:
 
-- ``openai``: OUT is a state dict for ``clip.model.CLIP`` (``load_state_dict``);
+- ``openai``: OUT is a state dict for ``clip.model.build_model`` (refused unless
+  OpenAI's fixed choices hold: QuickGELU, eps 1e-5, heads of 64, MLP 4 x width);
 - ``open_clip``: the same keys; it loads strictly into
   ``open_clip.create_model(name, pretrained=None)`` of the same sizes, with
   ``quick_gelu`` as printed (refused if the towers differ in activation or eps);
 - ``hf``: OUT is a folder for ``transformers.CLIPModel.from_pretrained(OUT)``.
+
+OUT is written atomically (a folder in a temporary sibling, then renamed), so a
+kill or a full disk leaves no partial output; other content at OUT is refused
+unless ``--overwrite``.
 
 The reverse is ``tools/convert_clip_weights.py`` (it reads all three).
 """
@@ -27,7 +32,8 @@ def parse_args(argv=None):
     parser.add_argument('out', help='output file (openai, open_clip) or folder (hf)')
     parser.add_argument('--format', required=True, choices=['openai', 'open_clip', 'hf'])
     parser.add_argument('--overwrite', action='store_true',
-                        help='replace an existing output file (a folder is never replaced)')
+                        help='replace an existing output of other content (a file, or a '
+                        'non-empty hf folder, which is replaced whole)')
     return parser.parse_args(argv)
 
 

@@ -8,12 +8,8 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
-
-from tpc_cma_mm.apis.outputs import OutputExistsError, json_bytes, write_outputs
-from tpc_cma_mm.apis.runner import (build_runner, load_run_config, set_dataloader_options,
-                                    set_test_amp, setup_cpu_distributed)
-from tpc_cma_mm.utils import safe_loading
+from mmengine.config import DictAction  # light; the plugin (torch, mmpretrain) is
+# imported once the arguments are parsed, so that --help answers at once
 
 
 def parse_args(argv=None):
@@ -42,6 +38,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from tpc_cma_mm.apis.outputs import json_bytes, write_outputs
+    from tpc_cma_mm.apis.runner import (build_runner, errors_as_one_line, load_run_config,
+                                        set_dataloader_options, set_test_amp,
+                                        setup_cpu_distributed)
+    from tpc_cma_mm.utils import safe_loading
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint {args.checkpoint!r} not found.')
     cfg = load_run_config(args.config, args.work_dir, args.launcher, args.cfg_options)
@@ -51,15 +52,14 @@ def main(argv=None):
     set_dataloader_options(cfg, pin_memory=False if args.no_pin_memory else None,
                            persistent_workers=False if args.no_persistent_workers else None)
     setup_cpu_distributed(cfg, args.launcher)
-    with safe_loading():  # the checkpoint is read weights-only (docs/pitfalls.md, 1)
-        runner = build_runner(cfg)
-        metrics = runner.test()
-    if args.out and runner.rank == 0:
-        try:
+    # A full disk, an --out of other content or a symbolic link: one line, not a traceback.
+    with errors_as_one_line(cfg.work_dir):
+        with safe_loading():  # the checkpoint is read weights-only (docs/pitfalls.md, 1)
+            runner = build_runner(cfg)
+            metrics = runner.test()
+        if args.out and runner.rank == 0:
             write_outputs({args.out: json_bytes({k: float(v) for k, v in metrics.items()})},
                           overwrite=args.overwrite)
-        except OutputExistsError as err:
-            raise SystemExit(f'error: {err}') from err
 
 
 if __name__ == '__main__':

@@ -7,13 +7,8 @@ TensorBoard backend (``pip install -e '.[tb]'``).
 import argparse
 import os
 
-from mmengine.config import DictAction
-
-from tpc_cma_mm.apis.runner import (add_tensorboard, build_runner, disable_validation,
-                                    enable_auto_scale_lr, load_run_config, resolve_resume,
-                                    set_dataloader_options, set_train_amp,
-                                    setup_cpu_distributed)
-from tpc_cma_mm.utils import safe_loading
+from mmengine.config import DictAction  # light; the plugin (torch, mmpretrain) is
+# imported once the arguments are parsed, so that --help answers at once
 
 
 def parse_args(argv=None):
@@ -24,6 +19,9 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in the '
         'work dir when no path is given')
+    parser.add_argument('--iters', type=int,
+                        help='train for this many iterations, the LR schedule scaled with '
+                        'them (the curriculum follows max_iters by itself)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (bf16 where supported, else fp16)')
     parser.add_argument('--no-validate', action='store_true',
@@ -49,7 +47,15 @@ def parse_args(argv=None):
 
 
 def build_config(args):
+    from tpc_cma_mm.apis.runner import (add_tensorboard, check_schedule_fits,
+                                        disable_validation, enable_auto_scale_lr,
+                                        load_run_config, resolve_resume,
+                                        set_dataloader_options, set_train_amp)
+    from tpc_cma_mm.apis.schedule import rescale_schedule
     cfg = load_run_config(args.config, args.work_dir, args.launcher, args.cfg_options)
+    if args.iters is not None:
+        rescale_schedule(cfg, args.iters)
+    check_schedule_fits(cfg)
     if args.amp:
         set_train_amp(cfg)
     if args.no_validate:
@@ -67,8 +73,11 @@ def build_config(args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    from tpc_cma_mm.apis.runner import build_runner, errors_as_one_line, setup_cpu_distributed
+    from tpc_cma_mm.utils import safe_loading
     setup_cpu_distributed(cfg, args.launcher)
-    with safe_loading():  # load_from / resume: weights-only (docs/pitfalls.md, 1)
+    # A full disk or a work dir another training holds: one line, not a traceback.
+    with errors_as_one_line(cfg.work_dir), safe_loading():  # weights-only loads
         build_runner(cfg).train()
 
 

@@ -25,7 +25,10 @@ __all__ = [
 ]
 
 
-def _child(name: str, locations=()) -> Registry:
+# A registry without locations in a scope of mmengine's config-package table (which
+# tpc_cma_mm/__init__.py joins) makes mmengine call tpc_cma_mm.utils.register_all_modules;
+# the pass-through ones therefore name the package itself.
+def _child(name: str, locations=('tpc_cma_mm', )) -> Registry:
     parent = getattr(mmpretrain_registry, name)
     return Registry(parent.name, parent=parent, locations=list(locations))
 

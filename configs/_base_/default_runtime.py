@@ -14,6 +14,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Zero-shot classes follow the evaluated data set's labels (mismatch refused).
     zero_shot_classes=dict(type='ZeroShotClassesHook'),
+    # One training per work dir: a second is refused, naming the first (docs/reliability.md).
+    work_dir_lock=dict(type='WorkDirLockHook'),
 )
 
 env_cfg = dict(

@@ -1,68 +1,134 @@
-"""DualEncoderInferencer against the model's own forward and a hand-written preprocessing."""
+"""DualEncoderInferencer against the data set's path through the model and the model's forward."""
+import copy
+
 import cv2
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.dataset import Compose
+from mmengine.registry import DefaultScope
+from PIL import Image
 
 from tiny import TINY_IMAGE, tiny_model_cfg
 from tpc_cma_mm.apis.inference import DualEncoderInferencer
-from tpc_cma_mm.models.data_preprocessor import CLIP_MEAN, CLIP_STD
-from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.registry import MODELS, TRANSFORMS
 
 TEXTS = ['a red circle', 'a blue square at the top', 'two green triangles']
 CLASSES = ['circle', 'square', 'triangle']
+# A test pipeline as the COCO configs have it (loads BGR; the preprocessor swaps to RGB).
+FILE_PIPELINE = [
+    dict(type='SafeLoadImageFromFile'),
+    dict(type='ResizeEdge', scale=TINY_IMAGE, edge='short', interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=TINY_IMAGE),
+    dict(type='TokenizeCaption', context_length=16),
+    dict(type='PackInputs', algorithm_keys=['text', 'text_tokens', 'img_id']),
+]
+RESNET_TOWER = dict(
+    vision_backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=8, stem_channels=8,
+                         out_indices=(3, )),
+    vision_neck=dict(type='GlobalAveragePooling'),
+    projection=dict(type='CLIPProjection', in_channels=64, out_channels=32))
 
 
-def tiny_files(tmp_path):
+def tiny_files(tmp_path, **model_overrides):
     torch.manual_seed(0)
-    model = MODELS.build(tiny_model_cfg()).eval()
+    model_cfg = tiny_model_cfg(
+        data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True),
+        **model_overrides)
+    model = MODELS.build(copy.deepcopy(model_cfg)).eval()
     config = tmp_path / 'tiny.py'
-    config.write_text(f'model = {tiny_model_cfg()!r}\n')
+    config.write_text(f'default_scope = "tpc_cma_mm"\nmodel = {model_cfg!r}\n'
+                      f'test_dataloader = dict(dataset=dict(type="ShapeCaptions", '
+                      f'pipeline={FILE_PIPELINE!r}))\n')
     ckpt = tmp_path / 'iter_1.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     return model, str(config), str(ckpt)
 
 
-def by_hand(model, images_uint8):
-    """CLIP normalisation (tiny config: to_rgb=False), then the model's encoders."""
-    x = images_uint8.float()
-    mean, std = torch.tensor(CLIP_MEAN).view(3, 1, 1), torch.tensor(CLIP_STD).view(3, 1, 1)
+def through_the_test_pipeline(model, path):
+    """The data set's way: the config's test pipeline on img_path, preprocessor, model."""
+    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
+        pipeline = Compose([TRANSFORMS.build(t) for t in FILE_PIPELINE])
+    packed = pipeline(dict(img_path=path, text='a caption'))
+    data = model.data_preprocessor(dict(inputs=[packed['inputs']],
+                                        data_samples=[packed['data_samples']]), False)
     with torch.no_grad():
-        return F.normalize(model.encode_image((x - mean) / std), dim=-1)
+        return F.normalize(model.encode_image(data['inputs']), dim=-1)
 
 
-def test_embeddings_equal_the_models_forward(tmp_path):
+def write_image(tmp_path, height=24, width=40):
+    bgr = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    path = str(tmp_path / 'a.png')  # lossless: the file holds exactly these pixels
+    cv2.imwrite(path, bgr)
+    return bgr, path
+
+
+def test_a_file_a_list_a_pil_image_and_an_array_give_the_data_sets_embedding(tmp_path):
+    model, config, ckpt = tiny_files(tmp_path)
+    bgr, path = write_image(tmp_path)
+    want = through_the_test_pipeline(model, path)
+    inferencer = DualEncoderInferencer(config, ckpt)
+    pil = Image.fromarray(bgr[..., ::-1].copy())  # PIL holds RGB
+    for image in (path, [path], pil, bgr, [bgr, pil]):
+        got = inferencer.embed_images(image)
+        torch.testing.assert_close(got, want.expand(len(got), -1), rtol=0, atol=1e-5)
+    torch.testing.assert_close(inferencer.embed_images(bgr[..., ::-1].copy(), channel_order='rgb'),
+                               want, rtol=0, atol=1e-5)
+    # The order matters: an RGB array taken as BGR is another image.
+    assert not torch.allclose(inferencer.embed_images(bgr[..., ::-1].copy()), want, atol=1e-3)
+    torch.testing.assert_close(inferencer(path)['img_embeds'], want, rtol=0, atol=1e-5)
+
+
+def test_texts_and_call_equal_the_models_forward(tmp_path):
     model, config, ckpt = tiny_files(tmp_path)
     inferencer = DualEncoderInferencer(config, ckpt, batch_size=2)
-    assert inferencer.image_size == TINY_IMAGE
     with torch.no_grad():
         want = F.normalize(model.encode_text(model.tokenizer(TEXTS)), dim=-1)
     torch.testing.assert_close(inferencer.embed_texts(TEXTS), want, rtol=0, atol=1e-6)
-    images = torch.randint(0, 256, (3, 3, TINY_IMAGE, TINY_IMAGE), dtype=torch.uint8)
-    torch.testing.assert_close(inferencer.embed_images(list(images)), by_hand(model, images),
-                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(inferencer(texts=TEXTS[0])['text_embeds'], want[:1],
+                               rtol=0, atol=1e-6)
 
 
-def test_image_files_are_resized_on_the_short_side_and_centre_cropped(tmp_path):
-    model, config, ckpt = tiny_files(tmp_path)
-    rng = np.random.default_rng(0)
-    array = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)  # H 24, W 40 (BGR)
-    cv2.imwrite(str(tmp_path / 'a.png'), array)
-    resized = cv2.resize(array, (27, 16), interpolation=cv2.INTER_CUBIC)  # 40 * 16 / 24
-    crop = torch.from_numpy(resized[:, 5:21].transpose(2, 0, 1).copy())
-    got = DualEncoderInferencer(config, ckpt).embed_images([str(tmp_path / 'a.png')])
-    torch.testing.assert_close(got, by_hand(model, crop[None]), rtol=0, atol=1e-5)
+def test_a_resnet_tower_needs_no_image_size(tmp_path):
+    model, config, ckpt = tiny_files(tmp_path, **RESNET_TOWER)
+    _, path = write_image(tmp_path)
+    got = DualEncoderInferencer(config, ckpt).embed_images(path)
+    torch.testing.assert_close(got, through_the_test_pipeline(model, path), rtol=0, atol=1e-5)
+
+
+def test_bad_images_are_refused_by_name(tmp_path):
+    _, config, ckpt = tiny_files(tmp_path)
+    inferencer = DualEncoderInferencer(config, ckpt)
+    with pytest.raises(TypeError, match='file paths'):
+        inferencer.embed_images(torch.zeros(3, TINY_IMAGE, TINY_IMAGE))
+    with pytest.raises(OSError, match='missing.png'):
+        inferencer.embed_images(str(tmp_path / 'missing.png'))
+    with pytest.raises(ValueError, match='channel_order'):
+        inferencer.embed_images(np.zeros((4, 4, 3), np.uint8), channel_order='rbg')
+
+
+def test_a_config_without_resize_refuses_images_of_several_sizes(tmp_path):
+    model = MODELS.build(tiny_model_cfg()).eval()
+    inferencer = DualEncoderInferencer(model, pipeline=[dict(type='PackInputs')])
+    images = [np.zeros((TINY_IMAGE, TINY_IMAGE, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)]
+    with pytest.raises(ValueError, match='several sizes'):
+        inferencer.embed_images(images)
+    with pytest.raises(ValueError, match='pipeline='):
+        DualEncoderInferencer(model).embed_images(images[0])
 
 
 def test_zero_shot_equals_predict_mode_and_leaves_the_model_as_it_was(tmp_path):
     model, config, ckpt = tiny_files(tmp_path)
     inferencer = DualEncoderInferencer(config, ckpt)
-    images = torch.randint(0, 256, (4, 3, TINY_IMAGE, TINY_IMAGE), dtype=torch.uint8)
+    images = np.random.default_rng(1).integers(0, 256, (4, TINY_IMAGE, TINY_IMAGE, 3),
+                                               dtype=np.uint8)
     result = inferencer.zero_shot(list(images), CLASSES, templates=['a {}', 'the {}'])
     model.set_zero_shot(CLASSES, ['a {}', 'the {}'])
-    mean, std = torch.tensor(CLIP_MEAN).view(3, 1, 1), torch.tensor(CLIP_STD).view(3, 1, 1)
+    inputs = torch.from_numpy(images).permute(0, 3, 1, 2)
     with torch.no_grad():
-        samples = model((images.float() - mean) / std, mode='predict')
+        samples = model(model.data_preprocessor(dict(inputs=list(inputs)))['inputs'],
+                        mode='predict')
     cosines = torch.stack([s.pred_score for s in samples])
     want = (cosines * model.logit_scale_value()).softmax(-1)
     torch.testing.assert_close(result['scores'], want, rtol=0, atol=1e-5)

@@ -1,5 +1,7 @@
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -244,12 +246,78 @@ def test_a_fine_tuning_takes_the_pretrained_tower_whole(tmp_path):
                                                            tower='resnet'),
                           Config.fromfile(RESNET).model)
     results = tmp_path / 'study.json'
+    # Rebuilt from the ResNet config and the spec; a model_cfg recorded beside it (files
+    # written before) is only compared.
     results.write_text(json.dumps({'pretrain | None | r': dict(
-        kind='pretrain', checkpoint='unused.pth', model_cfg=pre.model.to_dict())}))
+        kind='pretrain', checkpoint='unused.pth', spec=dict(name='r', iters=4, seed=0,
+                                                            tower='resnet'),
+        model_cfg=pre.model.to_dict())}))
     study = Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), str(tmp_path),
-                  str(results))
+                  str(results), Config.fromfile(RESNET).model)
     cfg = study._model_cfg('r', dict(loss='const', alpha=0.5, iters=4, seed=0))
-    for key in ('vision_backbone', 'vision_neck', 'projection'):  # as recorded in JSON
-        assert cfg.model[key].to_dict() == json.loads(json.dumps(pre.model[key].to_dict())), key
+    for key in ('vision_backbone', 'vision_neck', 'projection'):
+        assert cfg.model[key].to_dict() == pre.model[key].to_dict(), key
     assert cfg.model.combine == 'convex'  # a spec without 'combine' names the form it ran
     MODELS.build(cfg.model)
+
+
+def _tampered_results(tmp_path, marker, **entry):
+    """A results file whose pretrained entry asks a registry to run ``touch marker``."""
+    init_default_scope('tpc_cma_mm')
+    spec = dict(name='vit', iters=4, seed=0)
+    model = pretrain_config(Config.fromfile(PRETRAIN), spec).model.to_dict()
+    model['vision_backbone'] = dict(type='os.system', command=f'touch {marker}')
+    results = tmp_path / 'study.json'
+    results.write_text(json.dumps({'pretrain | None | vit': dict(
+        dict(kind='pretrain', pretrained=None, checkpoint='unused.pth', spec=spec,
+             model_cfg=model), **entry)}))
+    return str(results)
+
+
+def test_a_results_file_never_names_code(tmp_path):
+    """A tampered model_cfg is refused before any model is built, and so is a spec
+    that carries anything but plain values (docs/reliability.md)."""
+    marker = tmp_path / 'MARKER'
+    results = _tampered_results(tmp_path, marker)
+    study = Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), str(tmp_path / 'w'),
+                  results)
+    with pytest.raises(ValueError, match=r"differs in \['vision_backbone'\].*never taken"):
+        study.run([('finetune', 'vit', dict(loss='const', alpha=0.5, iters=4, seed=0))])
+    assert not marker.exists() and not (tmp_path / 'w').exists()
+    for bad_spec, message in (
+            (dict(name='vit', iters=4, seed=0, shapes=[dict(type='os.system')]),
+             r"spec\['shapes'\].*not a plain value"),
+            (dict(name='vit', iters=4, seed=0, keep_prob=dict(colour='os.system')),
+             r"spec\['keep_prob'\].*not a plain value"),
+            (dict(name='vit', iters=4, seed=0, model=dict(type='os.system')),
+             r"unknown spec keys \['model'\]")):
+        results = _tampered_results(tmp_path, marker, spec=bad_spec)
+        with pytest.raises(ValueError, match=message):
+            Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), str(tmp_path / 'w'),
+                  results)
+
+
+@pytest.mark.slow
+def test_experiments_tool_refuses_a_tampered_results_file(tmp_path):
+    """The attack as a user meets it: ``tools/experiments.py --results`` on a shared file."""
+    marker = tmp_path / 'MARKER'
+    results = _tampered_results(tmp_path, marker)
+    proc = subprocess.run(
+        [sys.executable, 'tools/experiments.py', 'alphas', '--pretrain-config', PRETRAIN,
+         '--finetune-config', FINETUNE, '--work-dir', str(tmp_path / 'w'), '--results', results],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "differs in ['vision_backbone']" in proc.stderr
+    assert not marker.exists() and not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('results', ['docs/experiments/study.json', 'docs/experiments/pool.json'])
+def test_the_shipped_results_files_pass_the_rule(results):
+    """Their specs are plain, and the model_cfg they record is the rebuilt model."""
+    init_default_scope('tpc_cma_mm')
+    study = Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), 'unused', results,
+                  Config.fromfile(RESNET).model)
+    names = [e['spec']['name'] for e in study.results.values() if e['kind'] == 'pretrain']
+    assert names
+    for name in names:
+        assert study.pretrained(name)[1].type == 'DualEncoder'

@@ -127,3 +127,27 @@ def test_cli_captioning_protocol_and_pool_report(tmp_path):
     assert f'Command: `python tools/experiments.py {" ".join(configs)}' in report
     assert report == open(write_pool_report(_pool_results(), str(tmp_path / 'api'),
                                             report.split('`')[1])).read()
+
+
+@pytest.mark.slow  # two renders of the report with its bootstrap
+def test_reports_never_replace_other_content_or_write_through_a_link(tmp_path):
+    """Before, --report / --pool-report rewrote pool.md / study.md whatever they held,
+    in place and through a symbolic link."""
+    configs = ['--pretrain-config', 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py',
+               '--finetune-config',
+               'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py']
+    results = tmp_path / 'pool.json'
+    results.write_text(json.dumps(_pool_results()))
+    out, notes = tmp_path / 'out', tmp_path / 'notes.md'
+    out.mkdir()
+    (out / 'pool.md').write_text('my notes')
+    command = configs + ['--results', str(results), '--pool-report', str(out)]
+    with pytest.raises(SystemExit, match='pool.md.*Nothing was written.*--overwrite'):
+        _experiments_tool().main(command)
+    assert sorted(p.name for p in out.iterdir()) == ['pool.md']
+    notes.write_text('precious')
+    (out / 'pool.md').unlink()
+    (out / 'pool.md').symlink_to(notes)
+    with pytest.raises(SystemExit, match='symbolic link'):
+        _experiments_tool().main(command + ['--overwrite'])
+    assert notes.read_text() == 'precious' and (out / 'pool.md').is_symlink()

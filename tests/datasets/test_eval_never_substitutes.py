@@ -58,7 +58,7 @@ def _test_loop(root, work_dir):
 def test_good_split_is_scored(tmp_path):
     _write_split(tmp_path)
     metrics = _test_loop(tmp_path, tmp_path / 'work')
-    assert set(metrics) == {'retrieval/i2t_R@1', 'retrieval/t2i_R@1'}
+    assert set(metrics) == {'retrieval/i2t_R1', 'retrieval/t2i_R1'}
 
 
 def test_corrupt_jpeg_with_skip_stops_the_evaluation_naming_it(tmp_path):

@@ -10,8 +10,10 @@ from one saved initial model (``load_from``): FlexibleRunner builds the model
 at another point of the seeded random stream than Runner does. The FSDP run
 stops after 4 iterations and resumes to 6 from its full checkpoint (weights,
 SGD momentum, curriculum state), which must also load strictly into an
-unsharded model.
+unsharded model. The FSDP and single-process runs are in float64
+(tests/float64_model.py): the layouts sum in different orders.
 """
+import os
 import os.path as osp
 
 import pytest
@@ -20,6 +22,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from benchmarks.bench_ddp_cpu import MODEL, read_scalars, run_training, write_config
+from float64_model import FLOAT64_CONFIG
 from tiny import tiny_model_cfg
 from tpc_cma_mm.engine.sharding import make_scalar_parameters_shardable
 from tpc_cma_mm.registry import MODELS
@@ -48,18 +51,20 @@ def _curves(work_dir, keys=KEYS, iters=range(1, ITERS + 1)):
     """The logged values of the work dir's latest run, which covered ``iters``."""
     records = read_scalars(work_dir)
     assert [r['iter'] for r in records] == list(iters)
-    return {key: torch.tensor([r[key] for r in records]) for key in keys}
+    return {key: torch.tensor([r[key] for r in records], dtype=torch.float64) for key in keys}
 
 
 def _final_state(work_dir, iters=ITERS):
     return safe_torch_load(osp.join(work_dir, f'iter_{iters}.pth'))['state_dict']
 
 
-def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
+def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path, monkeypatch):
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(  # float64_model, in the workers too
+        [osp.dirname(osp.dirname(osp.abspath(__file__))), os.environ.get('PYTHONPATH', '')]))
     torch.manual_seed(0)
     initial = str(tmp_path / 'initial.pth')
     torch.save(dict(state_dict=MODELS.build(MODEL).state_dict()), initial)
-    start = f'\nload_from = {initial!r}\n' + CURRICULUM
+    start = f'\nload_from = {initial!r}\n' + CURRICULUM + FLOAT64_CONFIG
     one = str(tmp_path / 'one')
     cfg = Config.fromfile(write_config(str(tmp_path / 'one.py'), BATCH, 1, ITERS + 2, SGD, start))
     cfg.work_dir = one
@@ -75,8 +80,8 @@ def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
     data_parallel, sharded = _curves(ddp, keys), _curves(fsdp, keys)
     assert (single['probe_grad_con'] > 0).all() and (single['alpha'] > 0).all()
     for key in keys:
-        torch.testing.assert_close(sharded[key], single[key][:ITERS], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(sharded[key], data_parallel[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(sharded[key], single[key][:ITERS], rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(sharded[key], data_parallel[key], rtol=1e-9, atol=1e-12)
     assert single['loss'][-1] < single['loss'][0]  # it trained
     # The full checkpoint has the unsharded layout and loads into an unsharded model.
     sharded_state = _final_state(fsdp)
@@ -90,10 +95,11 @@ def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path):
                  extra_args=('--resume', ))
     resumed = _curves(fsdp, keys, range(ITERS + 1, ITERS + 3))
     for key in keys:
-        torch.testing.assert_close(resumed[key], single[key][ITERS:], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(resumed[key], single[key][ITERS:], rtol=1e-9, atol=1e-12)
     for name, value in _final_state(one, ITERS + 2).items():
+        assert value.dtype != torch.float32, name
         torch.testing.assert_close(_final_state(fsdp, ITERS + 2)[name], value,
-                                   rtol=1e-4, atol=1e-5)
+                                   rtol=1e-9, atol=1e-12)
 
 
 def test_scalar_parameters_become_vectors_that_save_and_load_as_scalars():

@@ -50,7 +50,7 @@ def test_posthoc_option_scores_the_transformed_embeddings_under_its_own_prefix(p
     expected = gap_metrics(*mean_center(img, text))
     assert scores['mean_centering/gap/centroid'] == pytest.approx(expected['centroid'], rel=1e-9)
     retrieval = _evaluate(CrossModalRetrieval(posthoc='GapShift'), img, text, labels)
-    assert 'gap_shift_0.5/retrieval/i2t_R@1' in retrieval
+    assert 'gap_shift_0.5/retrieval/i2t_R1' in retrieval
 
 
 def test_missing_embeddings_name_the_fix():

@@ -24,8 +24,8 @@ def _reference_recall(img, text, img_ids, ks):
         t2i.append(int((scores[~right] >= scores[right].max()).sum()))
     out = {}
     for k in ks:
-        out[f'i2t_R@{k}'] = 100.0 * np.mean(np.array(i2t) < k)
-        out[f't2i_R@{k}'] = 100.0 * np.mean(np.array(t2i) < k)
+        out[f'i2t_R{k}'] = 100.0 * np.mean(np.array(i2t) < k)
+        out[f't2i_R{k}'] = 100.0 * np.mean(np.array(t2i) < k)
     return out
 
 
@@ -35,7 +35,7 @@ def test_two_identical_pairs_are_not_both_found_first():
     text = torch.stack([vec[1], vec[1]])  # and identical captions
     scores = retrieval_recall(img, text, torch.tensor([10, 11]), ks=(1, 2))
     # each query ties with the other pair's candidate, so its rank is 2, not 1
-    assert scores == {'i2t_R@1': 0.0, 't2i_R@1': 0.0, 'i2t_R@2': 100.0, 't2i_R@2': 100.0}
+    assert scores == {'i2t_R1': 0.0, 't2i_R1': 0.0, 'i2t_R2': 100.0, 't2i_R2': 100.0}
 
 
 @pytest.mark.parametrize('seed', range(3))
@@ -63,7 +63,7 @@ def test_ties_lower_recall_against_strict_ranking():
     img = torch.round(F.normalize(torch.randn(40, 4, generator=gen), dim=1) * 2) / 2
     text = img.clone()
     scores = retrieval_recall(img, text, torch.arange(40), ks=(1, ))
-    assert scores['i2t_R@1'] < 100.0 and scores['t2i_R@1'] < 100.0
+    assert scores['i2t_R1'] < 100.0 and scores['t2i_R1'] < 100.0
     assert scores == pytest.approx(_reference_recall(img, text, torch.arange(40), (1, )))
 
 

@@ -30,7 +30,7 @@ def open_clip_small():
     import open_clip
     torch.manual_seed(0)
     vision = dict(layers=2, width=128, head_width=64, patch_size=16, image_size=32)
-    text = dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2)
+    text = dict(context_length=77, vocab_size=49408, width=64, heads=1, layers=2)
     return perturb_norms(open_clip.model.CLIP(32, vision, text, quick_gelu=False))
 
 

@@ -14,7 +14,7 @@ from clip.model import CLIP as OpenAICLIP
 from mmengine.config import Config
 from safetensors.torch import load_file
 
-from clip_small import SMALL, perturb_norms, small_cfg
+from clip_small import perturb_norms, small_cfg
 from tiny import TINY_CONTEXT, TINY_IMAGE, tiny_model_cfg
 from tpc_cma_mm.models import CLIPTokenizer
 from tpc_cma_mm.models.convert import UnknownLayoutError, convert_state_dict
@@ -51,14 +51,34 @@ def assert_same_embeddings(model, encode_image, encode_text, size, context):
     torch.testing.assert_close(text, ref_text, rtol=0, atol=1e-5)
 
 
-def test_openai_export_loads_strictly_and_embeds_the_same(tmp_path):
+def test_openai_export_loads_strictly_and_embeds_the_same(tmp_path, monkeypatch):
+    import clip.model
     model = build(small_cfg())
     out = str(tmp_path / 'openai.pt')
     export_model(model, 'openai', out)
-    target = OpenAICLIP(**SMALL).eval()
-    target.load_state_dict(safe_torch_load(out), strict=True)
+    # OpenAI's own loader infers the model from the weights (and casts to float16,
+    # which is left out here so that the embeddings compare at float32 precision).
+    monkeypatch.setattr(clip.model, 'convert_weights', lambda target: None)
+    target = clip.model.build_model(safe_torch_load(out))
+    assert isinstance(target, OpenAICLIP)
     assert_same_embeddings(model, target.encode_image, target.encode_text, 32, 77)
     assert target.logit_scale.item() == model.logit_scale.item() == 2.5
+
+
+def test_openai_export_refuses_what_openai_cannot_rebuild(tmp_path):
+    """GELU, eps 1e-6, heads of 16, as in the issue's reproduction: each named."""
+    out = tmp_path / 'x.pt'
+    with pytest.raises(ValueError, match=r'image activation gelu \(OpenAI: quick_gelu\).*'
+                       r'text activation gelu.*as hf'):
+        export_model(build(small_cfg('gelu')), 'openai', str(out))
+    with pytest.raises(ValueError, match=r'image LayerNorm eps 1e-06 \(OpenAI: 1e-05\); '
+                       r'image 2 heads of width 16 \(OpenAI: heads of 64\)'):
+        export_model(build(tiny_model_cfg()), 'openai', str(out))
+    wide_mlp = small_cfg()
+    wide_mlp['vision_backbone']['arch']['feedforward_channels'] = 256
+    with pytest.raises(ValueError, match=r'image MLP width 256 \(OpenAI: 4 x 128\).*as hf'):
+        export_model(build(wide_mlp), 'openai', str(out))
+    assert not out.exists()
 
 
 def test_open_clip_export_loads_into_create_model_strictly(tmp_path):
@@ -67,7 +87,7 @@ def test_open_clip_export_loads_into_create_model_strictly(tmp_path):
     (tmp_path / f'{name}.json').write_text(json.dumps(dict(
         embed_dim=32, vision_cfg=dict(image_size=32, layers=2, width=128, head_width=64,
                                       patch_size=16),
-        text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2))))
+        text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=1, layers=2))))
     open_clip.add_model_config(str(tmp_path / f'{name}.json'))
     model = build(small_cfg('gelu'))
     out = str(tmp_path / 'open_clip.pt')
@@ -134,10 +154,11 @@ def test_exports_refused_with_a_reason(tmp_path):
         export_model(tiny, 'timm', str(tmp_path / 'x.pt'))
     out = tmp_path / 'exists.pt'
     out.write_bytes(b'mine')
+    small = build(small_cfg())
     with pytest.raises(FileExistsError, match='--overwrite'):
-        export_model(tiny, 'openai', str(out))
+        export_model(small, 'openai', str(out))
     assert out.read_bytes() == b'mine'
-    export_model(tiny, 'openai', str(out), overwrite=True)
+    export_model(small, 'openai', str(out), overwrite=True)
     assert 'logit_scale' in safe_torch_load(str(out))
     (tmp_path / 'hf').mkdir()
     (tmp_path / 'hf' / 'keep.txt').write_text('x')

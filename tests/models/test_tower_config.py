@@ -140,3 +140,36 @@ def test_checkpointed_model_copies_and_evaluates():
     torch.testing.assert_close(a, b)
     set_grad_checkpointing(model, False)
     assert type(model.visual.layers).__name__ == 'ModuleList'
+
+
+TOWERS_AT_64PX = {
+    'SwinTransformerV2': dict(
+        type='SwinTransformerV2', img_size=64, window_size=[2, 2, 2, 2],
+        arch=dict(embed_dims=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
+                  extra_norm_every_n_blocks=0)),
+    'BEiTViT': dict(
+        type='BEiTViT', img_size=64, patch_size=16, out_type='avg_featmap',
+        arch=dict(embed_dims=16, num_layers=1, num_heads=2, feedforward_channels=32)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(TOWERS_AT_64PX))
+def test_a_tower_valid_only_at_its_own_size_is_checked_at_that_size(name):
+    """SwinV2 / BEiT built for 64 px do not run on a 32 px batch: the shape check
+    runs them at their configured size and infers the projection width."""
+    backbone = TOWERS_AT_64PX[name]
+    neck = dict(type='GlobalAveragePooling') if name == 'SwinTransformerV2' else None
+    model = MODELS.build(tiny_model_cfg(
+        vision_backbone=backbone, vision_neck=neck,
+        projection=dict(type='CLIPProjection', out_channels=32)))
+    width = model.visual.embed_dims * (8 if name == 'SwinTransformerV2' else 1)
+    assert model.visual_proj.in_channels == width
+    with torch.no_grad():
+        assert model.encode_image(torch.zeros(1, 3, 64, 64)).shape == (1, 32)
+
+
+def test_a_tower_that_fails_on_the_dummy_batch_names_its_size():
+    backbone = dict(TOWERS_AT_64PX['BEiTViT'], img_size=(64, 48))
+    with pytest.raises(ValueError, match=r'64x64 dummy batch.*set in_channels'):
+        MODELS.build(tiny_model_cfg(vision_backbone=backbone,
+                                    projection=dict(type='CLIPProjection', out_channels=32)))

@@ -69,4 +69,4 @@ def test_b16_config_trains_and_validates_every_evaluator(tmp_path, monkeypatch):
     sims = text @ img[first].T
     own = sims[np.arange(len(ids)), np.searchsorted(unique, ids)]
     hits = (sims >= own[:, None]).sum(1) == 1
-    assert logged['retrieval/t2i_R@1'] == pytest.approx(100 * hits.mean(), abs=1e-4)
+    assert logged['retrieval/t2i_R1'] == pytest.approx(100 * hits.mean(), abs=1e-4)

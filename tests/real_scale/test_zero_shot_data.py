@@ -30,7 +30,8 @@ def test_safe_cifar10_reads_the_batches_as_written(tmp_path, cifar_without_md5):
         assert len(dataset) == len(labels)
         for i in range(len(dataset)):
             info = dataset.get_data_info(i)
-            assert np.array_equal(info['img'], expected[i].transpose(1, 2, 0))
+            # the batches hold RGB planes; items are BGR, as image files load
+            assert np.array_equal(info['img'], expected[i].transpose(1, 2, 0)[..., ::-1])
             assert info['gt_label'] == labels[i]
         assert dataset.metainfo['classes'][0] == 'airplane'
 

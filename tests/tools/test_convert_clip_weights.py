@@ -128,3 +128,81 @@ def test_config_mismatch_reported(source, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 1 and 'FAILED' in out
     assert 'mismatched keys (2)' in out and 'visual_proj.proj' in out
+
+
+def _hf_folder(tmp_path, **vision):
+    """A random CLIPModel of MODEL's sizes saved with save_pretrained (offline)."""
+    from transformers import CLIPConfig, CLIPModel
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        projection_dim=16,
+        vision_config=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=1,
+                           num_attention_heads=1, image_size=32, patch_size=16,
+                           projection_dim=16, **vision),
+        text_config=dict(vocab_size=49408, hidden_size=32, intermediate_size=128,
+                         num_hidden_layers=1, num_attention_heads=2,
+                         max_position_embeddings=16, projection_dim=16))
+    model = CLIPModel(config).eval()
+    folder = tmp_path / 'hf'
+    model.save_pretrained(folder)
+    return model, str(folder)
+
+
+def test_hf_folder_config_must_match_the_plugin_config(tmp_path, capsys):
+    """config.json declares what the weights cannot: a GELU / eps 1e-6 image tower
+    converted with a QuickGELU / eps 1e-5 config is refused, naming both fields."""
+    tool, dst = _tool(), str(tmp_path / 'c.pth')
+    _, folder = _hf_folder(tmp_path, hidden_act='gelu', layer_norm_eps=1e-6)
+    assert tool.main([folder, dst, '--config', write_config(tmp_path, MODEL)]) == 2
+    err = capsys.readouterr().err
+    assert "vision_config.hidden_act 'gelu' vs 'quick_gelu' (vision_backbone.layer_cfgs" in err
+    assert 'vision_config.layer_norm_eps 1e-06 vs 1e-05 (vision_backbone.norm_cfg.eps)' in err
+    assert 'text_config' not in err and not osp.exists(dst)
+    gelu = dict(MODEL, vision_backbone=dict(
+        MODEL['vision_backbone'], norm_cfg=dict(type='LN', eps=1e-6),
+        layer_cfgs=dict(act_cfg=dict(type='GELU'))))
+    assert tool.main([folder, dst, '--config', write_config(tmp_path, gelu)]) == 0
+    meta = safe_torch_load(dst)['meta']
+    assert meta['source_format'] == 'hf'
+    assert meta['activation'] == dict(image='gelu', text='quick_gelu')
+
+
+def test_hf_folder_with_format_hf_converts_like_auto(tmp_path, capsys):
+    hf_model, folder = _hf_folder(tmp_path)
+    tool, cfg = _tool(), write_config(tmp_path, MODEL)
+    states = []
+    for fmt in ('hf', 'auto'):
+        dst = str(tmp_path / f'{fmt}.pth')
+        assert tool.main([folder, dst, '--format', fmt, '--config', cfg]) == 0
+        assert 'all keys match' in capsys.readouterr().out
+        states.append(safe_torch_load(dst)['state_dict'])
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
+        model = MODELS.build(MODEL).eval()
+    model.load_state_dict(states[0], strict=True)
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = F.normalize(hf_model.get_image_features(pixel_values=images), dim=-1)
+        torch.testing.assert_close(model.embed(images)['img_embeds'], want,
+                                   rtol=0, atol=1e-5)
+    assert tool.main([folder, str(tmp_path / 'x.pth'), '--format', 'openai']) == 2
+    assert 'give --format hf or auto' in capsys.readouterr().err
+
+
+def test_an_existing_destination_or_a_symlink_is_never_replaced(source, tmp_path, capsys):
+    """Before, DST was replaced whatever it held (a training checkpoint with optimizer
+    state), written in place (a kill left 0 bytes) and through a symbolic link."""
+    _, src = source
+    run = tmp_path / 'iter_300.pth'
+    run.write_bytes(b'weights and optimizer state')
+    assert _tool().main([src, str(run)]) == 2
+    assert 'other content' in capsys.readouterr().err and run.read_bytes().startswith(b'weights')
+    link = tmp_path / 'converted.pth'
+    link.symlink_to(run)
+    assert _tool().main([src, str(link), '--overwrite']) == 2
+    assert 'symbolic link' in capsys.readouterr().err and run.read_bytes().startswith(b'weights')
+    assert _tool().main([src, str(run), '--overwrite']) == 0
+    assert 'visual.patch_embed.projection.weight' in safe_torch_load(str(run))['state_dict']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['converted.pth', 'iter_300.pth',
+                                                          'openai.pt']

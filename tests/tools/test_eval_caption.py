@@ -11,7 +11,7 @@ from tiny import tiny_dataset_cfg, tiny_model_cfg
 
 from tpc_cma_mm.apis import cache_embeddings, caption_scores, embed_split
 from tpc_cma_mm.registry import MODELS
-from tpc_cma_mm.utils import CheckpointMismatchError, safe_torch_load
+from tpc_cma_mm.utils import safe_torch_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -61,8 +61,8 @@ def test_eval_caption_end_to_end(tmp_path):
     # A second run into the same folder writes other captions' bytes: refused.
     (out / 'captions.json').write_text('{"mine": 1}')
     again = subprocess.run(result.args, cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert again.returncode != 0 and 'OutputExistsError' in again.stderr
-    assert '--overwrite' in again.stderr
+    assert again.returncode != 0 and 'Traceback' not in again.stderr
+    assert 'Nothing was written' in again.stderr and '--overwrite' in again.stderr
     assert (out / 'captions.json').read_text() == '{"mine": 1}'
 
 
@@ -81,10 +81,27 @@ def test_eval_caption_refuses_an_unconverted_checkpoint(tmp_path):
     foreign = {k.replace('visual.layers.', 'visual.transformer.resblocks.'): v
                for k, v in state.items()}
     torch.save(foreign, tmp_path / 'openai_layout.pth')
-    with pytest.raises(CheckpointMismatchError, match='(?s)visual.layers.*convert_clip_weights'):
+    # One line naming the keys and the fix (was: a CheckpointMismatchError traceback).
+    with pytest.raises(SystemExit, match='(?s)^error: .*visual.layers.*convert_clip_weights'):
         _load_tool().main([clip_cfg, str(tmp_path / 'openai_layout.pth'), '--out',
                            str(tmp_path / 'out'), '--decoder-config', decoder_cfg])
     assert not (tmp_path / 'out').exists()
+
+
+def test_existing_outputs_are_refused_before_the_cache_and_decoder_are_written(tmp_path):
+    """Before, the embedding cache and the decoder went into --out, then the outputs were
+    refused with 'Nothing was written'."""
+    clip_cfg, decoder_cfg = write_configs(tmp_path)
+    ckpt = tmp_path / 'clip.pth'
+    torch.save(dict(state_dict=MODELS.build(tiny_model_cfg()).state_dict()), ckpt)
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'captions.json').write_text('{"mine": 1}')
+    with pytest.raises(SystemExit, match='captions.json.*Nothing was written.*--overwrite'):
+        _load_tool().main([clip_cfg, str(ckpt), '--out', str(out), '--decoder-config',
+                           decoder_cfg, '--decoder-iters', '2', '--num-train', '16',
+                           '--num-test', '8', '--no-meteor'])
+    assert [p.name for p in out.iterdir()] == ['captions.json']
 
 
 def test_embedding_cache_is_keyed_by_model_and_data(tmp_path):

@@ -1,13 +1,19 @@
 """tools/export_clip_weights.py then tools/convert_clip_weights.py: the weights come back."""
+import errno
 import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
+from clip_small import small_cfg
+import tpc_cma_mm.models.hf_clip as hf_clip
 from tiny import tiny_model_cfg
+from tpc_cma_mm.models.export import export_model
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.atomic_io import DiskFullError, OutputExistsError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -40,18 +46,54 @@ def test_export_hf_then_convert_back_gives_the_same_weights(tmp_path):
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
 
+def _saved(tmp_path, name, cfg):
+    config, ckpt = tmp_path / f'{name}.py', tmp_path / f'{name}.pth'
+    config.write_text(f'model = {cfg!r}\n')
+    torch.save(dict(state_dict=MODELS.build(cfg).state_dict()), ckpt)
+    return str(config), str(ckpt)
+
+
 def test_export_refuses_an_existing_file_and_a_mixed_model_for_open_clip(tmp_path):
-    config = tmp_path / 'tiny.py'
-    config.write_text(f'model = {tiny_model_cfg()!r}\n')
-    ckpt = tmp_path / 'iter_1.pth'
-    torch.save(dict(state_dict=MODELS.build(tiny_model_cfg()).state_dict()), ckpt)
     out = tmp_path / 'out.pt'
     out.write_bytes(b'keep')
-    result = tool('tools/export_clip_weights.py', str(config), str(ckpt), str(out),
-                  '--format', 'openai')
+    result = tool('tools/export_clip_weights.py', *_saved(tmp_path, 'small', small_cfg()),
+                  str(out), '--format', 'openai')
     assert result.returncode == 2 and '--overwrite' in result.stderr
     assert out.read_bytes() == b'keep'
+    config, ckpt = _saved(tmp_path, 'tiny', tiny_model_cfg())
+    # OpenAI's build_model would rebuild the tiny model with QuickGELU, eps 1e-5 and
+    # one 32-wide head per tower: other embeddings, so it is refused.
+    result = tool('tools/export_clip_weights.py', config, ckpt, str(tmp_path / 'oa.pt'),
+                  '--format', 'openai')
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert 'image activation gelu (OpenAI: quick_gelu)' in result.stderr
+    assert 'heads of width 16 (OpenAI: heads of 64)' in result.stderr
+    assert 'as hf' in result.stderr and not (tmp_path / 'oa.pt').exists()
     result = tool('tools/export_clip_weights.py', str(config), str(ckpt),
                   str(tmp_path / 'oc.pt'), '--format', 'open_clip')
     assert result.returncode == 2 and 'one activation for both towers' in result.stderr
     assert not (tmp_path / 'oc.pt').exists()
+
+
+def test_hf_export_on_a_full_disk_leaves_nothing_and_litter_is_refused(tmp_path, monkeypatch):
+    """Before, a full disk (or a kill) left a folder with only config.json, which the
+    rerun refused, and the error was a raw OSError 28."""
+    model = MODELS.build(tiny_model_cfg())
+    out = tmp_path / 'hf'
+
+    def disk_full(tokenizer, folder):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    real_tokenizer = hf_clip.save_hf_tokenizer
+    monkeypatch.setattr(hf_clip, 'save_hf_tokenizer', disk_full)
+    with pytest.raises(DiskFullError, match=f'Disk full: writing {out} needs more than'):
+        export_model(model, 'hf', str(out))
+    assert list(tmp_path.iterdir()) == []  # no folder, no temporary sibling
+    monkeypatch.setattr(hf_clip, 'save_hf_tokenizer', real_tokenizer)
+    out.mkdir()
+    (out / 'config.json').write_text('{}')  # what a killed export used to leave
+    with pytest.raises(OutputExistsError, match='not empty.*--overwrite'):
+        export_model(model, 'hf', str(out))
+    export_model(model, 'hf', str(out), overwrite=True)
+    assert {'config.json', 'model.safetensors', 'vocab.json'} <= {p.name for p in out.iterdir()}
+    assert [p.name for p in tmp_path.iterdir()] == ['hf']

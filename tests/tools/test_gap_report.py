@@ -68,7 +68,7 @@ def test_gap_report_writes_json_and_plots(tmp_path):
     for key in GAP_KEYS:
         assert math.isfinite(original[f'gap/{key}']), key
     for key in ('clustering/ari_class', 'clustering/ari_modality', 'clustering/nmi_class',
-                'retrieval/i2t_R@1', 'zero_shot/top1'):
+                'retrieval/i2t_R1', 'zero_shot/top1'):
         assert key in original
     assert set(report['gap_reduction_pct']) == {'mean_centering', 'gap_shift_0.5'}
 
@@ -134,3 +134,64 @@ def test_projection_legend_names_every_class():
     assert [t.get_text() for t in by_modality.get_legend().get_texts()] == ['image', 'text']
     assert [t.get_text() for t in by_class.get_legend().get_texts()] == classes
     assert 'principal component' in by_class.get_xlabel()
+
+
+def test_gap_report_writes_tensorboard_projector_data(tmp_path):
+    """Both clouds in one tensor, with modality / class / caption metadata and a sprite."""
+    config, checkpoint, model, dataset_cfg = _write_config_and_checkpoint(tmp_path)
+    out = tmp_path / 'report'
+    _load_tool().main([str(config), str(checkpoint), '--out', str(out),
+                       '--clustering-seeds', '0', '--projector-pairs', '20'])
+    projector = out / 'projector'
+    pbtxt = (projector / 'projector_config.pbtxt').read_text()
+    folder = projector / '00000' / 'gap'
+    for name in ('tensors.tsv', 'metadata.tsv', 'sprite.png'):
+        assert f'00000/gap/{name}' in pbtxt
+    # The first 20 pairs: every distinct image once, then every caption, embedded by hand.
+    dataset = DATASETS.build(dataset_cfg)
+    items = [dataset[i] for i in range(20)]
+    img_ids = [int(item['data_samples'].img_id) for item in items]
+    first = sorted({i: img_ids.index(i) for i in img_ids}.values())
+    embeds = _embed_by_hand(model, dataset_cfg)
+    want = torch.cat([embeds['img_embeds'][first], embeds['text_embeds'][:20]])
+    rows = [line.split('\t') for line in (folder / 'tensors.tsv').read_text().splitlines()]
+    torch.testing.assert_close(torch.tensor([[float(v) for v in r] for r in rows]), want,
+                               rtol=0, atol=1e-5)
+    metadata = [line.split('\t') for line in (folder / 'metadata.tsv').read_text().splitlines()]
+    assert metadata[0] == ['modality', 'class', 'img_id', 'caption']
+    classes = ZERO_SHOT['classnames']
+    want_meta = ([['image', classes[int(items[r]['data_samples'].gt_label)], str(img_ids[r]),
+                   items[r]['data_samples'].text] for r in first]
+                 + [['text', classes[int(item['data_samples'].gt_label)], str(i),
+                     item['data_samples'].text] for item, i in zip(items, img_ids)])
+    assert metadata[1:] == want_meta
+    side = math.ceil(math.sqrt(len(want))) * 32  # square grid of 32-px tiles
+    with Image.open(folder / 'sprite.png') as sprite:
+        assert sprite.size == (side, side)
+        assert sprite.getpixel((side - 1, side - 1)) == (0, 0, 0)  # padding after the last tile
+    assert 'single_image_dim: 32' in pbtxt
+
+
+@pytest.mark.parametrize('rgb_images', [True, False])
+def test_projector_sprite_shows_images_in_rgb_and_text_rows_grey(rgb_images):
+    """The kept images are in the pipeline's order; the sprite must be RGB either way."""
+    import io
+
+    import numpy as np
+
+    from tpc_cma_mm.apis.projector import TEXT_TILE, projector_files
+    colours = torch.tensor([[255, 0, 0], [0, 0, 255]], dtype=torch.uint8)  # red, blue (RGB)
+    stored = colours if rgb_images else colours.flip(1)
+    images = stored[:, :, None, None].expand(2, 3, 8, 8).clone()
+    embeds = dict(img=torch.eye(2, 4), text=torch.eye(2, 4).flip(0), labels=torch.tensor([0, 1]),
+                  img_ids=torch.tensor([5, 6]), texts=['a red square', 'a\tblue\nsquare'],
+                  images=images)
+    files = projector_files(embeds, rgb_images=rgb_images, classes=['red', 'blue'],
+                            sprite_size=4)
+    sprite = np.asarray(Image.open(io.BytesIO(files['projector/00000/gap/sprite.png'])))
+    assert sprite.shape == (8, 8, 3)  # 2 x 2 tiles of 4 px: image, image, text, text
+    assert (sprite[:4, :4] == [255, 0, 0]).all() and (sprite[:4, 4:] == [0, 0, 255]).all()
+    assert (sprite[4:] == int(TEXT_TILE * 255)).all()  # TensorBoard truncates to uint8
+    metadata = files['projector/00000/gap/metadata.tsv'].decode().splitlines()
+    assert metadata[1:] == ['image\tred\t5\ta red square', 'image\tblue\t6\ta blue square',
+                            'text\tred\t5\ta red square', 'text\tblue\t6\ta blue square']

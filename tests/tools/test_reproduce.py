@@ -62,7 +62,7 @@ def _synthetic_results():
         for seed in (0, 1):
             gaps = {f'gap/{k}': 1.0 - 0.1 * i + 0.01 * rng.standard_normal() for k in GAP_KEYS}
             metrics = dict(gaps, **{'zero_shot/top1': 80 - i + rng.standard_normal(),
-                                    'retrieval/i2t_R@1': 10.0,
+                                    'retrieval/i2t_R1': 10.0,
                                     'clustering/ari_class': 0.1 * i + 0.02 * rng.standard_normal(),
                                     'clustering/ari_modality': 0.3,
                                     'caption_image/CIDEr': 0.2 * i + 0.05 * rng.standard_normal(),
@@ -267,3 +267,47 @@ def test_b16_config_reproduction_sets_and_decoder_exist():
     assert set(sets) == {'cifar10', 'coco_single_label'}
     assert sets['cifar10']['zero_shot'] == dict(benchmark='cifar10')
     assert sets['coco_single_label']['evaluator']['type'] == 'JointClusteringMetric'
+
+
+def _log(folder, steps, value, mtime):
+    """A LocalVisBackend scalars.json with alpha = value + step / 100 at ``steps``."""
+    folder.mkdir(parents=True)
+    path = folder / 'vis_data' / 'scalars.json'
+    path.parent.mkdir()
+    path.write_text(''.join(json.dumps(dict(step=s, alpha=value + s / 100)) + '\n'
+                            for s in steps))
+    os.utime(path, (mtime, mtime))
+
+
+def test_curriculum_curves_after_a_resume_are_deduplicated_and_ordered(tmp_path):
+    """A resumed run logs iterations 5-6 again into a new folder; before, curriculum.png
+    drew both copies, out of order."""
+    from tpc_cma_mm.apis.figures import training_curves
+    _log(tmp_path / 'run' / '20261207_100000', range(1, 7), 0.0, mtime=1_000)
+    _log(tmp_path / 'run' / '20261207_090000', range(5, 9), 1.0, mtime=2_000)  # resumed: newer
+    alpha = training_curves(str(tmp_path / 'run'))['alpha']
+    assert [s for s, _ in alpha] == list(range(1, 9))
+    assert [v for _, v in alpha] == pytest.approx(
+        [s / 100 for s in range(1, 5)] + [1.0 + s / 100 for s in range(5, 9)])
+
+
+@pytest.mark.slow  # renders the whole report
+def test_report_reads_run_logs_only_inside_the_reproduction_work_dir(tmp_path):
+    """A results.json naming a work_dir elsewhere made the report read there."""
+    results = _synthetic_results()
+    elsewhere = tmp_path / 'elsewhere'
+    _log(elsewhere / 'log', range(1, 4), 0.0, mtime=1_000)
+    for entry in results.values():
+        if entry['variant'] == 'TPC-CMA alpha=0.5':
+            entry['work_dir'] = str(elsewhere)
+    work, out = tmp_path / 'reproduce', tmp_path / 'report'
+    with pytest.raises(ValueError, match=f"work_dir '{elsewhere}'.*outside.*Nothing was written"):
+        report.write_report(results, dict(seeds=[0, 1]), str(out), 'cmd', work_dir=str(work))
+    assert not out.exists()
+    inside = work / 'tpc_seed0'
+    _log(inside / 'log', range(1, 4), 0.0, mtime=1_000)
+    for entry in results.values():
+        if entry['variant'] == 'TPC-CMA alpha=0.5':
+            entry['work_dir'] = str(inside)
+    report.write_report(results, dict(seeds=[0, 1]), str(out), 'cmd', work_dir=str(work))
+    assert (out / 'curriculum.png').stat().st_size > 0

@@ -63,10 +63,10 @@ def test_train_then_test(tmp_path):
              '--out', str(out))
     metrics = json.loads(out.read_text())
     assert 0 <= metrics['zero_shot/top1'] <= 100
-    assert {'retrieval/i2t_R@1', 'retrieval/t2i_R@10'} <= metrics.keys()
+    assert {'retrieval/i2t_R1', 'retrieval/t2i_R10'} <= metrics.keys()
     # 32 validation pairs: Recall@10 can't be below the chance level of a
     # random ranking by much, and Recall@K grows with K.
-    assert metrics['retrieval/i2t_R@1'] <= metrics['retrieval/i2t_R@5'] <= metrics['retrieval/i2t_R@10']
+    assert metrics['retrieval/i2t_R1'] <= metrics['retrieval/i2t_R5'] <= metrics['retrieval/i2t_R10']
 
 
 def test_test_tool_names_missing_checkpoint(tmp_path):

@@ -4,7 +4,9 @@
 
 Writes ``DIR/gap_report.json`` (every number, and the % reduction of each gap
 key against the original model), ``DIR/gap_decomposition.png`` and
-``DIR/projection.png`` (2-D PCA by modality and by class). An existing, different
+``DIR/projection.png`` (2-D PCA by modality and by class) and ``DIR/projector/``,
+TensorBoard projector data of both clouds with images and captions
+(``tensorboard --logdir DIR/projector``, PROJECTOR tab). An existing, different
 output is refused unless ``--overwrite``. The logic is ``tpc_cma_mm.apis.gap_report``.
 """
 import argparse
@@ -29,6 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--clustering-seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--max-plot-points', type=int, default=2000,
                         help='points per modality in the projection plot')
+    parser.add_argument('--projector-pairs', type=int, default=1000,
+                        help='pairs in the TensorBoard projector data (0: none)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -38,7 +42,8 @@ def main(argv=None) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     model = init_model(cfg, args.checkpoint)
     report, figures = gap_report(model, Runner.build_dataloader(cfg[f'{args.split}_dataloader']),
-                                 args.shift_lambda, args.clustering_seeds, args.max_plot_points)
+                                 args.shift_lambda, args.clustering_seeds, args.max_plot_points,
+                                 args.projector_pairs)
     report = dict(config=args.config, checkpoint=args.checkpoint, split=args.split, **report)
     write_gap_report(report, figures, args.out, args.overwrite)
     variants = report['variants']
@@ -46,7 +51,7 @@ def main(argv=None) -> dict:
     for key in sorted(variants['original']):
         values = [variants[name].get(key, float('nan')) for name in variants]
         print(f'{key:32s}' + ''.join(f'{value:18.4f}' for value in values))
-    print(f'Wrote {args.out}/gap_report.json and {len(figures)} PNG plots.')
+    print(f'Wrote {args.out}/gap_report.json and {len(figures)} files (plots, projector/).')
     return report
 
 

@@ -6,13 +6,17 @@ embedding loop), ``caption_scores`` (the captioning protocol), ``gap_report``,
 ``DualEncoderInferencer`` (embed images and texts, zero-shot with given class
 names), ``build_runner`` (what tools/train.py and tools/test.py run),
 ``convert_clip_checkpoint`` (other projects' CLIP weights in) and
-``check_data``; every writer refuses an existing output of other content unless
+``check_data``, ``schedule_curves`` (lr and curriculum alpha without
+training), ``model_complexity`` (FLOPs of both towers), ``browse_dataset`` (a sheet of
+the data as the model gets it); every writer refuses an existing output of other content unless
 ``overwrite``.
 """
 from . import reproduce, study
+from .browse import browse_dataset
 from .captioning import (DECODER_CONFIG, cache_embeddings, caption_scores, decode_and_score,
                          limit_dataset)
 from .check_data import check_data
+from .complexity import model_complexity
 from .convert import convert_clip_checkpoint
 from .embed import embed_split
 from .fingerprint import checkpoint_id, config_digest, digest, state_dict_digest
@@ -23,10 +27,11 @@ from .outputs import OutputExistsError, json_bytes, read_json, write_outputs
 from .runner import build_runner
 from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
+from .schedule_curves import schedule_curves
 
-__all__ = ['aggregate', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
+__all__ = ['aggregate', 'browse_dataset', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
            'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score', 'DECODER_CONFIG', 'digest',
            'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
-           'limit_dataset', 'load_config', 'load_weights', 'OutputExistsError', 'r_squared',
-           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'state_dict_digest',
-           'study', 'write_gap_report', 'write_outputs', 'write_report']
+           'limit_dataset', 'load_config', 'load_weights', 'model_complexity', 'OutputExistsError', 'r_squared',
+           'read_json', 'reductions', 'reproduce', 'rescale_schedule', 'schedule_curves',
+           'state_dict_digest', 'study', 'write_gap_report', 'write_outputs', 'write_report']

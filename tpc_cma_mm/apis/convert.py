@@ -8,7 +8,9 @@ What ``tools/convert_clip_weights.py`` runs::
     report['missing'], report['unexpected'], report['mismatched']
 
 The source is read with weights-only loading (no code in it can run); a folder
-is read as a Hugging Face ``CLIPModel``.
+is read as a Hugging Face ``CLIPModel``, and its ``config.json`` must describe
+the config's model (activation, LayerNorm eps, sizes, heads), which the weights
+alone do not record.
 """
 import os.path as osp
 import zipfile
@@ -18,9 +20,11 @@ import torch
 from mmengine.config import Config
 
 from tpc_cma_mm.models.convert import check_conversion, convert_state_dict
-from tpc_cma_mm.models.hf_clip import load_hf_folder
+from tpc_cma_mm.models.export import describe_towers
+from tpc_cma_mm.models.hf_clip import check_hf_config, hf_activations, load_hf_folder
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.checkpoint import DIGEST_KEY, content_digest
 
 __all__ = ['JIT_HELP', 'check_against_config', 'convert_clip_checkpoint', 'load_clip_source']
 
@@ -58,20 +62,50 @@ def load_clip_source(path: str):
             f'hold non-tensor objects. Cause: {err}') from err
 
 
-def check_against_config(state_dict, config: str) -> dict:
-    """Missing, unexpected, mismatched and resized keys against the config's model."""
+def _config_model(config: str) -> torch.nn.Module:
     cfg = Config.fromfile(config)
     try:
-        with torch.device('meta'):  # only names and shapes are compared
-            model = MODELS.build(cfg.model)
+        with torch.device('meta'):  # only names, shapes and module types are compared
+            return MODELS.build(cfg.model)
     except Exception:  # a backbone that computes values while building
-        model = MODELS.build(cfg.model)
-    return check_conversion(state_dict, model)
+        return MODELS.build(cfg.model)
+
+
+def check_against_config(state_dict, config: str) -> dict:
+    """Missing, unexpected, mismatched and resized keys against the config's model."""
+    return check_conversion(state_dict, _config_model(config))
+
+
+def _convert_hf_folder(src: str, fmt: str, config: Optional[str]) -> tuple:
+    if fmt not in ('auto', 'hf'):
+        raise ValueError(f'{src!r} is a folder, read as a Hugging Face CLIPModel; '
+                         f'give --format hf or auto, not {fmt!r}.')
+    openai_layout, hf_cfg = load_hf_folder(src)
+    state_dict, meta = convert_state_dict(openai_layout, 'openai')
+    meta.update(source=osp.abspath(src), source_format='hf',
+                activation=hf_activations(hf_cfg))
+    if config is None:
+        return state_dict, meta, None
+    model = _config_model(config)
+    try:
+        towers = describe_towers(model)
+    except ValueError as err:
+        raise ValueError(f'{config}: a Hugging Face CLIPModel converts only into a CLIP '
+                         f'ViT model. {err}') from err
+    check_hf_config(hf_cfg, towers, src)
+    return state_dict, meta, check_conversion(state_dict, model)
 
 
 def convert_clip_checkpoint(src: str, fmt: str = 'auto',
                             config: Optional[str] = None) -> Tuple[dict, dict, Optional[dict]]:
     """(state dict in this project's layout, meta, key report against ``config`` or None)."""
-    state_dict, meta = convert_state_dict(load_clip_source(src), fmt)
-    meta.update(source=osp.abspath(src))
-    return state_dict, meta, (check_against_config(state_dict, config) if config else None)
+    if osp.isdir(src):
+        state_dict, meta, report = _convert_hf_folder(src, fmt, config)
+    else:
+        state_dict, meta = convert_state_dict(load_clip_source(src), fmt)
+        meta.update(source=osp.abspath(src))
+        report = check_against_config(state_dict, config) if config else None
+    # The digest of the checkpoint the tool writes, dict(state_dict=..., meta=...),
+    # which every later load verifies (tpc_cma_mm/utils/checkpoint/digest.py).
+    meta[DIGEST_KEY] = content_digest(dict(state_dict=state_dict))
+    return state_dict, meta, report

@@ -1,52 +1,31 @@
 """Writing a tool's outputs: never a silent overwrite, never a half-written file.
 
-All outputs of one call are rendered to bytes first and checked together, so a
+All outputs of one call are rendered to bytes first and written together by
+:func:`~tpc_cma_mm.utils.atomic_io.write_outputs` (re-exported here), so a
 refusal leaves every file as it was. An existing file with *the same* bytes is
 not a conflict (a resumed or repeated run); a different one is refused unless
 ``overwrite`` is set.
 """
 import io
 import json
-import os.path as osp
-from typing import Any, Dict
+from typing import Any
 
-from tpc_cma_mm.utils.atomic_io import atomic_write
+from tpc_cma_mm.utils.atomic_io import OutputExistsError, write_outputs
 
 __all__ = ['OutputExistsError', 'figure_bytes', 'json_bytes', 'read_json', 'write_outputs']
-
-
-class OutputExistsError(FileExistsError):
-    """An output file exists with other content and overwriting was not asked for."""
 
 
 def json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=1) + '\n').encode('utf-8')
 
 
-def figure_bytes(fig) -> bytes:
+def figure_bytes(fig, dpi: int = 150, **savefig_kwargs) -> bytes:
     """A matplotlib figure as PNG bytes (the figure is closed)."""
     import matplotlib.pyplot as plt
     buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=150, metadata={'Software': None})
+    fig.savefig(buffer, format='png', dpi=dpi, metadata={'Software': None}, **savefig_kwargs)
     plt.close(fig)
     return buffer.getvalue()
-
-
-def write_outputs(files: Dict[str, bytes], overwrite: bool = False) -> None:
-    """Write ``path -> bytes`` atomically; refuse first if any path holds other bytes."""
-    different = []
-    for path, data in files.items():
-        if osp.isfile(path):
-            with open(path, 'rb') as f:
-                if f.read() != data:
-                    different.append(path)
-    if different and not overwrite:
-        raise OutputExistsError(
-            f'{len(different)} output file(s) exist with other content: '
-            f'{", ".join(different)}. Nothing was written. Give another output folder, '
-            'or --overwrite to replace them.')
-    for path, data in files.items():
-        atomic_write(path, data)
 
 
 def read_json(path: str, what: str = 'file') -> Any:

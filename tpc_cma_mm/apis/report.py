@@ -103,11 +103,27 @@ def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, floa
     return out
 
 
+def _run_dir(run_dir: str, work_dir: str, variant: str) -> str:
+    """``run_dir`` if it lies inside the reproduction's ``work_dir``; refused otherwise
+    (an edited or moved results file would make the report read elsewhere)."""
+    top = osp.realpath(work_dir)
+    if osp.commonpath([osp.realpath(run_dir), top]) != top:
+        raise ValueError(
+            f'The results name work_dir {run_dir!r} for {variant!r}, outside the '
+            f'reproduction\'s work dir {work_dir!r}; its training logs are read only from '
+            'inside it. Nothing was written. Restore results.json, or run from the folder '
+            'the reproduction ran in.')
+    return run_dir
+
+
 def write_report(results: dict, settings: dict, out_dir: str, command: str,
-                 overwrite: bool = False, estimate: Optional[dict] = None) -> None:
+                 overwrite: bool = False, estimate: Optional[dict] = None,
+                 work_dir: Optional[str] = None) -> None:
     """results.json, results.md and the figures in ``out_dir`` (other content refused).
 
     ``estimate``: the training-time estimate (:mod:`.reproduce.step_time`), reported as is.
+    ``work_dir``: the reproduction's; the curriculum figure reads a run's logs only
+    inside it (none without it).
     """
     summary = aggregate(results)
     reduced = reductions(summary)
@@ -130,8 +146,9 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str,
     tpc = [n for n in summary if n.startswith('TPC-CMA')]
     if tpc:
         name = max(tpc, key=lambda n: summary[n]['alpha_target'])
-        work_dir = summary[name]['work_dirs'][0]
-        curves = training_curves(work_dir) if work_dir else {}
+        run_dir = summary[name]['work_dirs'][0]
+        curves = training_curves(_run_dir(run_dir, work_dir, name)) \
+            if run_dir and work_dir else {}
         if curves:
             files['curriculum.png'] = curriculum_figure(
                 curves, f'{name}, seed {settings["seeds"][0]}')

@@ -16,7 +16,7 @@ TASKS = {'clustering/ari_class': 'ARI vs class',
          'caption_image/CIDEr': 'CIDEr from images'}
 GAP_COLUMNS = [('gap/centroid', 'centroid', 3), ('gap/distribution', 'distribution', 3),
                ('gap/raw', 'raw', 3)]
-TABLE = GAP_COLUMNS + [('retrieval/i2t_R@1', 'i2t R@1', 1),
+TABLE = GAP_COLUMNS + [('retrieval/i2t_R1', 'i2t R@1', 1),
                        ('caption_image/CIDEr', 'CIDEr image', 3),
                        ('caption_text/CIDEr', 'CIDEr text', 3)]
 CLUSTERING_KEYS = ('ari_class', 'nmi_class', 'ari_modality', 'nmi_modality')

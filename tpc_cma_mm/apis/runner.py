@@ -9,26 +9,45 @@ the way mmpretrain's own tools do, so the tools stay thin::
     set_dataloader_options(cfg, pin_memory=False, persistent_workers=False)
     build_runner(cfg).train()
 """
+import contextlib
+import errno
 import os.path as osp
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 from mmengine.config import Config
 
+from tpc_cma_mm.utils.atomic_io import (DiskFullError, OutputExistsError, SymlinkOutputError,
+                                        disk_full_error)
+from tpc_cma_mm.utils.work_dir_lock import WorkDirBusyError
+from .cfg_options import refuse_copied_variables
 from .model import load_config
 
-__all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'disable_validation',
-           'enable_auto_scale_lr', 'load_run_config', 'resolve_resume',
+__all__ = ['DATALOADERS', 'add_tensorboard', 'build_runner', 'check_schedule_fits',
+           'disable_validation', 'enable_auto_scale_lr', 'errors_as_one_line',
+           'load_run_config', 'resolve_resume',
            'set_dataloader_options', 'set_test_amp', 'set_train_amp', 'setup_cpu_distributed']
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# The default hooks mmengine's Runner registers itself (None there disables one).
+MMENGINE_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
+                  'checkpoint')
 
 
 def load_run_config(config: str, work_dir: Optional[str] = None, launcher: str = 'none',
                     cfg_options: Optional[dict] = None) -> Config:
     """The config with overrides, launcher and work dir (``work_dirs/<config name>``
-    unless given or set in the config)."""
-    cfg = load_config(config, cfg_options)
+    unless given or set in the config). A hook of ``default_hooks`` that is not one of
+    mmengine's own and is set to None (``--cfg-options default_hooks.require_files=None``)
+    is dropped: mmengine disables only its own defaults that way and asserts on others.
+    A top-level option that would change nothing (a variable the config copied into
+    nested keys, e.g. ``data_root``) is refused, naming the keys to override."""
+    cfg = load_config(config)
+    refuse_copied_variables(cfg, cfg_options)
+    cfg = load_config(cfg, cfg_options)
+    hooks = cfg.get('default_hooks') or {}
+    for name in [n for n, hook in hooks.items() if hook is None and n not in MMENGINE_HOOKS]:
+        hooks.pop(name)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(config))[0])
@@ -76,6 +95,23 @@ def add_tensorboard(cfg: Config) -> None:
     if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
         backends.append(dict(type='TensorboardVisBackend'))
     cfg.visualizer = dict(visualizer, vis_backends=backends)
+
+
+def check_schedule_fits(cfg: Config) -> None:
+    """Refuse an iteration-based LR schedule that ends after ``train_cfg.max_iters``
+    (e.g. ``--cfg-options train_cfg.max_iters=3`` on a 5,000-iteration config, which
+    would train at the warm-up's first learning rate): the curriculum scales with
+    ``max_iters``, the LR schedulers' boundaries do not."""
+    max_iters = (cfg.get('train_cfg') or {}).get('max_iters')
+    schedulers = cfg.get('param_scheduler') or []
+    schedulers = [schedulers] if isinstance(schedulers, dict) else schedulers
+    ends = [s['end'] for s in schedulers if not s.get('by_epoch', True) and 'end' in s]
+    if max_iters and ends and max(ends) > max_iters:
+        raise ValueError(
+            f'The LR schedule (param_scheduler) runs to iteration {max(ends)} but '
+            f'train_cfg.max_iters={max_iters}: the run would end inside it (warm-up '
+            f'included). Use --iters {max_iters} to scale the schedule with the run, or '
+            'set the schedulers\' begin / end with --cfg-options param_scheduler.N.end=...')
 
 
 def disable_validation(cfg: Config) -> None:
@@ -139,3 +175,20 @@ def build_runner(cfg: Config):
         return RUNNERS.build(cfg)
     from mmengine.runner import Runner
     return Runner.from_cfg(cfg)
+
+
+@contextlib.contextmanager
+def errors_as_one_line(work_dir: str) -> Iterator[None]:
+    """Stop with one line (``SystemExit('error: ...')``), not a traceback, for what the
+    user fixes outside the code: a full disk (path, bytes needed and free), a work dir
+    another training uses, an output that exists or is a symbolic link."""
+    try:
+        yield
+    except (WorkDirBusyError, OutputExistsError, SymlinkOutputError, DiskFullError) as err:
+        raise SystemExit(f'error: {err}') from err
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # mmengine's own writes (logs, the config dump) fail with a bare OSError 28.
+        full = disk_full_error(err.filename or work_dir, atomic=False)
+        raise SystemExit(f'error: {full}') from err

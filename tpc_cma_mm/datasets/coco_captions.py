@@ -1,5 +1,4 @@
 """COCO captions with Karpathy's train / restval / val / test split."""
-import json
 import os.path as osp
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
@@ -8,12 +7,16 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from tpc_cma_mm.registry import DATASETS
+from .annotation_files import path_inside, read_json_object, require_field
 from .pipeline import build_pipeline
 
 __all__ = ['CocoKarpathyCaptions']
 
 SPLITS = {'train': ('train', 'restval'), 'val': ('val', ), 'test': ('test', )}
 KARPATHY_SPLIT_VALUES = ('train', 'restval', 'val', 'test')
+KARPATHY_FORMAT = '{"images": [...]} (Karpathy\'s dataset_coco.json)'
+ENTRY_NEEDS = ('each entry needs filepath, filename, split and sentences[].raw (and an '
+               'integer cocoid, else its index is its id)')
 
 
 @DATASETS.register_module()
@@ -29,7 +32,9 @@ class CocoKarpathyCaptions(BaseDataset):
                      "sentences": [{"raw": "A man with a red helmet ..."}, ...]},
                     ...]}
 
-    Image paths are ``data_root/filepath/filename``. ``split='train'`` takes
+    Image paths are ``data_root/filepath/filename``; an entry whose
+    ``filepath`` or ``filename`` is absolute or holds ``..`` is refused, so the
+    file cannot send reads outside ``data_root``. ``split='train'`` takes
     train and restval (113,287 images); val and test have 5,000 images each.
     An image with k captions yields k items sharing ``img_id``, which is what
     the gap metrics (paired) and retrieval (grouped by image) expect.
@@ -106,14 +111,15 @@ class CocoKarpathyCaptions(BaseDataset):
                 raise ValueError(f'{where} is a {type(entry).__name__}, not an object with '
                                  'filepath, filename, split, cocoid and sentences.')
             where += f' (cocoid {entry.get("cocoid", "missing")})'
-            split = self._field(entry, 'split', str, where)
+            split = require_field(entry, 'split', str, where, ENTRY_NEEDS)
             if split not in KARPATHY_SPLIT_VALUES:
                 dropped[f'unknown split value {split!r}'] += 1
                 continue
             if split not in SPLITS[self.split]:
                 continue
-            img_path = osp.join(self.data_root, self._field(entry, 'filepath', str, where),
-                                self._field(entry, 'filename', str, where))
+            img_path = path_inside(self.data_root, (
+                require_field(entry, 'filepath', str, where, ENTRY_NEEDS),
+                require_field(entry, 'filename', str, where, ENTRY_NEEDS)), where)
             img_id = entry.get('cocoid', index)
             if isinstance(img_id, bool) or not isinstance(img_id, int):
                 raise ValueError(f'{where}: "cocoid" must be an integer, got {img_id!r}.')
@@ -144,33 +150,15 @@ class CocoKarpathyCaptions(BaseDataset):
             raise FileNotFoundError(
                 f'Annotation file {self.ann_file!r} not found: it must be Karpathy\'s '
                 'dataset_coco.json (see README, "Real-scale runs"); set ann_file.')
-        try:
-            with open(self.ann_file, encoding='utf-8') as f:
-                images = json.load(f)['images']
-            if not isinstance(images, list):
-                raise TypeError(f'"images" is a {type(images).__name__}, not a list')
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f'{self.ann_file} is not a Karpathy caption file '
-                             f'(expected {{"images": [...]}}): {err}') from err
-        except OSError as err:
-            raise OSError(f'Cannot read annotation file {self.ann_file!r} ({err}); '
-                          'check its permissions.') from err
+        what = 'Karpathy caption file'
+        images = read_json_object(self.ann_file, what, KARPATHY_FORMAT).get('images')
+        if not isinstance(images, list):
+            raise ValueError(f'{self.ann_file} is not a {what}: "images" is '
+                             f'{type(images).__name__}, not a list; expected {KARPATHY_FORMAT}.')
         return images
 
-    @staticmethod
-    def _field(entry: dict, name: str, kind: type, where: str):
-        if name not in entry:
-            raise ValueError(f"{where} lacks '{name}'; each entry needs filepath, filename, "
-                             'split and sentences[].raw (and an integer cocoid, else its '
-                             'index is its id)')
-        value = entry[name]
-        if not isinstance(value, kind):
-            raise ValueError(f'{where}: "{name}" must be a {kind.__name__}, got '
-                             f'{type(value).__name__} {value!r}.')
-        return value
-
     def _captions(self, entry: dict, where: str) -> List[str]:
-        sentences = self._field(entry, 'sentences', list, where)
+        sentences = require_field(entry, 'sentences', list, where, ENTRY_NEEDS)
         captions = []
         for k, sentence in enumerate(sentences):
             raw = sentence.get('raw') if isinstance(sentence, dict) else None

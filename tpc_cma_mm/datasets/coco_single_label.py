@@ -6,9 +6,49 @@ from mmengine.dataset import BaseDataset
 from pycocotools.coco import COCO
 
 from tpc_cma_mm.registry import DATASETS
+from .annotation_files import path_inside, read_json_object, require_field, require_list
 from .pipeline import build_pipeline
 
 __all__ = ['CocoSingleLabelCaptions']
+
+INSTANCES_FORMAT = ('COCO\'s {"images": [{"id", "file_name"}], "annotations": '
+                    '[{"id", "image_id", "category_id"}], "categories": [{"id", "name"}]}')
+CAPTIONS_FORMAT = ('COCO\'s {"images": [{"id", "file_name"}], "annotations": '
+                   '[{"id", "image_id", "caption"}]}')
+
+
+def _read_coco(path: str, what: str, expected: str, fields: dict) -> COCO:
+    """A pycocotools index of ``path``, after checking every entry it and this data set read.
+
+    ``fields``: list name -> {field: type}. pycocotools itself indexes without
+    checks (a truncated file, a missing field or a category id that is not in
+    ``categories`` surface later as a bare ``KeyError`` without the file).
+    """
+    data = read_json_object(path, what, expected)
+    ids = {}
+    for key, wanted in fields.items():
+        entries = require_list(data, key, path, what, expected)
+        for index, entry in enumerate(entries):
+            where = f'{path}: {key}[{index}]'
+            if type(entry.get('id')) is int:  # bool is an int subclass
+                where += f' (id {entry["id"]})'
+            for name, kind in wanted.items():
+                require_field(entry, name, kind, where, f'expected {expected}.')
+        ids[key] = {entry['id'] for entry in entries}
+    for index, ann in enumerate(data['annotations']):
+        where = f'{path}: annotations[{index}] (id {ann["id"]})'
+        if ann['image_id'] not in ids['images']:
+            raise ValueError(f'{where}: image_id {ann["image_id"]} is not in "images".')
+        if 'categories' in ids and ann['category_id'] not in ids['categories']:
+            raise ValueError(f'{where}: category_id {ann["category_id"]} is not in '
+                             '"categories".')
+        if 'caption' in ann and not ann['caption'].strip():
+            raise ValueError(f'{where}: the caption is empty; each caption annotation '
+                             'needs a non-empty "caption" string: fix or delete it.')
+    coco = COCO()
+    coco.dataset = data
+    coco.createIndex()
+    return coco
 
 
 @DATASETS.register_module()
@@ -21,7 +61,9 @@ class CocoSingleLabelCaptions(BaseDataset):
     categories present, in category-id order, so k = number of classes is the
     number of categories present. Each (image, caption) pair is an item
     sharing ``img_id`` (the COCO image id), as retrieval and the gap metrics
-    expect. Both files are read with pycocotools.
+    expect. Both files are checked entry by entry (a malformed one is refused
+    naming the file, the entry and what was expected), then indexed with
+    pycocotools.
 
     Example config (COCO 2014 val)::
 
@@ -56,7 +98,12 @@ class CocoSingleLabelCaptions(BaseDataset):
                          serialize_data=False, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        instances, captions = COCO(self.instances_file), COCO(self.captions_file)
+        instances = _read_coco(self.instances_file, 'COCO instances file', INSTANCES_FORMAT, dict(
+            images=dict(id=int, file_name=str), categories=dict(id=int, name=str),
+            annotations=dict(id=int, image_id=int, category_id=int)))
+        captions = _read_coco(self.captions_file, 'COCO captions file', CAPTIONS_FORMAT, dict(
+            images=dict(id=int, file_name=str),
+            annotations=dict(id=int, image_id=int, caption=str)))
         single = {}
         for img_id in sorted(instances.getImgIds()):
             categories = {a['category_id'] for a in instances.imgToAnns[img_id]}
@@ -76,7 +123,8 @@ class CocoSingleLabelCaptions(BaseDataset):
         label_of = {c: i for i, c in enumerate(present)}
         data_list = []
         for img_id, category in single.items():
-            img_path = osp.join(self.img_prefix, instances.imgs[img_id]['file_name'])
+            img_path = path_inside(self.img_prefix, (instances.imgs[img_id]['file_name'], ),
+                                   f'{self.instances_file}: image {img_id}')
             for ann in captions.imgToAnns[img_id]:
                 data_list.append(dict(img_path=img_path, text=ann['caption'].strip(),
                                       img_id=img_id, gt_label=label_of[category]))

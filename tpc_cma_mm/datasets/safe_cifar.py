@@ -1,5 +1,7 @@
 """mmpretrain's CIFAR-10/100, with the python batches read by a restricted unpickler.
 
+Items are BGR, like images loaded from files (docs/reliability.md, "Channel order").
+
 CIFAR's batches are pickles; ``pickle.loads`` would run any code a tampered
 file names. These classes admit only what the real files hold: numpy arrays,
 lists, dicts, strings, bytes and numbers.
@@ -57,7 +59,10 @@ class _SafeCIFARMixin:
             entry = safe_unpickle(get(join_path(root, self.base_folder, file_name)))
             imgs.append(entry['data'])
             labels.extend(entry['labels'] if 'labels' in entry else entry['fine_labels'])
-        imgs = np.vstack(imgs).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
+        # The batches hold RGB planes; items are BGR, as files load (mmpretrain's CIFAR
+        # keeps RGB for its to_rgb=False configs; every config here uses to_rgb=True).
+        imgs = np.ascontiguousarray(
+            np.vstack(imgs).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))[..., ::-1])
         if self.CLASSES is None:
             meta = safe_unpickle(get(join_path(root, self.base_folder, self.meta['filename'])))
             self._metainfo.setdefault('classes', meta[self.meta['key']])

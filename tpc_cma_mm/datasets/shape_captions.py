@@ -4,6 +4,11 @@ Each 32x32 image shows one shape with a colour, a size and a position. Each
 caption mentions a random subset of those attributes: the image/caption
 information imbalance that drives the modality gap (Schrodi et al., ICLR 2025).
 The class label (for zero-shot and clustering) is the shape.
+
+Images are BGR, the channel order in which mmcv's ``LoadImageFromFile`` reads
+files, so that the model's data preprocessor (``to_rgb=True``, as in every
+config) gives the model RGB whatever the source: this data set, an image
+file, or the inferencer.
 """
 import math
 from typing import Dict, List, Optional, Sequence
@@ -104,7 +109,7 @@ class ShapeCaptions(BaseDataset):
             pipeline=[dict(type='TokenizeCaption', context_length=32),
                       dict(type='PackInputs', algorithm_keys=['text', 'text_tokens'])]))
 
-    Each item: ``img`` (H, W, 3 uint8, RGB), ``text`` (caption), ``gt_label``
+    Each item: ``img`` (H, W, 3 uint8, BGR as files load), ``text`` (caption), ``gt_label``
     (shape index), ``img_id`` and the attribute names. The train, val and test
     splits are drawn from disjoint random streams of the same seed.
 
@@ -168,8 +173,9 @@ class ShapeCaptions(BaseDataset):
             opening = CAPTION_OPENINGS[rng.integers(len(CAPTION_OPENINGS))]
             jitter = rng.uniform(-0.05, 0.05, size=2)
             centre = np.asarray(POSITIONS[attrs['position']]) + jitter
-            img = render_shape(attrs['shape'], COLOURS[attrs['colour']],
+            rgb = render_shape(attrs['shape'], COLOURS[attrs['colour']],
                                SIZES[attrs['size']], centre, self.image_size, rng)
+            img = np.ascontiguousarray(rgb[..., ::-1])  # BGR (module docstring)
             data_list.append(dict(
                 img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
                 text=compose_caption(attrs, keep, opening), gt_label=label,

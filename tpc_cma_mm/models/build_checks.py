@@ -18,12 +18,29 @@ from tpc_cma_mm.registry import MODELS
 
 __all__ = ['build_projection', 'check_embedding_width', 'image_feature_width']
 
-# Large enough for a 32x-downsampling CNN and for a ViT's patches (its
-# position embedding is resized to the dummy grid); small enough to be free.
+# For a backbone that records no input size (a CNN): large enough for a
+# 32x-downsampling network, small enough to be free.
 _DUMMY_SIDE = 32
 
 
+def _configured_side(backbone: nn.Module) -> Optional[int]:
+    """The input side the backbone was built for: ``img_size`` (ViT, BEiT, TinyViT)
+    or its patch embedding's ``init_input_size`` (Swin, SwinV2); None if neither.
+    Windowed towers (SwinV2, TinyViT) run only at that size."""
+    patch_embed = getattr(backbone, 'patch_embed', None)
+    for size in (getattr(backbone, 'img_size', None),
+                 getattr(patch_embed, 'init_input_size', None)):
+        if isinstance(size, int):
+            return size
+        if isinstance(size, (tuple, list)) and size and isinstance(size[0], int):
+            return max(size)
+    return None
+
+
 def _dummy_side(backbone: nn.Module) -> int:
+    configured = _configured_side(backbone)
+    if configured is not None:
+        return configured
     patch = getattr(getattr(backbone, 'patch_embed', None), 'projection', None)
     kernel = getattr(patch, 'kernel_size', (1, ))[0]
     return max(_DUMMY_SIDE, 2 * kernel)
@@ -49,7 +66,8 @@ def _last(out):
 
 def image_feature_width(backbone: nn.Module, neck: Optional[nn.Module],
                         features: Callable[[torch.Tensor], torch.Tensor]) -> int:
-    """Width of the pooled image feature that ``features(images)`` returns."""
+    """Width of the pooled image feature that ``features(images)`` returns, on a
+    dummy batch at the backbone's configured input size (32 px if it records none)."""
     param = next(backbone.parameters(), None)
     device = param.device if param is not None else torch.device('cpu')
     side = _dummy_side(backbone)
@@ -103,12 +121,14 @@ def build_projection(cfg: dict, proj_dim: int, backbone: nn.Module, neck: Option
     try:
         width = image_feature_width(backbone, neck, features)
     except (RuntimeError, AssertionError, TypeError) as error:
+        side = _dummy_side(backbone)
+        failure = f'on a {side}x{side} dummy batch ({error})'
         if takes_width and cfg.get('in_channels') is None:
             raise ValueError(
                 'model.projection.in_channels is left out and could not be inferred: '
-                f'the image tower does not run on a dummy batch ({error}); set it.'
-            ) from error
-        warnings.warn(f'The image tower does not run on a dummy batch ({error}); '
+                f'the image tower does not run {failure}; set in_channels, or give the '
+                "backbone its input size (img_size) if it records one.") from error
+        warnings.warn(f'The image tower does not run {failure}; '
                       'its output shapes are not checked at build time.')
         return build(cfg)
     if takes_width:

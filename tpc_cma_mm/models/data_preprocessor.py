@@ -18,14 +18,18 @@ class DualEncoderDataPreprocessor(ImgDataPreprocessor):
 
     Example config::
 
-        data_preprocessor = dict(type='DualEncoderDataPreprocessor', to_rgb=False)
+        data_preprocessor = dict(type='DualEncoderDataPreprocessor', to_rgb=True)
 
     Returns ``dict(inputs=images, data_samples=..., text_tokens=(B, L) long)``;
     ``text_tokens`` is left out when the samples carry none.
 
     Args:
         mean, std (sequence): Per-channel statistics; CLIP's by default.
-        to_rgb (bool): Swap BGR (what ``LoadImageFromFile`` gives) to RGB.
+        to_rgb (bool): Swap BGR to RGB. Every data set of the plugin yields
+            BGR, as ``LoadImageFromFile`` reads files (``ShapeCaptions`` and
+            ``SafeCIFAR10/100`` included), and the inferencer reads files
+            the same way, so every config keeps the default True;
+            False is only for a data set of one's own that yields RGB.
     """
 
     def __init__(self, mean=CLIP_MEAN, std=CLIP_STD, to_rgb: bool = True,

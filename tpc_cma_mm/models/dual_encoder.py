@@ -180,6 +180,11 @@ class DualEncoder(BaseModel):
         out = self.visual_proj(self.image_features(images))
         return out[-1] if isinstance(out, (tuple, list)) else out
 
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Image features (projected, not normalised) under mmpretrain's name, which its
+        FLOP counter (tools/analysis_tools/get_flops.py) and ``FeatureExtractor`` call."""
+        return self.encode_image(inputs)
+
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         # The end-of-text token has the largest id; attention is causal, so
         # the positions after the longest text in the batch cannot change any

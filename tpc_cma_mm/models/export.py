@@ -8,10 +8,10 @@ into ``open_clip.create_model(name, pretrained=None)`` of the same sizes.
 The weights do not say which activation or LayerNorm epsilon a tower uses;
 ``describe_towers`` reads them from the built model, so that an export into a
 library that cannot represent the model (open_clip has one activation for both
-towers and eps 1e-5) is refused instead of giving other embeddings.
+towers and eps 1e-5; OpenAI's ``build_model`` also fixes heads of width 64 and an
+MLP four times the width) is refused instead of giving other embeddings.
 """
 import io
-import os.path as osp
 from typing import Dict
 
 import torch
@@ -20,8 +20,8 @@ from torch import nn
 from .convert import BLOCK_RENAMES, VISUAL_RENAMES, UnknownLayoutError
 from .text_encoder import TextTransformer
 
-__all__ = ['EXPORT_FORMATS', 'check_open_clip_compatible', 'describe_towers',
-           'export_model', 'mmpretrain_to_openai']
+__all__ = ['EXPORT_FORMATS', 'check_open_clip_compatible', 'check_openai_compatible',
+           'describe_towers', 'export_model', 'mmpretrain_to_openai']
 
 EXPORT_FORMATS = ('openai', 'open_clip', 'hf')
 
@@ -124,14 +124,44 @@ def check_open_clip_compatible(towers: dict) -> bool:
     return acts == {'quick_gelu'}
 
 
+def check_openai_compatible(towers: dict) -> None:
+    """Raise unless OpenAI CLIP rebuilds this model from its weights alone.
+
+    clip-anytorch's ``build_model`` infers only sizes from a state dict; it fixes
+    QuickGELU, LayerNorm eps 1e-5, ``width // 64`` heads and an MLP of 4 x width
+    in both towers (``clip/model.py``, ``build_model`` and ``ResidualAttentionBlock``).
+    """
+    problems = []
+    for name, tower in (('image', towers['vision']), ('text', towers['text'])):
+        if tower['act'] != 'quick_gelu':
+            problems.append(f"{name} activation {tower['act']} (OpenAI: quick_gelu)")
+        if tower['eps'] != 1e-5:
+            problems.append(f"{name} LayerNorm eps {tower['eps']:g} (OpenAI: 1e-05)")
+        if tower['width'] != 64 * tower['heads']:
+            problems.append(f"{name} {tower['heads']} heads of width "
+                            f"{tower['width'] / tower['heads']:g} (OpenAI: heads of 64)")
+        if tower['mlp_width'] != 4 * tower['width']:
+            problems.append(f"{name} MLP width {tower['mlp_width']} (OpenAI: 4 x "
+                            f"{tower['width']})")
+    if problems:
+        raise ValueError(
+            "OpenAI CLIP's build_model infers only the sizes from the weights; this model "
+            f"has {'; '.join(problems)}, so there it would give other embeddings. "
+            'Export it as hf (per-tower activation, eps, heads and MLP width) or, if both '
+            'towers share one activation and eps 1e-5, as open_clip.')
+
+
 def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) -> dict:
     """Write ``model`` (a ViT ``DualEncoder``) in ``fmt``; returns what was written.
 
     ``openai`` / ``open_clip``: a bare state dict file (plain tensors, readable
-    weights-only), written atomically; ``hf``: a ``CLIPModel`` folder. An
-    existing ``out`` is refused unless ``overwrite`` (a folder always is).
+    weights-only); ``hf``: a ``CLIPModel`` folder with its tokenizer and
+    ``preprocessor_config.json`` (``models/hf_processor.py``), filled in a temporary
+    sibling and renamed into place (a kill or a full disk leaves no partial folder).
+    Both are written atomically; an existing ``out`` of other content (a non-empty
+    folder) is refused unless ``overwrite``.
     """
-    from tpc_cma_mm.utils.atomic_io import atomic_write
+    from tpc_cma_mm.utils.atomic_io import atomic_folder, write_outputs
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f'Unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}.')
     towers = describe_towers(model)
@@ -140,15 +170,17 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
                 logit_scale=float(state['logit_scale']))
     if fmt == 'hf':
         from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
-        save_hf_folder(state, hf_config(towers, info['logit_scale']), out)
-        save_hf_tokenizer(model.tokenizer, out)
+        from .hf_processor import save_hf_image_processor
+        with atomic_folder(out, overwrite) as folder:
+            save_hf_folder(state, hf_config(towers, info['logit_scale']), folder)
+            save_hf_tokenizer(model.tokenizer, folder)
+            save_hf_image_processor(model, towers['vision']['image_size'], folder)
         return info
     if fmt == 'open_clip':
         info['open_clip_quick_gelu'] = check_open_clip_compatible(towers)
-    if osp.exists(out) and not overwrite:
-        raise FileExistsError(f'{out!r} exists; pass overwrite=True (--overwrite) to '
-                              'replace it, or give another path.')
+    if fmt == 'openai':
+        check_openai_compatible(towers)
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write(out, buffer.getvalue())
+    write_outputs({out: buffer.getvalue()}, overwrite)
     return info

@@ -14,8 +14,8 @@ from typing import Dict, Tuple
 
 import torch
 
-__all__ = ['hf_config', 'hf_to_openai', 'load_hf_folder', 'openai_to_hf',
-           'save_hf_folder', 'save_hf_tokenizer']
+__all__ = ['check_hf_config', 'hf_activations', 'hf_config', 'hf_to_openai', 'load_hf_folder',
+           'openai_to_hf', 'save_hf_folder', 'save_hf_tokenizer']
 
 # OpenAI key -> HF key; ``.T`` marks the projections HF stores transposed.
 _TOP = {'token_embedding.weight': 'text_model.embeddings.token_embedding.weight',
@@ -126,6 +126,58 @@ def hf_config(towers: dict, logit_scale: float) -> dict:
             layer_norm_eps=text['eps'], **common))
 
 
+# config.json field -> the plugin config key that sets it. The weights do not record
+# the activation, the LayerNorm eps or the number of heads: only config.json does.
+_CONFIG_KEYS = dict(
+    vision_config=dict(
+        hidden_size='vision_backbone.arch.embed_dims',
+        intermediate_size='vision_backbone.arch.feedforward_channels',
+        num_hidden_layers='vision_backbone.arch.num_layers',
+        num_attention_heads='vision_backbone.arch.num_heads',
+        patch_size='vision_backbone.patch_size',
+        hidden_act="vision_backbone.layer_cfgs.act_cfg.type ('QuickGELU' / 'GELU')",
+        layer_norm_eps='vision_backbone.norm_cfg.eps'),
+    text_config=dict(
+        vocab_size='vocab_size', hidden_size='text_backbone.width',
+        intermediate_size='4 x text_backbone.width, fixed by TextTransformer',
+        num_hidden_layers='text_backbone.layers',
+        num_attention_heads='text_backbone.heads',
+        max_position_embeddings='context_length', hidden_act='text_backbone.act',
+        layer_norm_eps='1e-5, fixed by TextTransformer'))
+
+
+def _clip_config(config: dict):
+    from transformers import CLIPConfig  # fills in the defaults save_pretrained leaves out
+    return CLIPConfig.from_dict(config)
+
+
+def hf_activations(config: dict) -> dict:
+    """The activation of each tower a folder's ``config.json`` declares."""
+    clip = _clip_config(config)
+    return dict(image=clip.vision_config.hidden_act, text=clip.text_config.hidden_act)
+
+
+def check_hf_config(config: dict, towers: dict, where: str) -> None:
+    """Raise ValueError naming every field in which a folder's ``config.json``
+    differs from ``towers`` (``export.describe_towers`` of the target model),
+    with the config key that would have to change."""
+    clip, want = _clip_config(config), hf_config(towers, 0.0)
+    problems = [f'projection_dim {clip.projection_dim} vs proj_dim {towers["embed_dim"]}'] \
+        if clip.projection_dim != towers['embed_dim'] else []
+    for tower, keys in _CONFIG_KEYS.items():
+        got = getattr(clip, tower)
+        for field, config_key in keys.items():
+            if getattr(got, field) != want[tower][field]:
+                problems.append(f'{tower}.{field} {getattr(got, field)!r} vs '
+                                f'{want[tower][field]!r} ({config_key})')
+    if problems:
+        raise ValueError(
+            f"{where}: its config.json describes another model than the config's: "
+            f"{'; '.join(problems)} (folder vs config). These weights would run with "
+            'the wrong architecture; convert with a config that matches (e.g. '
+            "configs/_base_/models/clip_vit-base-p16_gelu.py for hidden_act 'gelu').")
+
+
 def save_hf_folder(state_dict: Dict[str, torch.Tensor], config: dict, folder: str) -> None:
     """Write an OpenAI-layout state dict as a ``CLIPModel`` folder (safetensors)."""
     from transformers import CLIPConfig, CLIPModel
@@ -139,7 +191,8 @@ def save_hf_folder(state_dict: Dict[str, torch.Tensor], config: dict, folder: st
 def save_hf_tokenizer(tokenizer, folder: str) -> None:
     """Write ``tokenizer`` (the plugin's ``CLIPTokenizer``) as a ``transformers``
     ``CLIPTokenizer`` into ``folder``: its vocabulary and merges, the special tokens and
-    the context length, so ``CLIPProcessor.from_pretrained(folder)`` needs nothing else."""
+    the context length. ``split_special_tokens``: a literal ``<|endoftext|>`` in a text
+    stays text, as in the plugin (where the ids still differ: hf_processor.py)."""
     import tempfile
 
     from transformers import CLIPTokenizer as HFCLIPTokenizer
@@ -154,7 +207,8 @@ def save_hf_tokenizer(tokenizer, folder: str) -> None:
         hf = HFCLIPTokenizer(vocab, merge_file, unk_token='<|endoftext|>',
                              bos_token='<|startoftext|>', eos_token='<|endoftext|>',
                              pad_token='<|endoftext|>',
-                             model_max_length=tokenizer.context_length)
+                             model_max_length=tokenizer.context_length,
+                             split_special_tokens=True)
         hf.save_pretrained(folder)
 
 

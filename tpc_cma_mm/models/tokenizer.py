@@ -17,6 +17,17 @@ Two measured choices:
   open_clip. open_clip itself turns its own spellings ``'<start_of_text>'``
   and ``'<end_of_text>'`` into the special ids; here they are ordinary text
   too, because the text tower pools at the first end-of-text id.
+
+BPE is quadratic in a word's length, so a 50,000-character word once took 92 s
+although only its first tokens fit in the context. ``encode`` therefore stops
+once it has the tokens that fit, and hands BPE at most the first
+``(tokens still needed + TRUNCATION_MARGIN) * longest token`` symbols of a
+word. Words that short (every ordinary caption's) are encoded exactly as
+before; a longer word's prefix gives at least that many tokens, of which only
+the last one or two differed from the whole word's on the words measured
+(random letters, glued English words, punctuation, CJK, accented letters), so
+the margin keeps the tokens that fit equal to the whole word's
+(tests/models/test_tokenizer_long_words.py).
 """
 import importlib.util
 import os.path as osp
@@ -30,6 +41,10 @@ import torch
 from tpc_cma_mm.registry import TOKENIZER
 
 __all__ = ['CLIPTokenizer', 'find_bpe_vocab']
+
+# Extra tokens BPE gets to see past the context's end, so that the cut at the end of a
+# word's prefix cannot change the tokens that fit (module docstring).
+TRUNCATION_MARGIN = 8
 
 # OpenAI's word pattern without its leading special-token alternatives.
 _WORD_PATTERN = regex.compile(
@@ -102,23 +117,35 @@ class CLIPTokenizer:
         self.sot_id = self._bpe.encoder['<|startoftext|>']
         self.eot_id = self._bpe.encoder['<|endoftext|>']
         self.vocab_size = len(self._bpe.encoder)
+        # in byte symbols, '</w>' left out
+        self._longest_token = max(len(token.replace('</w>', '')) for token in self._bpe.encoder)
 
     def __reduce__(self):
         # rebuilt from its arguments: the loaded clip module is not importable by name,
         # so its objects do not pickle (spawned loader workers pickle the pipeline)
         return type(self), (self.context_length, self.bpe_path)
 
-    def encode(self, text: str) -> List[int]:
-        """BPE ids of ``text`` without start / end tokens."""
+    def encode(self, text: str, max_tokens: Optional[int] = None) -> List[int]:
+        """BPE ids of ``text`` without start / end tokens.
+
+        With ``max_tokens``, the first ``max_tokens`` ids, computed without
+        running BPE on what cannot fit (module docstring).
+        """
         byte_encoder, encoder = self._bpe.byte_encoder, self._bpe.encoder
         ids: List[int] = []
         # open_clip's default clean-up ('lower'): clip's ftfy + HTML-entity fix, then
         # whitespace runs by str.split as open_clip does, then lower case
         text = ' '.join(self._clean(text).split()).lower()
-        for word in _WORD_PATTERN.findall(text):
-            symbols = ''.join(byte_encoder[b] for b in word.encode('utf-8'))
+        for match in _WORD_PATTERN.finditer(text):
+            if max_tokens is not None and len(ids) >= max_tokens:
+                return ids[:max_tokens]
+            word, limit = match.group(), None
+            if max_tokens is not None:
+                limit = (max_tokens - len(ids) + TRUNCATION_MARGIN) * self._longest_token
+                word = word[:limit]  # a character is at least one byte symbol
+            symbols = ''.join(byte_encoder[b] for b in word.encode('utf-8'))[:limit]
             ids.extend(encoder[token] for token in self._bpe.bpe(symbols).split(' '))
-        return ids
+        return ids if max_tokens is None else ids[:max_tokens]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``; padding and special tokens are dropped."""
@@ -134,7 +161,7 @@ class CLIPTokenizer:
             if not isinstance(text, str):
                 raise TypeError(f'CLIPTokenizer takes str texts; item {row} is a '
                                 f'{type(text).__name__}: {text!r}')
-            ids = [self.sot_id] + self.encode(text)[:self.context_length - 2]
+            ids = [self.sot_id] + self.encode(text, self.context_length - 2)
             ids.append(self.eot_id)
             tokens[row, :len(ids)] = torch.tensor(ids)
         return tokens

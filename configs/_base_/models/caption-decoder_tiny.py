@@ -3,6 +3,9 @@
 # context_length and vocab (the BPE ids of the training captions) from the data.
 model = dict(
     type='CaptionDecoder',
+    # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    _scope_='tpc_cma_mm',
     embed_dim=64,
     width=128,
     num_layers=2,

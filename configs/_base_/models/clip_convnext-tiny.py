@@ -2,6 +2,9 @@
 # feature map pooled by the neck) and the tiny text tower of clip_vit-tiny-p8.py.
 model = dict(
     type='DualEncoder',
+    # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    _scope_='tpc_cma_mm',
     vision_backbone=dict(type='ConvNeXt',
                          arch=dict(depths=[2, 2, 2, 2], channels=[16, 32, 64, 128]),
                          gap_before_final_norm=False, out_indices=(3, )),
@@ -12,5 +15,6 @@ model = dict(
     context_length=32,
     logit_scale_init=4.605170185988092,  # ln(100): temperature 0.01
     learnable_logit_scale=False,
-    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False),
+    # data sets yield BGR, as image files load (docs/reliability.md, "Channel order")
+    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True),
 )

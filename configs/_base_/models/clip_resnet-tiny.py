@@ -4,6 +4,9 @@
 # backbone -> neck -> projection.
 model = dict(
     type='DualEncoder',
+    # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    _scope_='tpc_cma_mm',
     vision_backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=16,
                          stem_channels=16, out_indices=(3, )),
     vision_neck=dict(type='GlobalAveragePooling'),
@@ -13,5 +16,6 @@ model = dict(
     context_length=32,
     logit_scale_init=4.605170185988092,  # ln(100): temperature 0.01
     learnable_logit_scale=False,
-    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=False),
+    # data sets yield BGR, as image files load (docs/reliability.md, "Channel order")
+    data_preprocessor=dict(type='DualEncoderDataPreprocessor', to_rgb=True),
 )

@@ -2,6 +2,9 @@
 # tools/convert_clip_weights.py and mmpretrain's own converter produce).
 model = dict(
     type='DualEncoder',
+    # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    _scope_='tpc_cma_mm',
     vision_backbone=dict(
         type='VisionTransformer',
         arch='base',

@@ -123,17 +123,22 @@ def predictiveness_figure(results: dict, r2: dict) -> bytes:
 
 
 def training_curves(work_dir: str) -> Dict[str, List[tuple]]:
-    """Per-iteration scalars the logger wrote for one training run."""
-    curves = defaultdict(list)
-    for root, _, files in os.walk(work_dir):
-        if 'scalars.json' in files:
-            with open(osp.join(root, 'scalars.json')) as f:
-                for line in f:
-                    record = json.loads(line)
-                    for key in CURVE_KEYS:
-                        if key in record:
-                            curves[key].append((record['step'], record[key]))
-    return curves
+    """Per-iteration scalars the logger wrote for one training run, sorted by iteration.
+
+    A resumed run logs into a new folder and repeats the iterations after its
+    last checkpoint: each iteration keeps the value of the latest log.
+    """
+    logs = [osp.join(root, 'scalars.json') for root, _, files in os.walk(work_dir)
+            if 'scalars.json' in files]
+    curves = defaultdict(dict)
+    for log in sorted(logs, key=lambda path: (osp.getmtime(path), path)):
+        with open(log) as f:
+            for line in f:
+                record = json.loads(line)
+                for key in CURVE_KEYS:
+                    if key in record:
+                        curves[key][record['step']] = record[key]
+    return {key: sorted(points.items()) for key, points in curves.items()}
 
 
 def curriculum_figure(curves: dict, title: str) -> bytes:

@@ -115,6 +115,6 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
             save_results(results, results_file)
             print(f'[{len(planned) - len(pending) + done}/{len(planned)}] {key} done  '
                   f'({_eta(start, done, len(pending))})', flush=True)
-    write_report(results, settings, out_dir, command, overwrite, estimate)
+    write_report(results, settings, out_dir, command, overwrite, estimate, work_dir)
     print(f'Report written to {out_dir} in {(time.time() - start) / 60:.1f} min')
     return results

@@ -11,7 +11,6 @@ recorded checkpoints, without training again.
 """
 import copy
 import json
-import os
 import os.path as osp
 import time
 from typing import Iterable, List, Tuple
@@ -19,10 +18,12 @@ from typing import Iterable, List, Tuple
 from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.atomic_io import atomic_write
 from ..model import init_model
+from ..outputs import json_bytes
 from .captions import caption_entry, check_protocol
 from .runs import score_model, train_run
-from .variants import SEEN_SHAPES, finetune_config, pretrain_config, spec_name
+from .variants import SEEN_SHAPES, check_spec, finetune_config, pretrain_config, spec_name
 from .wise_ft import interpolate_state_dicts
 
 __all__ = ['EXPERIMENTS', 'POOL', 'POSTHOC_FIXES', 'Study', 'job_key']
@@ -116,13 +117,12 @@ class Study:
         self.resnet_model, self.work_dir, self.results_file = resnet_model, work_dir, results_file
         self.captioning = None if captioning is None else check_protocol(captioning)
         self.results = json.load(open(results_file)) if osp.isfile(results_file) else {}
+        for key, entry in self.results.items():  # before anything is built from them
+            check_spec(entry.get('spec') if isinstance(entry, dict) else entry,
+                       f'{results_file}, entry {key!r}')
 
     def _save(self) -> None:
-        os.makedirs(osp.dirname(osp.abspath(self.results_file)), exist_ok=True)
-        tmp = self.results_file + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(self.results, f, indent=1)
-        os.replace(tmp, self.results_file)  # a stop mid-write never loses the file
+        atomic_write(self.results_file, json_bytes(self.results))  # a stop never loses it
 
     def _original(self, name: str) -> dict:
         entry = self.results.get(f'pretrain | None | {name}')
@@ -132,8 +132,30 @@ class Study:
         return entry
 
     def pretrained(self, name: str) -> Tuple[str, dict]:
+        """The checkpoint and model config of pretrained model ``name``."""
         entry = self._original(name)
-        return entry['checkpoint'], entry['model_cfg']
+        return entry['checkpoint'], self._pretrain_cfg(entry).model
+
+    def _pretrain_cfg(self, entry: dict) -> Config:
+        """The config of a recorded pretraining, rebuilt from the shipped configs and its
+        spec: config text in a results file is never built. A ``model_cfg`` that older
+        files record beside the spec is compared with the rebuilt model and refused if
+        they differ (docs/reliability.md)."""
+        cfg = pretrain_config(self.pretrain_cfg, entry['spec'], self.resnet_model)
+        recorded = entry.get('model_cfg')
+        if recorded is not None:
+            rebuilt = json.loads(json.dumps(cfg.model.to_dict()))
+            differ = sorted(k for k in set(rebuilt) | set(recorded)
+                            if rebuilt.get(k) != recorded.get(k)) \
+                if isinstance(recorded, dict) else ['model_cfg']
+            if differ:
+                raise ValueError(
+                    f'{self.results_file}: the model_cfg recorded for pretrained model '
+                    f'{entry["spec"].get("name")!r} differs in {differ} from the model '
+                    'rebuilt from --pretrain-config / --resnet-config and its spec; model '
+                    'configs are never taken from a results file. Give the configs it was '
+                    "trained with, or delete the entry's 'model_cfg' to use these.")
+        return cfg
 
     def run(self, jobs: Iterable[tuple]) -> None:
         jobs = list(jobs)
@@ -163,15 +185,15 @@ class Study:
             return self._model(self._original(pretrained))
         if kind == 'wise':
             return self._wise_model(pretrained, spec)[0]
-        cfg = pretrain_config(self.pretrain_cfg, spec, self.resnet_model) \
-            if kind == 'pretrain' else self._model_cfg(pretrained, spec)
+        cfg = self._pretrain_cfg(entry) if kind == 'pretrain' else \
+            self._model_cfg(pretrained, spec)
         return init_model(cfg, entry['checkpoint'])
 
     def _pretrain(self, _, spec: dict) -> dict:
         cfg = pretrain_config(self.pretrain_cfg, spec, self.resnet_model)
         ckpt, record = train_run(cfg, osp.join(self.work_dir, 'pretrain', spec['name']),
                                  None, spec['seed'])
-        return dict(checkpoint=ckpt, model_cfg=cfg.model.to_dict(), train=record,
+        return dict(checkpoint=ckpt, train=record,
                     metrics=score_model(init_model(cfg, ckpt), cfg))
 
     def _posthoc(self, pretrained: str, spec: dict) -> dict:
@@ -179,7 +201,7 @@ class Study:
             raise ValueError(f"a posthoc job's spec is dict(posthoc=NAME), got {spec}")
         original = self._original(pretrained)
         # Scored on the same config, so the same test split, as the pretrained entry.
-        cfg = pretrain_config(self.pretrain_cfg, original['spec'], self.resnet_model)
+        cfg = self._pretrain_cfg(original)
         return dict(metrics=score_model(self._model(original), cfg, spec['posthoc']))
 
     def _model_cfg(self, pretrained: str, spec: dict) -> Config:

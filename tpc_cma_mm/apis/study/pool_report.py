@@ -5,12 +5,12 @@ the runs that have that task and names those left out (GapShift has no CIDEr,
 runs recorded without captions have none).
 """
 import math
-import os
 import os.path as osp
 from typing import Dict, List
 
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from ..figures.style import MARKERS, PALETTE, paper_style, plt
+from ..outputs import figure_bytes, write_outputs
 from .pool import pool_entries, pool_r_squared
 
 __all__ = ['POOL_TASKS', 'write_pool_report']
@@ -80,7 +80,7 @@ def _task_table(results: Dict[str, dict], task: str, subset: str) -> tuple:
     return lines, r2
 
 
-def _plot(results: Dict[str, dict], ari: dict, best: str, path: str) -> None:
+def _plot(results: Dict[str, dict], ari: dict, best: str) -> bytes:
     task = POOL_TASKS[0]
     pool, _ = pool_entries(results, task)
     names = sorted({_model_name(e) for e in pool.values()})
@@ -102,13 +102,14 @@ def _plot(results: Dict[str, dict], ari: dict, best: str, path: str) -> None:
     fig.legend(handles, labels, loc='center left', bbox_to_anchor=(1.0, 0.5))
     fig.suptitle('Joint-clustering ARI against a gap key, one point per run')
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches='tight')
-    plt.close(fig)
+    return figure_bytes(fig, dpi=110, bbox_inches='tight')
 
 
-def write_pool_report(results: Dict[str, dict], out_dir: str, command: str) -> str:
-    """Write ``out_dir/pool.md`` (and ``pool_ari.png``); returns the markdown's path."""
-    os.makedirs(out_dir, exist_ok=True)
+def write_pool_report(results: Dict[str, dict], out_dir: str, command: str,
+                      overwrite: bool = False) -> str:
+    """Write ``out_dir/pool.md`` (and ``pool_ari.png``; atomically, other content refused
+    unless ``overwrite``); returns the markdown's path."""
+    files = {}
     pool, _ = pool_entries(results, 'gap/centroid')
     num_models = len({_model_name(e) for e in pool.values()})
     lines = ['# The model pool (written by tools/experiments.py --pool-report)', '',
@@ -128,9 +129,8 @@ def write_pool_report(results: Dict[str, dict], out_dir: str, command: str) -> s
     if ari is not None:
         best = max(KEYS, key=lambda k: -1.0 if math.isnan(ari[k]['r2']) else ari[k]['r2'])
         with paper_style():
-            _plot(results, ari, best, osp.join(out_dir, 'pool_ari.png'))
+            files['pool_ari.png'] = _plot(results, ari, best)
         lines += ['![ARI against the best key and the distribution gap](pool_ari.png)', '']
-    path = osp.join(out_dir, 'pool.md')
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines))
-    return path
+    files['pool.md'] = '\n'.join(lines).encode('utf-8')
+    write_outputs({osp.join(out_dir, k): v for k, v in files.items()}, overwrite)
+    return osp.join(out_dir, 'pool.md')

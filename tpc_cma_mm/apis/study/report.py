@@ -1,9 +1,9 @@
 """Tables and plots of a study's results file (docs/experiments/study.md and PNGs)."""
-import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from ..figures.style import MARKERS, PALETTE, paper_style, plt
+from ..outputs import figure_bytes, write_outputs
 
 __all__ = ['COLUMNS', 'infonce_curve', 'run_label', 'study_table', 'write_study_report']
 
@@ -72,7 +72,7 @@ def _colours(labels) -> Dict[str, tuple]:
             for i, name in enumerate(sorted(set(labels)))}
 
 
-def _plot_compromise(results: Dict[str, dict], path: str) -> None:
+def _plot_compromise(results: Dict[str, dict]) -> bytes:
     keys = (('zero_shot_held_out/top1', 'zero-shot, held-out shapes'),
             ('zero_shot_seen/top1', 'zero-shot, fine-tuned shapes'),
             ('probe/mean', 'linear probe, mean of 4 attributes'),
@@ -108,18 +108,17 @@ def _plot_compromise(results: Dict[str, dict], path: str) -> None:
     fig.legend(handles, labels, loc='center left', bbox_to_anchor=(1.0, 0.5))
     fig.suptitle('What closing the gap costs: accuracy against centroid-gap reduction')
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches='tight')
-    plt.close(fig)
+    return figure_bytes(fig, dpi=110, bbox_inches='tight')
 
 
-def _plot_training(results: Dict[str, dict], path: str) -> bool:
-    """The InfoNCE curves per (lr, batch); False (no plot) when no run has one."""
+def _plot_training(results: Dict[str, dict]) -> Optional[bytes]:
+    """The InfoNCE curves per (lr, batch); None (no plot) when no run has one."""
     # The first pretrained model's runs: the regime study fine-tunes one model.
     base = next(e['spec']['name'] for e in results.values() if e['kind'] == 'pretrain')
     runs = [e for e in results.values() if e['kind'] == 'finetune' and infonce_curve(e)
             and e['pretrained'] == base]
     if not runs:
-        return False
+        return None
     settings = sorted({(e['spec'].get('lr'), e['spec'].get('batch')) for e in runs},
                       key=str)
     fig, axes = plt.subplots(1, len(settings), figsize=(4.5 * len(settings), 3.6),
@@ -138,16 +137,18 @@ def _plot_training(results: Dict[str, dict], path: str) -> bool:
     fig.suptitle(f'Does the contrastive task survive the alignment? (ln B = collapse; '
                  f'fine-tunings of {base})')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return figure_bytes(fig, dpi=110)
 
 
-def write_study_report(results: Dict[str, dict], out_dir: str, command: str) -> str:
-    os.makedirs(out_dir, exist_ok=True)
+def write_study_report(results: Dict[str, dict], out_dir: str, command: str,
+                       overwrite: bool = False) -> str:
+    """Write ``out_dir/study.md`` and its plots (atomically; other content refused
+    unless ``overwrite``); returns the markdown's path."""
     with paper_style():
-        _plot_compromise(results, osp.join(out_dir, 'compromise.png'))
-        trained = _plot_training(results, osp.join(out_dir, 'training.png'))
+        files = {'compromise.png': _plot_compromise(results)}
+        trained = _plot_training(results)
+    if trained:
+        files['training.png'] = trained
     lines = ['# Study results (written by tools/experiments.py --report)', '',
              f'Command: `{command}`', '',
              'Fine-tuning on 4 of the 8 shapes (circle, triangle, cross, hexagon); test split '
@@ -156,7 +157,6 @@ def write_study_report(results: Dict[str, dict], out_dir: str, command: str) -> 
              '![compromise](compromise.png)', '',
              '![training](training.png)' if trained else
              'No fine-tuning has a recorded loss curve: no training plot.', '']
-    path = osp.join(out_dir, 'study.md')
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines))
-    return path
+    files['study.md'] = '\n'.join(lines).encode('utf-8')
+    write_outputs({osp.join(out_dir, k): v for k, v in files.items()}, overwrite)
+    return osp.join(out_dir, 'study.md')

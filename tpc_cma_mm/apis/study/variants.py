@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from ..schedule import rescale_schedule
 
-__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'finetune_config',
+__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'check_spec', 'finetune_config',
            'pretrain_config', 'spec_name']
 
 # Fine-tuning sees half the shapes; zero-shot on the other half measures what
@@ -19,6 +19,36 @@ __all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'finetune_config',
 SEEN_SHAPES = ('circle', 'triangle', 'cross', 'hexagon')
 HELD_OUT_SHAPES = ('square', 'diamond', 'star', 'ring')
 FINETUNE_LOSSES = ('contrastive', 'const', 'tpc')
+# Every key a spec may have (pretraining, fine-tuning, WiSE-FT and post-hoc jobs).
+SPEC_KEYS = ('name', 'iters', 'seed', 'temperature', 'keep_prob', 'tower', 'loss', 'alpha',
+             'lr', 'batch', 'shapes', 'combine', 'squared', 'probe_interval', 'phases',
+             'coefficient', 'posthoc')
+PLAIN = (str, int, float, bool, type(None))
+
+
+def check_spec(spec, where: str) -> dict:
+    """``spec`` if it holds only known keys with plain values (numbers, strings,
+    lists of them; ``keep_prob`` maps attribute names to numbers), else ValueError
+    naming ``where``. A results file names what was trained, never code: nothing
+    read from one may carry a registry ``type`` (docs/reliability.md)."""
+    if not isinstance(spec, dict):
+        raise ValueError(f'{where}: a spec is a dict, got {type(spec).__name__}')
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f'{where}: unknown spec keys {unknown}; a spec has only {SPEC_KEYS}')
+    for key, value in spec.items():
+        if key == 'keep_prob' and isinstance(value, dict):
+            plain = all(isinstance(k, str) and isinstance(v, (int, float))
+                        for k, v in value.items())
+        elif isinstance(value, list):
+            plain = all(isinstance(v, PLAIN) for v in value)
+        else:
+            plain = isinstance(value, PLAIN)
+        if not plain:
+            raise ValueError(f'{where}: spec[{key!r}] = {value!r} is not a plain value '
+                             '(numbers, strings or lists of them); a results file that '
+                             'names anything else is refused.')
+    return spec
 
 
 def _train_only(cfg: Config) -> None:

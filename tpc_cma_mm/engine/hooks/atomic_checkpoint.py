@@ -14,15 +14,19 @@ subclass; no monkey-patching):
   atomically once the file is complete, deletes old checkpoints only after
   that, removes temporary files a kill left behind, and checks that a loaded
   state dict fits the model (:func:`~tpc_cma_mm.utils.check_state_dict`);
+  every checkpoint records the digest of its tensors, which every load through
+  ``safe_torch_load`` verifies (:mod:`tpc_cma_mm.utils.checkpoint.digest`);
   the Runner's own loads (weight initialisation, ``load_from``, resume), which
   come between ``before_run`` and the loop's start, happen inside
   :func:`~tpc_cma_mm.utils.safe_loading` (weights-only; mmengine's loaders
   are back once the checkpoint is read or the loop starts).
 """
+import contextlib
+import logging
 import os
 import os.path as osp
 import re
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, register_backend
@@ -30,7 +34,8 @@ from mmengine.hooks import CheckpointHook
 
 from tpc_cma_mm.registry import HOOKS
 from tpc_cma_mm.utils.atomic_io import PARTIAL_SUFFIX, atomic_write
-from tpc_cma_mm.utils.checkpoint import close_safe_loading, open_safe_loading
+from tpc_cma_mm.utils.checkpoint import (DIGEST_KEY, close_safe_loading, content_digest,
+                                         open_safe_loading)
 from tpc_cma_mm.utils.dist import unwrap_model
 from tpc_cma_mm.utils.state_dict_check import check_state_dict
 
@@ -54,6 +59,17 @@ class AtomicLocalBackend(LocalBackend):
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
         atomic_write(filepath, obj.encode(encoding))
+
+
+class _UnusedFileClientNotices(logging.Filter):
+    """Drops the two deprecation notices that mmengine's ``CheckpointHook.before_train``
+    and ``save_checkpoint`` log at every run by building a ``FileClient`` they do
+    not use (they write through ``file_backend`` when ``file_client_args`` is None)."""
+
+    NOTICES = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.NOTICES)
 
 
 @HOOKS.register_module()
@@ -127,7 +143,8 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         self._close_loading_scope()
-        super().before_train(runner)
+        with self._unused_file_client_quiet(runner):
+            super().before_train(runner)
         if self._atomic() and is_main_process():
             for folder in {self.out_dir, runner.work_dir}:
                 for name in (os.listdir(folder) if osp.isdir(folder) else []):
@@ -136,8 +153,24 @@ class AtomicCheckpointHook(CheckpointHook):
         if self._keep > 0:
             self._drop_old(runner)
 
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # The checkpoint hook's priority (VERY_LOW) puts this after the hooks that
+        # add to a checkpoint (curriculum state, the non-finite check).
+        checkpoint.setdefault('meta', {})[DIGEST_KEY] = content_digest(checkpoint)
+
+    @contextlib.contextmanager
+    def _unused_file_client_quiet(self, runner) -> Iterator[None]:
+        notices = _UnusedFileClientNotices()
+        if self.file_client_args is None:  # mmengine's FileClient is then never used
+            runner.logger.addFilter(notices)
+        try:
+            yield
+        finally:
+            runner.logger.removeFilter(notices)
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        super()._save_checkpoint_with_step(runner, step, meta)
+        with self._unused_file_client_quiet(runner):
+            super()._save_checkpoint_with_step(runner, step, meta)
         if is_main_process() and self._atomic():
             # The parent writes the pointer with open('w'); make it whole.
             atomic_write(osp.join(runner.work_dir, 'last_checkpoint'),

@@ -17,7 +17,8 @@ class RequireFilesHook(Hook):
     load_from=PATH`` is honoured) in ``before_run``, i.e. before the Runner
     loads ``load_from``, which on its own fails deep inside mmengine with no
     hint of what the file is or how to make it. Skipped when the run resumes
-    (the weights then come from the work dir).
+    (the weights then come from the work dir), and for a key set to None
+    (``--cfg-options load_from=None``: the user starts without those weights).
 
     Example config::
 
@@ -43,6 +44,8 @@ class RequireFilesHook(Hook):
             return
         for key, what in self.files.items():
             path = runner.cfg.get(key)
+            if path is None:
+                continue
             if not path or not osp.isfile(osp.expanduser(str(path))):
                 raise FileNotFoundError(
                     f'Config value {key}={path!r} is not a file ({what}). '

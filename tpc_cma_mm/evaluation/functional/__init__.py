@@ -1,5 +1,6 @@
 from .clustering import joint_clustering
 from .expressiveness import attribute_probes, linear_probe_accuracy
+from .finite import NonFiniteEmbeddingError, require_finite
 from .gaps import (GAP_KEYS, bures_distance, gap_metrics, gap_reduction,
                    gaps_from_moments, mmd_rbf)
 from .moments import PairedMoments
@@ -11,10 +12,11 @@ from .suite import embedding_suite
 from .zero_shot import zero_shot_accuracy
 
 __all__ = [
-    'BottomKSample', 'GAP_KEYS', 'GapShift', 'MeanCentering', 'PairedMoments', 'PosthocTransform',
+    'BottomKSample', 'GAP_KEYS', 'GapShift', 'MeanCentering', 'NonFiniteEmbeddingError',
+    'PairedMoments', 'PosthocTransform',
     'attribute_probes', 'build_posthoc', 'bures_distance', 'embedding_suite', 'first_occurrence',
     'gap_metrics', 'gap_reduction', 'gaps_from_moments', 'joint_clustering',
     'linear_probe_accuracy', 'mean_center',
-    'mmd_rbf', 'retrieval_recall', 'shift_along_gap',
+    'mmd_rbf', 'require_finite', 'retrieval_recall', 'shift_along_gap',
     'subsample_priorities', 'zero_shot_accuracy'
 ]

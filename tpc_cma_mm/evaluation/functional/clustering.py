@@ -4,6 +4,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from .finite import require_finite
 from .retrieval import first_occurrence
 
 __all__ = ['joint_clustering']
@@ -24,11 +25,18 @@ def joint_clustering(img: torch.Tensor, text: torch.Tensor, labels: torch.Tensor
     with the classes: high is good) and ``ari_modality`` / ``nmi_modality``
     (agreement with image-vs-text: high means the clusters split by modality,
     the failure a modality gap causes), plus ``ari_class_std``.
+
+    Degenerate inputs are refused with a ``ValueError``, the same through the
+    function and ``JointClusteringMetric``: labelled samples of one class only
+    (sklearn's ARI / NMI of a one-class labelling are 1.0 against one cluster
+    and 0.0 against more, whatever the embeddings), fewer than two clusters,
+    fewer pooled embeddings than clusters, and NaN / Inf embeddings.
     """
     # heavy imports, only needed here
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+    require_finite('joint_clustering', img=img, text=text)
     labels = torch.as_tensor(labels).long()
     keep = labels >= 0
     if not bool(keep.any()):
@@ -41,8 +49,19 @@ def joint_clustering(img: torch.Tensor, text: torch.Tensor, labels: torch.Tensor
     pooled = torch.cat([img[img_rows], text[keep]]).double().cpu().numpy()
     class_of = torch.cat([labels[img_rows], labels[keep]]).numpy()
     modality_of = np.r_[np.zeros(int(img_rows.sum())), np.ones(int(keep.sum()))]
-    k = int(num_clusters) if num_clusters else len(np.unique(class_of))
-    if len(pooled) < k or k < 1:
+    classes = np.unique(class_of)
+    if len(classes) < 2:
+        raise ValueError(
+            f'joint_clustering: every labelled sample has class {int(classes[0])}; agreement '
+            'of clusters with classes needs at least two classes. sklearn scores one class '
+            'against one cluster as 1.0 and against several clusters as 0.0, so the score '
+            'would depend on num_clusters, not on the embeddings. Evaluate on a split with '
+            'several classes.')
+    k = int(num_clusters) if num_clusters else len(classes)
+    if k < 2:
+        raise ValueError(f'joint_clustering: num_clusters={k} puts every embedding in one '
+                         'cluster, which agrees with nothing; use num_clusters >= 2.')
+    if len(pooled) < k:
         raise ValueError(f'joint_clustering: {len(pooled)} pooled embeddings cannot form '
                          f'{k} clusters; evaluate on more samples or lower num_clusters.')
     scores = {key: [] for key in ('ari_class', 'ari_modality', 'nmi_class', 'nmi_modality')}

@@ -12,6 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .finite import require_finite
+
 __all__ = ['linear_probe_accuracy', 'attribute_probes']
 
 
@@ -30,6 +32,7 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: Sequence, test_x: torc
     if len(np.unique(train_y)) < 2:
         raise ValueError('linear_probe_accuracy: the training labels have one class; '
                          'a probe needs at least two.')
+    require_finite('linear_probe_accuracy', train=train_x, test=test_x)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     probe.fit(torch.as_tensor(train_x).double().numpy(), train_y)
     predicted = probe.predict(torch.as_tensor(test_x).double().numpy())

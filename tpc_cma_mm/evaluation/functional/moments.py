@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 
 import torch
 
+from .finite import require_finite
 from .subsample import BottomKSample
 
 __all__ = ['PairedMoments']
@@ -75,6 +76,7 @@ class PairedMoments:
                              f'got {tuple(img.shape)} and {tuple(text.shape)}')
         if indices is None:
             indices = torch.arange(self._next_index, self._next_index + len(img))
+        require_finite('modality gap (PairedMoments)', indices, img=img, text=text)
         if len(img):
             self._next_index = max(self._next_index, int(indices.max()) + 1)
             self._pending.append((img.detach().cpu(), text.detach().cpu(), indices.cpu().long()))

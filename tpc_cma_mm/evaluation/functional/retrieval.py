@@ -3,6 +3,8 @@ from typing import Dict, Sequence, Tuple
 
 import torch
 
+from .finite import require_finite
+
 __all__ = ['first_occurrence', 'retrieval_recall']
 
 
@@ -42,6 +44,7 @@ def retrieval_recall(img_embeds: torch.Tensor, text_embeds: torch.Tensor,
     wrong candidates scoring *at least* as high as its best right one, so two
     identical images (or captions) cannot both be found at rank 1.
     """
+    require_finite('retrieval_recall', img=img_embeds, text=text_embeds)
     first_rows, owner = first_occurrence(img_ids)  # owner: image index of each text
     # float64, so that equal embeddings give bit-equal scores (exact ties stay ties)
     images = img_embeds[first_rows].double()
@@ -63,6 +66,6 @@ def retrieval_recall(img_embeds: torch.Tensor, text_embeds: torch.Tensor,
         t2i_rank[start:start + sim.shape[0]] = (sim >= positive).sum(1) - 1
     out = {}
     for k in ks:
-        out[f'i2t_R@{k}'] = 100.0 * (i2t_rank < k).double().mean().item()
-        out[f't2i_R@{k}'] = 100.0 * (t2i_rank < k).double().mean().item()
+        out[f'i2t_R{k}'] = 100.0 * (i2t_rank < k).double().mean().item()
+        out[f't2i_R{k}'] = 100.0 * (t2i_rank < k).double().mean().item()
     return out

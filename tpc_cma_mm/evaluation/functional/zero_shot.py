@@ -3,6 +3,8 @@ from typing import Dict, Sequence
 
 import torch
 
+from .finite import require_finite
+
 __all__ = ['zero_shot_accuracy']
 
 
@@ -17,6 +19,7 @@ def zero_shot_accuracy(img: torch.Tensor, prototypes: torch.Tensor, labels: torc
     index instead.) This form lets tools score post-hoc-transformed embeddings
     and prototypes. A k above the number of classes is clipped to it.
     """
+    require_finite('zero_shot_accuracy', img=img, prototypes=prototypes)
     scores = img.double() @ prototypes.double().t()
     labels = torch.as_tensor(labels).long().to(scores.device)
     true = scores.gather(1, labels[:, None])

@@ -35,7 +35,9 @@ class JointClusteringMetric(EmbeddingMetric):
         **kwargs: ``collect_device``, ``prefix``, ``collect_dir``.
 
     Raises:
-        ValueError: on fewer pooled embeddings than clusters, or no labels.
+        ValueError: on no labels, labels of one class, fewer than two clusters,
+            fewer pooled embeddings than clusters, or non-finite embeddings
+            (``functional/clustering.py``).
     """
     default_prefix = 'clustering'
 

@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from mmengine.evaluator import BaseMetric
 
+from ..functional.finite import require_finite
 from ..functional.posthoc import PosthocTransform, build_posthoc
 
 __all__ = ['EmbeddingMetric']
@@ -35,6 +36,10 @@ class EmbeddingMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix,
                          collect_dir=collect_dir)
 
+    def _where(self) -> str:
+        """The metric and its keys, as errors name them."""
+        return f'{type(self).__name__} (keys {self.prefix}/...)'
+
     @staticmethod
     def _check(sample: dict, owner: str) -> None:
         if 'img_embeds' not in sample or 'text_embeds' not in sample:
@@ -59,6 +64,8 @@ class EmbeddingMetric(BaseMetric):
         text = torch.stack([r['text'] for r in results])
         img_ids = torch.tensor([r['img_id'] for r in results])
         labels = torch.tensor([r['label'] for r in results])
+        # results are in split order, so a row is the sample's index in the split
+        require_finite(f'{self._where()} on the split\'s samples', img=img, text=text)
         if self.posthoc is not None:
             img, text = self.posthoc(img, text)
         return self.compute_embedding_metrics(img, text, img_ids, labels)

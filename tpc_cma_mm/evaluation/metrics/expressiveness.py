@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 
 from tpc_cma_mm.registry import METRICS
 from ..functional.expressiveness import attribute_probes
+from ..functional.finite import require_finite
 
 __all__ = ['AttributeProbeMetric']
 
@@ -61,6 +62,8 @@ class AttributeProbeMetric(BaseMetric):
         if not all(folds):
             raise ValueError('AttributeProbeMetric needs images with even and odd ids '
                              f'(fit / score halves); got {len(folds[0])} and {len(folds[1])}.')
+        require_finite(f"AttributeProbeMetric (keys {self.prefix}/...) on the split's samples",
+                       img=torch.stack([r['img'] for r in results]))
         (train_x, train_a), (test_x, test_a) = [
             (torch.stack([r['img'] for r in fold]),
              {a: [r[a] for r in fold] for a in self.attributes}) for fold in folds]

@@ -5,6 +5,7 @@ import torch
 from mmengine.dist import broadcast_object_list, collect_results, get_dist_info, is_main_process
 
 from tpc_cma_mm.registry import METRICS
+from ..functional.finite import require_finite
 from ..functional.gaps import gap_metrics, gaps_from_moments
 from ..functional.moments import PairedMoments
 from .embedding_metric import EmbeddingMetric
@@ -73,6 +74,9 @@ class ModalityGapMetric(EmbeddingMetric):
         # row p * world + r of the split, the order collect_results restores.
         rank, world = get_dist_info()
         positions = (self._rows_seen + torch.arange(len(img))) * world + rank
+        # streamed: refused at the first bad batch, rows named by their place in the split
+        require_finite(f"{self._where()} on a batch of the split's samples", positions,
+                       img=img, text=text)
         self._rows_seen += len(img)
         if self._held is not None:
             self._moments.update(*self._held)

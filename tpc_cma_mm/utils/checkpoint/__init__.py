@@ -7,11 +7,14 @@
   URL and model-zoo scheme) is weights-only (:mod:`.scope`, :mod:`.loaders`,
   :mod:`.download`); outside it mmengine's loaders are untouched;
 * :func:`find_resumable_checkpoint`: the newest complete checkpoint of a work
-  dir (:mod:`.resume`).
+  dir (:mod:`.resume`);
+* :func:`content_digest`: the digest of a checkpoint's tensors that the
+  plugin's checkpoints record and :func:`safe_torch_load` verifies (:mod:`.digest`).
 
 Every load path and the test that shows it is weights-only:
 docs/reliability.md, section 1.
 """
+from .digest import DIGEST_KEY, content_digest, verify_content_digest
 from .download import cached_download, url_cache_path
 from .resume import find_resumable_checkpoint, is_complete_checkpoint
 from .scope import close_safe_loading, open_safe_loading, safe_loading
@@ -19,7 +22,8 @@ from .weights_only import (SAFE_GLOBAL_NAMES, CheckpointReadError, UnsafeCheckpo
                            mmengine_safe_globals, refuse_unsafe_env, safe_torch_load)
 
 __all__ = [
-    'CheckpointReadError', 'SAFE_GLOBAL_NAMES', 'UnsafeCheckpointError', 'cached_download',
+    'CheckpointReadError', 'DIGEST_KEY', 'SAFE_GLOBAL_NAMES', 'UnsafeCheckpointError',
+    'cached_download', 'content_digest', 'verify_content_digest',
     'close_safe_loading', 'find_resumable_checkpoint', 'is_complete_checkpoint',
     'mmengine_safe_globals', 'open_safe_loading', 'refuse_unsafe_env', 'safe_loading',
     'safe_torch_load', 'url_cache_path'

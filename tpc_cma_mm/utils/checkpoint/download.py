@@ -4,6 +4,7 @@ mmengine (through ``torch.hub.load_state_dict_from_url``) caches a download
 under its file name, so two URLs that end in the same name share one file: the
 second gets the first one's weights. Here the cache is keyed by the whole URL.
 """
+import errno
 import hashlib
 import os
 import os.path as osp
@@ -11,6 +12,8 @@ from urllib.parse import urlparse
 
 import torch
 from mmengine.dist import get_dist_info
+
+from ..atomic_io import disk_full_error
 
 __all__ = ['cached_download', 'url_cache_path']
 
@@ -26,7 +29,12 @@ def url_cache_path(url: str) -> str:
 def _download(url: str, path: str) -> None:
     os.makedirs(osp.dirname(path), exist_ok=True)
     # Writes a temporary file and renames it: a cut download leaves no file.
-    torch.hub.download_url_to_file(url, path, progress=False)
+    try:
+        torch.hub.download_url_to_file(url, path, progress=False)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise disk_full_error(path) from err
 
 
 def cached_download(url: str) -> str:

@@ -26,6 +26,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 from numpy._core.multiarray import _reconstruct, scalar
 
+from .digest import verify_content_digest
+
 __all__ = [
     'CheckpointReadError', 'UnsafeCheckpointError', 'SAFE_GLOBAL_NAMES', 'mmengine_safe_globals',
     'refuse_unsafe_env', 'safe_torch_load', 'translate_unpickling_error'
@@ -132,6 +134,8 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
         UnsafeCheckpointError: it holds objects that weights-only unpickling
             refuses (they could run code), or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
             is set; nothing from it was executed.
+        CheckpointReadError: its tensors differ from the content digest it
+            records (:mod:`.digest`).
     """
     path = osp.expanduser(str(path))
     refuse_unsafe_env(path)
@@ -147,8 +151,10 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
             return torch.load(path, map_location=map_location, weights_only=True)
 
     try:
-        return translate_unpickling_error(path, load)
+        checkpoint = translate_unpickling_error(path, load)
     except (UnsafeCheckpointError, CheckpointReadError):
         raise
     except (OSError, EOFError, RuntimeError, ValueError) as err:
         raise CheckpointReadError(_unreadable_message(path, err)) from err
+    verify_content_digest(checkpoint, path)
+    return checkpoint

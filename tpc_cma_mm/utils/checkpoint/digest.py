@@ -1,0 +1,61 @@
+"""A content digest in the checkpoints this plugin writes, checked whenever one is read.
+
+torch does not check the CRC of a checkpoint's zip records, so a flipped bit in
+a weight loads silently. ``AtomicCheckpointHook`` (and
+``tpc_cma_mm.apis.convert_clip_checkpoint``) record :func:`content_digest`
+in ``meta['content_sha256']``; :func:`~.weights_only.safe_torch_load`, the one
+reader behind resume, ``load_from``, ``init_cfg`` Pretrained, ``init_model``
+and the inferencer, recomputes it and refuses a file that differs, naming it.
+A checkpoint without a digest (written by another program or an older
+version) still loads, with a log line that says so.
+"""
+import hashlib
+from typing import Any
+
+import torch
+from mmengine.logging import print_log
+
+__all__ = ['DIGEST_KEY', 'content_digest', 'verify_content_digest']
+
+DIGEST_KEY = 'content_sha256'
+
+
+def content_digest(checkpoint: dict) -> str:
+    """SHA-256 of every tensor in ``checkpoint`` (its path, dtype, shape and
+    bytes) outside ``meta``, in a fixed order; other values do not count."""
+    sha = hashlib.sha256()
+
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            sha.update(f'{path}:{tuple(tensor.shape)}:{tensor.dtype};'.encode('utf-8'))
+            sha.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                walk(f'{path}/{key}', value[key])
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                walk(f'{path}/{index}', item)
+
+    for key in sorted((k for k in checkpoint if k != 'meta'), key=str):
+        walk(str(key), checkpoint[key])
+    return sha.hexdigest()
+
+
+def verify_content_digest(checkpoint: Any, path: str) -> None:
+    """Raise ``CheckpointReadError`` if ``checkpoint`` (read from ``path``) records
+    a digest its tensors do not match; log a line if it is a dict without one."""
+    from .weights_only import CheckpointReadError  # that module imports this one
+    if not isinstance(checkpoint, dict):
+        return
+    meta = checkpoint.get('meta')
+    recorded = meta.get(DIGEST_KEY) if isinstance(meta, dict) else None
+    if recorded is None:
+        print_log(f'{path} records no content digest (written by another program or an '
+                  'older tpc_cma_mm); loaded without checking its tensors.',
+                  logger='current')
+    elif content_digest(checkpoint) != recorded:
+        raise CheckpointReadError(
+            f'Checkpoint {path!r} is corrupt: its tensors differ from the content digest '
+            f"recorded when it was written (meta['{DIGEST_KEY}']); a bit changed on disk "
+            'or in transit. Use another copy, or an earlier checkpoint of the run.')
