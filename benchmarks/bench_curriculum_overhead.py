@@ -30,7 +30,8 @@ def make_trainer(model, batch, hook=None, max_iters=10**6):
                              message_hub=MessageHub.get_instance(f'bench_{id(model)}'))
     model.train()
     if hook is not None:
-        hook.before_train(SimpleNamespace(model=model, iter=0, logger=None))
+        hook.before_train(SimpleNamespace(model=model, iter=0, max_iters=max_iters,
+                                          logger=None))
 
     def step():
         if hook is not None:
@@ -68,8 +69,10 @@ def main():
     tpc = build_ours(args.arch, cma_loss=dict(type='CMALoss'), combine=args.combine,
                      grad_probe=dict(pcgrad=args.pcgrad)).to(args.device)
     # phases (0, 1, 0): alpha > 0 from the first step, so every term is live
+    # grad_share probes every step: a probe interval is refused there
     hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.0, 1.0, 0.0),
-                             probe_interval=args.interval)
+                             probe_interval=None if args.combine == 'grad_share'
+                             else args.interval)
     steps = {'contrastive': make_trainer(plain, batch),
              'tpc_cma': make_trainer(tpc, batch, hook, max_iters=100 * args.interval)}
 

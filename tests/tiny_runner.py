@@ -5,6 +5,7 @@ import os.path as osp
 import uuid
 
 import torch
+from mmengine.hooks import Hook
 
 from tiny import tiny_dataset_cfg, tiny_model_cfg
 
@@ -103,3 +104,14 @@ def write_config(path: str, cfg: dict, test: bool = True, imports=()) -> str:
                    test_cfg=dict(type='TestLoop'))
     Config(cfg).dump(str(path))
     return str(path)
+
+
+class StopAt(Hook):
+    """Kills the run after ``n`` iterations (the checkpoint there is saved)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 >= self.n:
+            runner.train_loop.stop_training = True

@@ -20,7 +20,7 @@ model = dict(cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0),
 load_from = 'checkpoints/clip_vit-b16_openai.pth'
 custom_hooks = [
     dict(type='TPCCurriculumHook', alpha_target=0.05, phases=(0.1, 0.5, 0.4),
-         ramp='cosine', probe_interval=10, gamma=1.0),
+         ramp='cosine', gamma=1.0),
 ]
 # bf16 autocast (no loss scaling needed); batch 256 of ViT-B/16 + text tower
 # at 224 px takes well under 80 GB in bf16 (activations ~ 30-40 GB).

@@ -5,5 +5,5 @@ _base_ = ['../clip/clip_vit-tiny-p8_1xb256-300i_shapes-ft.py']
 model = dict(cma_loss=dict(type='CMALoss'), combine='grad_share')
 custom_hooks = [
     dict(type='TPCCurriculumHook', alpha_target=0.05, phases=(0.1, 0.5, 0.4),
-         ramp='cosine', probe_interval=10, gamma=1.0),
+         ramp='cosine', gamma=1.0),
 ]

@@ -2,5 +2,5 @@
 _base_ = ['./tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py']
 custom_hooks = [
     dict(type='TPCCurriculumHook', alpha_target=0.5, phases=(0.1, 0.5, 0.4),
-         ramp='cosine', probe_interval=10, gamma=1.0),
+         ramp='cosine', gamma=1.0),
 ]

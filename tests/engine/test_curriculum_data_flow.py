@@ -1,6 +1,6 @@
 """The curriculum's one-way data flow on every training path.
 
-The hook sets knobs (``set_curriculum``) and reads the probe's numbers from the
+The hook sets knobs (``objective.set_schedule``) and reads the probe's numbers from the
 step's outputs: checked through mmengine's ``MMDistributedDataParallel.train_step``
 in 2 real gloo processes against one process's ``BaseModel.train_step``, and
 through ``FlexibleRunner`` against the plain ``Runner``.
@@ -21,6 +21,8 @@ from tpc_cma_mm.registry import DATASETS, MODELS
 
 BATCH = 4
 PROBES = ('probe_grad_con', 'probe_grad_cma', 'probe_grad_cos')
+# The gap estimate of the gathered batch: every rank reports the one-process value.
+REPORTED = PROBES + ('gap_sq_centroid', 'gap_sq_distribution', 'gap_sq_raw')
 
 
 def _build(local_loss=False, combine='convex'):
@@ -44,10 +46,10 @@ def _data(part=slice(None)):
 
 
 def _train_step(model, wrapped, data):
-    model.set_curriculum(alpha=0.4, probe=True)
+    model.objective.set_schedule(alpha=0.4, probe=True)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.5))
     log_vars = wrapped.train_step(data, optim_wrapper=optim)
-    return ({k: float(log_vars[k]) for k in PROBES},
+    return ({k: float(log_vars[k]) for k in REPORTED},
             {n: p.detach().clone() for n, p in model.named_parameters()})
 
 
@@ -63,7 +65,7 @@ def _worker(rank, local_loss, combine, out_dir):
 def test_mmddp_train_step_reports_the_one_process_probe(tmp_path, local_loss, combine):
     """Also with the local contrastive loss (its gradients, probe and step, equal
     the global loss's, which in one process it is) and with grad_share (its
-    weight comes from the rank-averaged norms)."""
+    weight comes from the rank-averaged norms); the batch gap estimate too."""
     run_gloo(_worker, local_loss, combine, str(tmp_path))
     model = _build(combine=combine)
     stats, weights = _train_step(model, model, _data())

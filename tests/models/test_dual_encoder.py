@@ -146,11 +146,11 @@ def test_tokens_longer_than_the_context_name_both_settings(tiny_model):
         tiny_model.encode_text(tokens)
 
 
-def test_set_curriculum_is_validated(tiny_model):
-    tiny_model.set_curriculum(alpha=0.25, probe=True)
-    assert (tiny_model.alpha, tiny_model.probe_this_step) == (0.25, True)
+def test_set_schedule_is_validated(tiny_model):
+    tiny_model.objective.set_schedule(alpha=0.25, probe=True)
+    assert (tiny_model.objective.alpha, tiny_model.objective.probe_this_step) == (0.25, True)
     for alpha in (-0.1, 1.5, True, '0.5'):
         with pytest.raises(ValueError, match='model.alpha'):
-            tiny_model.set_curriculum(alpha=alpha)
+            tiny_model.objective.set_schedule(alpha=alpha)
     with pytest.raises(ValueError, match='probe'):
-        tiny_model.set_curriculum(alpha=0.1, probe=1)
+        tiny_model.objective.set_schedule(alpha=0.1, probe=1)

@@ -1,7 +1,7 @@
 """GradProbe: per-loss gradient norms, PCGrad correction, and DDP = 1 process.
 
 The probe is the model's (``model.grad_probe``); a step asks for it with
-``set_curriculum(probe=True)`` and its numbers leave the step in the loss dict."""
+``objective.set_schedule(probe=True)`` and its numbers leave the step in the loss dict."""
 import os
 
 import numpy as np
@@ -12,7 +12,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from gloo import run_gloo
 from tiny import tiny_model_cfg
-from tpc_cma_mm.models.grad_probe import GradProbe, select_params
+from tpc_cma_mm.models.objectives.grad_probe import GradProbe, select_params
 from tpc_cma_mm.registry import MODELS
 
 BATCH = 4
@@ -104,7 +104,7 @@ def test_probe_matches_separate_backward_passes():
         raw.backward()
         norms.append(torch.cat([p.grad.reshape(-1) for p in params]).double())
     assert not any(k.startswith('probe_') for k in out)  # not asked: not measured
-    model.set_curriculum(alpha=0.4, probe=True)
+    model.objective.set_schedule(alpha=0.4, probe=True)
     stats = model(images, text_tokens=tokens, mode='loss')
     assert stats['probe_grad_con'].item() == pytest.approx(norms[0].norm().item(), rel=1e-5)
     assert stats['probe_grad_cma'].item() == pytest.approx(norms[1].norm().item(), rel=1e-5)
@@ -113,7 +113,7 @@ def test_probe_matches_separate_backward_passes():
 
 
 def _step(model, images, tokens, ddp=None):
-    model.set_curriculum(alpha=0.4, probe=True)
+    model.objective.set_schedule(alpha=0.4, probe=True)
     out = (ddp or model)(images, text_tokens=tokens, mode='loss')
     (out['loss_contrastive'] + out['loss_cma']).backward()
     stats = {k: v.item() for k, v in out.items() if k.startswith('probe_')}

@@ -1,6 +1,5 @@
 """A trainable CLIP: any mmpretrain image backbone + CLIP's text transformer."""
 import math
-from numbers import Real
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -14,8 +13,7 @@ from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils.dist import gather_with_grad
 from .build_checks import build_projection
 from .distinct_images import DistinctImages
-from .grad_probe import GradProbe, select_params
-from .losses import check_combine, loss_weights
+from .objectives import AlignmentObjective
 from .text_encoder import TextTransformer
 from .tokenizer import CLIPTokenizer
 from .tower_config import configure_towers
@@ -64,11 +62,13 @@ class DualEncoder(BaseModel):
     (``DataSample`` s carrying both embeddings and, when ``zero_shot`` is set,
     zero-shot ``pred_score``).
 
-    The model owns its losses, their combination and the gradient probe. A
-    curriculum (``TPCCurriculumHook``) only turns two knobs through
-    :meth:`set_curriculum` (alpha, and whether to probe this step) and reads
-    the probe's measurements from the step's outputs (``probe_grad_con``,
-    ``probe_grad_cma``, ``probe_grad_cos`` in the loss dict).
+    The model keeps the towers and the modes; its ``objective``
+    (:class:`~tpc_cma_mm.models.objectives.AlignmentObjective`, built from
+    ``contrastive_loss``, ``cma_loss``, ``alpha``, ``combine`` and
+    ``grad_probe``) owns the losses, their combination, the gradient probe,
+    the cap and the batch gap estimate. A curriculum (``TPCCurriculumHook``)
+    turns the objective's knobs (``model.objective.set_schedule``) and reads
+    what the step reports (``probe_grad_*``, ``gap_sq_*`` in the loss dict).
 
     The image tower runs once on a dummy batch when the model is built, so
     shape mistakes raise a ``ValueError`` naming the config key
@@ -87,15 +87,15 @@ class DualEncoder(BaseModel):
         cma_loss (dict, optional): The alignment loss; ``None`` trains with
             InfoNCE alone.
         alpha (float): Weight of the CMA loss. A curriculum hook sets it every
-            iteration (:meth:`set_curriculum`); left alone it is a constant
-            (the no-curriculum baseline).
+            iteration (``objective.set_schedule``); left alone it is a
+            constant (the no-curriculum baseline).
         combine (str): How alpha mixes the losses: ``'convex'``
             ((1 - alpha) L_con + alpha L_CMA), ``'additive'`` (L_con + alpha
             L_CMA) or ``'grad_share'`` (alpha is the CMA share of the update
             on the probed parameters; probes every step); see
-            ``losses/combination.py``.
+            ``objectives/combination.py``.
         grad_probe (dict, optional): ``params`` and ``pcgrad`` of the
-            :class:`~tpc_cma_mm.models.grad_probe.GradProbe`.
+            :class:`~tpc_cma_mm.models.objectives.GradProbe`.
         logit_scale_init (float): Initial log of the inverse temperature.
         logit_scale_max (float): The inverse temperature is clamped to this (100
             in CLIP).
@@ -154,12 +154,9 @@ class DualEncoder(BaseModel):
             requires_grad=learnable_logit_scale)
         self.log_logit_scale_max = math.log(logit_scale_max)
 
-        self.contrastive_loss = build_in_plugin_scope(contrastive_loss)
-        self.cma_loss = build_in_plugin_scope(cma_loss) if cma_loss else None
-        self.combine = check_combine(combine)
-        self.grad_probe = GradProbe(**(grad_probe or {}))
-        self.alpha, self.probe_this_step = 0.0, False
-        self.set_curriculum(alpha=alpha)
+        # No parameters or buffers: the state-dict keys stay those of the towers.
+        self.objective = AlignmentObjective(contrastive_loss, cma_loss, alpha, combine,
+                                            grad_probe)
 
         self.zero_shot = zero_shot
         self._prototypes: Optional[torch.Tensor] = None
@@ -170,17 +167,7 @@ class DualEncoder(BaseModel):
         self.register_load_state_dict_post_hook(lambda module, keys: module.forget_weights())
         if tower_cfg:
             configure_towers(self, **tower_cfg)
-        if self.cma_loss is not None:  # probe names matching nothing fail here
-            select_params(self, self.grad_probe.params)
-
-    def set_curriculum(self, alpha: float, probe: bool = False) -> None:
-        """The curriculum's knobs: the CMA weight and whether the next training
-        forwards measure the per-loss gradients (reported in the loss dict)."""
-        if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 <= alpha <= 1:
-            raise ValueError(f'model.alpha must lie in [0, 1], got {alpha!r}')
-        if not isinstance(probe, bool):
-            raise ValueError(f'set_curriculum(probe=...) must be a bool, got {probe!r}')
-        self.alpha, self.probe_this_step = float(alpha), probe
+        self.objective.check_probe_params(self)
 
     # ------------------------------------------------------------- encoders
     def image_features(self, images: torch.Tensor):
@@ -260,36 +247,10 @@ class DualEncoder(BaseModel):
             raise ValueError('loss mode needs both images and text_tokens; '
                              'check that the pipeline has a TokenizeCaption step.')
         embeds = self.embed(images, text_tokens)
-        img_all = gather_with_grad(embeds['img_embeds'])
-        text_all = gather_with_grad(embeds['text_embeds'])
         scale = self.logit_scale_value()
-        contrastive = self.contrastive_loss(img_all, text_all, scale)
-        # Keys without "loss" are logged, not summed (docs/pitfalls.md, 6).
         out = dict(logit_scale=scale.detach())
-        if self.cma_loss is None:
-            out['loss_contrastive'] = contrastive
-            return out
-        cma = self.cma_loss(img_all, text_all)
-        cma_raw = cma.pop('cma')
-        measured = None
-        if torch.is_grad_enabled() and (self.combine == 'grad_share'
-                                        or self.probe_this_step and self.training):
-            measured = self.grad_probe.measure(self, contrastive, cma_raw)
-        norms = ((float(measured.norm_con), float(measured.norm_cma)) if measured
-                 else (None, None))
-        w_con, w_cma = loss_weights(self.combine, self.alpha, *norms)
-        out['loss_contrastive'] = w_con * contrastive
-        # A weight of 0 still keeps the CMA term in the graph (docs/pitfalls.md, 8).
-        out['loss_cma'] = w_cma * cma_raw
-        if measured is not None:
-            # Zero-valued; its gradient is the optional PCGrad correction.
-            out['loss_cma'] = out['loss_cma'] + self.grad_probe.pcgrad_term(
-                measured, w_con, w_cma)
-            out.update(measured.log_vars())
-        out['contrastive_raw'] = contrastive.detach()
-        out['alpha'] = torch.tensor(self.alpha)
-        out['cma_weight'] = torch.tensor(float(w_cma))
-        out.update({k: v.detach() for k, v in cma.items()})
+        out.update(self.objective(gather_with_grad(embeds['img_embeds']),
+                                  gather_with_grad(embeds['text_embeds']), scale, self))
         return out
 
     def predict(self, images: Optional[torch.Tensor] = None,

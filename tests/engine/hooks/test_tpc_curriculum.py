@@ -3,11 +3,11 @@ import math
 
 import pytest
 import torch
-from mmengine.hooks import Hook
 
 from tiny import tiny_model_cfg
-from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
+from tiny_runner import StopAt, read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.engine.hooks import TPCCurriculumHook
+from tpc_cma_mm.models.objectives import AlignmentObjective
 from tpc_cma_mm.utils import safe_torch_load
 
 
@@ -32,6 +32,7 @@ def test_schedule_at_phase_boundaries(ramp):
 def test_cap_binds_when_cma_gradient_dominates():
     hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.0, 0.0, 1.0), gamma=2.0,
                              ema_momentum=0.5)
+    hook.objective = AlignmentObjective(cma_loss=dict(type='CMALoss'), combine='convex')
     assert hook.step(0, 10) == 0.5  # nothing measured yet: no cap
     hook.update(dict(grad_con=1.0, grad_cma=100.0, grad_cos=-0.2))
     alpha = hook.step(1, 10)
@@ -54,7 +55,7 @@ def test_cap_follows_the_model_combination(combine, cap):
     from tpc_cma_mm.registry import MODELS
     model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), combine=combine))
     hook = TPCCurriculumHook(alpha_target=1.0, phases=(0.0, 0.0, 1.0), gamma=1.0)
-    hook.before_train(SimpleNamespace(model=model, iter=0, logger=None))
+    hook.before_train(SimpleNamespace(model=model, iter=0, max_iters=10, logger=None))
     hook.update(dict(grad_con=1.0, grad_cma=4.0, grad_cos=0.0))
     # convex: a 4 <= (1 - a) 1; additive: a 4 <= 1; grad_share: a <= 1 - a.
     assert hook.step(0, 10) == pytest.approx(cap)
@@ -78,17 +79,6 @@ def test_probe_options_moved_to_the_model_say_where(kwargs, model_key):
     moved = rf'model setting now: set model.grad_probe=dict\({model_key}='
     with pytest.raises(ValueError, match=moved):
         TPCCurriculumHook(**kwargs)
-
-
-class StopAt(Hook):
-    """Kills the run after ``n`` iterations (the checkpoint there is saved)."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter + 1 >= self.n:
-            runner.train_loop.stop_training = True
 
 
 HOOK = dict(type='TPCCurriculumHook', alpha_target=0.5, phases=(0.25, 0.5, 0.25),
@@ -145,3 +135,21 @@ def test_missing_weights_error_names_the_config_key(tmp_path):
         hook.before_run(runner)
     (tmp_path / 'nope.pth').write_bytes(b'')
     hook.before_run(runner)  # present: no error
+
+
+# The curriculum state as checkpoints wrote it before the ramp could walk back and
+# before the contrastive-loss limit: these keys were not there.
+NEWER_KEYS = ('progress', 'hold', 'loss_ema', 'loss_ref_sum', 'loss_ref_count', 'loss_chance')
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_the_earlier_curriculum_state_resumes_exactly(tmp_path):
+    full, full_hook = _run(tmp_path / 'full')
+    _run(tmp_path / 'cut', StopAt(N // 2))
+    path = str(tmp_path / 'cut' / f'iter_{N // 2}.pth')
+    ckpt = safe_torch_load(path)
+    for key in NEWER_KEYS:
+        del ckpt['tpc_curriculum'][key]
+    torch.save(ckpt, path)
+    _, resumed_hook = _run(tmp_path / 'cut', resume=True, load_from=path)
+    assert resumed_hook.history == full_hook.history

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from tiny import tiny_model_cfg
-from tpc_cma_mm.models.grad_probe import select_params
-from tpc_cma_mm.models.losses import alpha_cap, loss_weights
+from tpc_cma_mm.models.objectives.grad_probe import select_params
+from tpc_cma_mm.models.objectives import alpha_cap, loss_weights
 from tpc_cma_mm.registry import MODELS
 
 PROBED = ('visual_proj', 'text_projection')

@@ -54,8 +54,9 @@ class ProbeMeasurement:
 class GradProbe:
     """Gradients of the raw contrastive and CMA losses on a parameter subset.
 
-    Owned by the ``DualEncoder`` (built from its ``grad_probe`` config), which
-    measures in the steps a curriculum asks it to (``set_curriculum(probe=True)``)
+    Owned by the :class:`AlignmentObjective` (built from the model's
+    ``grad_probe`` config), which measures in the steps a curriculum asks it
+    to (``set_schedule(probe=True)``)
     and in every step of ``combine='grad_share'``; the measurements leave the
     step in the loss dict (``probe_grad_con``, ``probe_grad_cma``,
     ``probe_grad_cos``).

@@ -1,0 +1,175 @@
+"""The curriculum's target mode against a simulated plant, its refusals, and exact resume."""
+import random
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from tiny import tiny_model_cfg
+from tiny_runner import StopAt, read_scalars, run_tiny, tiny_runner_cfg
+from tpc_cma_mm.engine.hooks import TPCCurriculumHook
+from tpc_cma_mm.registry import MODELS
+from tpc_cma_mm.utils import safe_torch_load
+
+GAP0, RATE, RELAX = 1.0, 0.05, 0.01
+
+
+def _simulate(hook, iters=300, noise=0.05, loss_per_alpha=0.0, seed=0):
+    """A known first-order plant: alignment pulls the gap down at RATE x alpha,
+    the contrastive task pulls it back to GAP0 at RELAX, so alpha a holds the
+    gap at RELAX / (RATE a + RELAX). The hook sees the squared gap with
+    Gaussian noise (a batch estimate) and an InfoNCE of 2 (1 + loss_per_alpha a),
+    chance 4."""
+    rng = random.Random(seed)
+    hook.objective = SimpleNamespace(alpha_cap=lambda *args: 1.0, probes_every_step=True)
+    gap = GAP0
+    for it in range(iters):
+        alpha = hook.step(it, iters)
+        gap += -RATE * alpha * gap + RELAX * (GAP0 - gap)
+        hook.observe(dict(contrastive_raw=2.0 * (1 + loss_per_alpha * alpha),
+                          contrastive_chance=4.0, gap_sq_centroid=gap**2 + rng.gauss(0, noise)), probed=False)
+        hook.state['iter'] = it + 1
+    return gap, hook.controller.finish()
+
+
+@pytest.mark.parametrize('reduction', [0.25, 0.5, 0.75])
+def test_controller_reaches_the_target_of_a_simulated_plant(reduction):
+    hook = TPCCurriculumHook(target=dict(key='centroid', reduction=reduction))
+    gap, reached = _simulate(hook)
+    assert reached and hook.controller.state['reached'] == 1
+    assert 1 - gap == pytest.approx(reduction, abs=0.05)  # the plant's true gap
+    # the reference is the measured anchor gap, not an assumed one
+    assert hook.controller.state['gap_ref'] == pytest.approx(GAP0, abs=0.02)
+    # the steady alpha is the plant's: RELAX / (RATE a + RELAX) = 1 - reduction
+    steady = RELAX * reduction / ((1 - reduction) * RATE)
+    assert hook.history[-1] == pytest.approx(steady, rel=0.25)
+    assert hook.history[:30] == [0.0] * 30  # the anchor phase keeps alpha 0
+
+
+def test_absolute_target_value():
+    hook = TPCCurriculumHook(target=dict(key='centroid', value=0.6))
+    gap, reached = _simulate(hook)
+    assert reached and gap == pytest.approx(0.6, abs=0.05)
+
+
+@pytest.mark.parametrize('settings,limit,highest', [
+    (dict(target=dict(key='centroid', reduction=0.5, alpha_max=0.1)), 1, 0.1),
+    # the running loss lags the step's, so alpha overshoots the loss limit a little
+    (dict(target=dict(key='centroid', reduction=0.5), loss_rise=0.3), 3, 0.15)])
+def test_an_unreachable_target_is_reported_with_its_limit(settings, limit, highest):
+    # alpha 0.1 holds the plant's gap at 0.667 at best; with InfoNCE 2 (1 + 3 alpha) and
+    # chance 4, loss_rise 0.3 allows 2 + 0.3 x 2 = 2.6, alpha 0.1: 50 % is out of reach.
+    hook = TPCCurriculumHook(**settings)
+    gap, reached = _simulate(hook, loss_per_alpha=3.0)
+    assert not reached and hook.controller.state['reached'] == 0
+    assert hook.controller.state['limit'] == limit
+    assert max(hook.history) <= highest and gap > 0.6
+
+
+@pytest.mark.parametrize('kwargs,key', [
+    (dict(target=dict(key='bures', reduction=0.5)), 'target.key'),
+    (dict(target=dict(key='centroid')), 'target.reduction'),
+    (dict(target=dict(key='centroid', reduction=0.5, value=0.1)), 'target.reduction'),
+    (dict(target=dict(key='centroid', reduction=1.5)), 'target.reduction'),
+    (dict(target=dict(key='centroid', value=0.3, gain=-1)), 'target.gain'),
+    (dict(target=dict(key='centroid', value=0.3, kp=1)), r"target.\['kp'\]"),
+    (dict(target=dict(reduction=0.5), alpha_target=0.5), 'alpha_target'),
+    (dict(target=dict(reduction=0.5), phases=(0.0, 0.5, 0.5)), 'phases'),
+    (dict(loss_rise=1.5), 'loss_rise')])
+def test_bad_target_settings_name_the_key(kwargs, key):
+    with pytest.raises(ValueError, match=f'TPCCurriculumHook.{key}'):
+        TPCCurriculumHook(**kwargs)
+
+
+def _runner(model, max_iters):
+    return SimpleNamespace(model=model, iter=0, max_iters=max_iters, logger=None)
+
+
+@pytest.mark.parametrize('knob', [dict(probe_interval=10), dict(ema_momentum=0.5)])
+def test_a_knob_grad_share_ignores_is_refused(knob):
+    model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), combine='grad_share'))
+    with pytest.raises(ValueError, match=f"{next(iter(knob))} changes nothing with "
+                                         "model.combine='grad_share'"):
+        TPCCurriculumHook(**knob).before_train(_runner(model, 100))
+    convex = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss')))
+    TPCCurriculumHook(**knob).before_train(_runner(convex, 100))  # acts there: accepted
+
+
+def test_a_budget_that_would_skip_a_phase_gives_it_an_iteration_and_says_so(monkeypatch):
+    from tpc_cma_mm.engine.hooks import curriculum_checks
+    logged = []
+    monkeypatch.setattr(curriculum_checks, 'print_log', lambda msg, **kw: logged.append(msg))
+    model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss')))
+    hook = TPCCurriculumHook(alpha_target=0.5)
+    hook.before_train(_runner(model, 100))
+    assert hook.lengths(100) == [10, 50, 40] and not logged  # the plain rounding
+    # round(0.1 x 4) = 0: the anchor used to be skipped silently
+    hook.before_train(_runner(model, 4))
+    assert hook.lengths(4) == [1, 1, 2] and len(logged) == 1
+    assert 'max_iters=4 is too short' in logged[0] and '(1, 1, 2)' in logged[0]
+    assert [hook.phase(i, 4)[0] for i in range(4)] == [0, 1, 2, 2]
+    assert hook.schedule(1, 4)[1] == 0.5  # the one ramp step reaches alpha_target
+    with pytest.raises(ValueError, match=r'one iteration per non-zero phase, got '
+                                         r'train_cfg.max_iters=2'):
+        hook.before_train(_runner(model, 2))
+
+
+def test_a_global_batch_of_one_pair_is_refused(tiny_model):
+    images = torch.randn(1, 3, 16, 16)
+    with pytest.raises(ValueError, match='1 pair: InfoNCE on one pair has zero gradient.*'
+                                         'batch_size'):
+        tiny_model(images, text_tokens=tiny_model.tokenizer(['a']), mode='loss')
+
+
+def test_the_ramp_walks_back_while_the_contrastive_loss_is_above_its_limit():
+    hook = TPCCurriculumHook(alpha_target=0.5, phases=(0.1, 0.5, 0.4), loss_rise=0.25)
+    hook.objective = SimpleNamespace(alpha_cap=lambda *args: 1.0, probes_every_step=True)
+    for it in range(100):
+        alpha = hook.step(it, 100)
+        loss = 2.0 if it < 40 or it >= 50 else 4.0  # limit 2 + 0.25 (5 - 2) = 2.75
+        hook.observe(dict(contrastive_raw=loss, contrastive_chance=5.0), probed=False)
+        hook.state['iter'] = it + 1
+        if it == 39:
+            held_at = alpha
+    plain = [TPCCurriculumHook(alpha_target=0.5).schedule(i, 100)[1] for i in range(100)]
+    assert hook.history[:41] == plain[:41]  # the same schedule until the loss rises
+    # the running loss crosses the limit at iteration 45: the ramp walks back from there
+    assert held_at < hook.history[45] and hook.history[55] < hook.history[50] < hook.history[45]
+    assert hook.state['hold'] == 0  # the loss fell again at 50 ...
+    assert hook.history[-1] == 0.5  # ... and the ramp climbed back to alpha_target
+    assert sum(hook.history) < sum(plain)
+
+
+TARGET_HOOK = dict(type='TPCCurriculumHook', phases=(0.25, 0.5, 0.25),
+                   target=dict(key='centroid', reduction=0.9, integral_gain=0.5))
+N = 8
+
+
+def _run(work_dir, *extra_hooks, **overrides):
+    cfg = tiny_runner_cfg(work_dir, max_iters=N, interval=N // 2, curriculum=False,
+                          **overrides)
+    cfg['custom_hooks'] = [dict(TARGET_HOOK), *extra_hooks]
+    runner = run_tiny(cfg)
+    return runner, next(h for h in runner.hooks if isinstance(h, TPCCurriculumHook))
+
+
+@pytest.mark.slow
+def test_resume_mid_control_is_exact(tmp_path):
+    full, full_hook = _run(tmp_path / 'full')
+    assert full_hook.controller.state['gap_ref'] > 0 and max(full_hook.history) > 0
+    _run(tmp_path / 'cut', StopAt(N // 2))
+    ckpt = safe_torch_load(str(tmp_path / 'cut' / f'iter_{N // 2}.pth'))
+    assert all(isinstance(v, (int, float, list)) for v in ckpt['tpc_curriculum'].values())
+    assert ckpt['tpc_curriculum']['target_integral'] != 0  # killed while controlling
+    resumed, resumed_hook = _run(tmp_path / 'cut', resume=True,
+                                 load_from=str(tmp_path / 'cut' / f'iter_{N // 2}.pth'))
+    assert resumed_hook.history == full_hook.history  # float by float
+    assert resumed_hook.state == full_hook.state
+    assert resumed_hook.controller.state == full_hook.controller.state
+    ref = full.model.state_dict()
+    for name, value in resumed.model.state_dict().items():
+        assert torch.equal(value, ref[name]), name
+    logged = read_scalars(str(tmp_path / 'full'))
+    assert logged[N]['target_reached'] == full_hook.controller.state['reached']
+    for key in ('gap_est', 'gap_setpoint', 'target_limit', 'gap_sq_centroid'):
+        assert key in logged[N], key
