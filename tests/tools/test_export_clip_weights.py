@@ -1,20 +1,10 @@
 """tools/export_clip_weights.py then tools/convert_clip_weights.py: the weights come back."""
-import os.path as osp
-import subprocess
-import sys
-
 import torch
 
 from tiny import tiny_model_cfg
+from tool_runner import run_tool as tool
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def tool(*args):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
 
 
 def test_export_hf_then_convert_back_gives_the_same_weights(tmp_path):
