@@ -72,7 +72,7 @@ PIPELINES = {'pipeline', 'train_pipeline', 'test_pipeline'}
 @pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, REPO))
 def test_leaf_config_has_no_decoy_variables(path):
     cfg = Config.fromfile(path)
-    # reproduce: read by tools/reproduce.py (tpc_cma_mm/apis/reproduce/benchmarks.py).
+    # reproduce: read by tools/reproduce.py (tpc_cma_lab/reproduce/benchmarks.py).
     decoys = set(cfg.keys()) - RUNNER_KEYS - PIPELINES - {'zero_shot', 'reproduce'}
     assert not decoys, f'{osp.relpath(path, REPO)}: top-level variables {sorted(decoys)}'
 

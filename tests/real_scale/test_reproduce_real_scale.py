@@ -19,10 +19,10 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from real_scale.fabricate import write_cifar10, write_coco, write_karpathy
 from real_scale.independent import embed_dataset
+from tpc_cma_lab.reproduce import reproduce
+from tpc_cma_lab.reproduce.variants import C3_NOISE_STD
+from tpc_cma_lab.verdicts import C3_PREFIX
 from tpc_cma_mm.apis import init_model
-from tpc_cma_mm.apis.reproduce import reproduce
-from tpc_cma_mm.apis.reproduce.variants import C3_NOISE_STD
-from tpc_cma_mm.apis.verdicts import C3_PREFIX
 from tpc_cma_mm.datasets import load_vocabulary
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from tpc_cma_mm.registry import MODELS

@@ -19,7 +19,7 @@ from typing import Iterable, List, Tuple
 from mmengine.config import Config
 
 from tpc_cma_mm.utils import safe_torch_load
-from ..model import init_model
+from tpc_cma_mm.apis.model import init_model
 from .captions import caption_entry, check_protocol
 from .runs import score_model, train_run
 from .variants import SEEN_SHAPES, finetune_config, pretrain_config, spec_name
@@ -108,7 +108,7 @@ def job_key(kind: str, pretrained, spec: dict) -> str:
 
 
 class Study:
-    """Runs jobs against one work dir and one results file (``docs/experiments/*.json``)."""
+    """Runs jobs against one work dir and one results file (``results/experiments/*.json``)."""
 
     def __init__(self, pretrain_cfg: Config, finetune_cfg: Config, work_dir: str,
                  results_file: str, resnet_model: dict = None, captioning: dict = None):

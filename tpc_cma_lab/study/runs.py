@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from tpc_cma_mm.evaluation.functional import (attribute_probes, build_posthoc,
                                               embedding_suite, zero_shot_accuracy)
 from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
-from ..embed import embed_split
+from tpc_cma_mm.apis.embed import embed_split
 from .variants import HELD_OUT_SHAPES
 
 __all__ = ['train_run', 'embed_with_attributes', 'prompt_prototypes',

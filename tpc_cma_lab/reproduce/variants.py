@@ -3,7 +3,7 @@ import copy
 
 from mmengine.config import Config
 
-from ..captioning import POSTHOC_CAPTIONING
+from tpc_cma_mm.apis.captioning import POSTHOC_CAPTIONING
 from ..verdicts import C3_PREFIX
 
 __all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'variant_configs']

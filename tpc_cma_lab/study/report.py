@@ -1,9 +1,9 @@
-"""Tables and plots of a study's results file (docs/experiments/study.md and PNGs)."""
+"""Tables and plots of a study's results file (results/experiments/study.md and PNGs)."""
 import os
 import os.path as osp
 from typing import Dict, List
 
-from ..figures.style import MARKERS, PALETTE, paper_style, plt
+from tpc_cma_mm.apis.figures.style import MARKERS, PALETTE, paper_style, plt
 
 __all__ = ['COLUMNS', 'infonce_curve', 'run_label', 'study_table', 'write_study_report']
 

@@ -2,7 +2,7 @@
 
 ::
 
-    from tpc_cma_mm.apis.reproduce import MODES, reproduce
+    from tpc_cma_lab.reproduce import MODES, reproduce
     reproduce('configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py',
               'work_dirs/reproduce_quick', dict(MODES['quick']), jobs=2,
               pretrain_config='configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py')
@@ -25,7 +25,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from ..outputs import OutputExistsError, read_json
+from tpc_cma_mm.apis.outputs import OutputExistsError, read_json
 from ..report import write_report
 from .cache import (check_cache, check_work_dir, fingerprints, job_key, load_results,
                     save_results)

@@ -1,13 +1,12 @@
-import importlib.util
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from tpc_cma_mm.apis.study import POOL_TASKS, write_pool_report
-from tpc_cma_mm.apis.study.pool import bootstrap_r_squared, pool_r_squared
+from tool_runner import load_tool
+from tpc_cma_lab.study import POOL_TASKS, write_pool_report
+from tpc_cma_lab.study.pool import bootstrap_r_squared, pool_r_squared
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 
 
@@ -104,16 +103,8 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
         write_pool_report(results, str(tmp_path), 'cmd')
 
 
-def _experiments_tool():
-    spec = importlib.util.spec_from_file_location(
-        'experiments', osp.join(osp.dirname(__file__), '..', '..', 'tools', 'experiments.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cli_captioning_protocol_and_pool_report(tmp_path):
-    tool = _experiments_tool()
+    tool = load_tool('tools/experiments.py')
     configs = ['--pretrain-config', 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py',
                '--finetune-config',
                'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py']

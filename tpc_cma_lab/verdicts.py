@@ -6,7 +6,7 @@ several competitors where a claim ranks them, else None. The quick mode must
 tell the full mode's story: :func:`compare_verdicts` lists where two reports'
 verdicts differ (docs/results.md, "Quick mode")::
 
-    from tpc_cma_mm.apis.verdicts import claim_verdicts, compare_verdicts
+    from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts
     full = claim_verdicts(summary, reduced, zero_shot, r2)
     compare_verdicts(quick_verdicts, full)   # [] when they tell the same story
 """

@@ -30,11 +30,11 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from tpc_cma_mm.evaluation.functional import build_posthoc, embedding_suite
-from ..captioning import config_caption_scores, flat_caption_scores
-from ..outputs import json_bytes
-from ..embed import embed_split
-from ..model import init_model
-from ..schedule import rescale_schedule
+from tpc_cma_mm.apis.captioning import config_caption_scores, flat_caption_scores
+from tpc_cma_mm.apis.outputs import json_bytes
+from tpc_cma_mm.apis.embed import embed_split
+from tpc_cma_mm.apis.model import init_model
+from tpc_cma_mm.apis.schedule import rescale_schedule
 from tpc_cma_mm.utils.atomic_io import atomic_write
 from .benchmarks import score_extra_sets
 from .cache import job_key, protocol

@@ -5,7 +5,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from tpc_cma_mm.apis.figures.reproduce import _overlap, _place_labels  # noqa: E402
+from tpc_cma_lab.figures import _overlap, _place_labels  # noqa: E402
 
 
 def test_labels_of_crowded_points_do_not_overlap():

@@ -9,7 +9,7 @@ import math
 
 from mmengine.config import Config
 
-from ..schedule import rescale_schedule
+from tpc_cma_mm.apis.schedule import rescale_schedule
 
 __all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'finetune_config',
            'pretrain_config', 'spec_name']

@@ -10,7 +10,7 @@ import os.path as osp
 from typing import Dict, List
 
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
-from ..figures.style import MARKERS, PALETTE, paper_style, plt
+from tpc_cma_mm.apis.figures.style import MARKERS, PALETTE, paper_style, plt
 from .pool import pool_entries, pool_r_squared
 
 __all__ = ['POOL_TASKS', 'write_pool_report']

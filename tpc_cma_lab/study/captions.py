@@ -1,7 +1,7 @@
 """The reproduction's captioning protocol for one study entry (tpc_cma_mm.apis.captioning).
 
 A decoder is trained on the text embeddings of the fine-tuning config's train
-data set (with its deterministic test pipeline, as tpc_cma_mm/apis/reproduce/jobs.py
+data set (with its deterministic test pipeline, as tpc_cma_lab/reproduce/jobs.py
 does) and captions the test data set from image and from text embeddings. Every
 entry of a study uses the same two data sets, so CIDEr compares across the pool.
 """
@@ -10,7 +10,8 @@ from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
-from ..captioning import POSTHOC_CAPTIONING, config_caption_scores, flat_caption_scores
+from tpc_cma_mm.apis.captioning import (POSTHOC_CAPTIONING, config_caption_scores,
+                                        flat_caption_scores)
 
 __all__ = ['NOT_CAPTIONED', 'PROTOCOL_KEYS', 'caption_entry', 'caption_metrics',
            'check_protocol', 'posthoc_centering']

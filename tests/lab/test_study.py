@@ -12,10 +12,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
+from tpc_cma_lab.study import (HELD_OUT_SHAPES, POSTHOC_FIXES, SEEN_SHAPES, Study,
+                               finetune_config, interpolate_state_dicts, job_key,
+                               pretrain_config, write_study_report)
 from tpc_cma_mm.apis import caption_scores, embed_split, init_model
-from tpc_cma_mm.apis.study import (HELD_OUT_SHAPES, POSTHOC_FIXES, SEEN_SHAPES, Study,
-                                   finetune_config, interpolate_state_dicts, job_key,
-                                   pretrain_config, write_study_report)
 from tpc_cma_mm.datasets import SHAPES
 from tpc_cma_mm.evaluation.functional import embedding_suite
 from tpc_cma_mm.registry import DATASETS, MODELS

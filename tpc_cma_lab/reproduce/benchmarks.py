@@ -24,7 +24,7 @@ from tqdm import tqdm
 from tpc_cma_mm.datasets.zero_shot_classes import zero_shot_prompts
 from tpc_cma_mm.evaluation.functional import zero_shot_accuracy
 from tpc_cma_mm.registry import METRICS
-from ..embed import embed_split
+from tpc_cma_mm.apis.embed import embed_split
 
 __all__ = ['extra_set_files', 'extra_sets', 'score_extra_sets']
 

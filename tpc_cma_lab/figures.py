@@ -8,10 +8,10 @@ from typing import Dict, List
 
 from matplotlib.ticker import MaxNLocator
 
+from tpc_cma_mm.apis.figures.style import MARKERS, PALETTE, paper_style, plt
+from tpc_cma_mm.apis.outputs import figure_bytes
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
-from ..outputs import figure_bytes
-from ..report_text import TASKS, in_pool
-from .style import MARKERS, PALETTE, paper_style, plt
+from .report_text import TASKS, in_pool
 
 __all__ = ['CURVE_KEYS', 'compromise_figure', 'curriculum_figure', 'predictiveness_figure',
            'training_curves']

@@ -5,8 +5,9 @@ protocol, work_dir, metrics, extra_metrics, captions_file)``. ``metrics`` holds 
 fixed evaluators (gap keys, clustering, retrieval, zero-shot, captioning, and the
 config's extra sets under their prefixes: real-scale zero-shot benchmarks, COCO
 single-label clustering); ``extra_metrics`` is a free ``name -> number`` dict
-(expressiveness probes, ...: see :mod:`tpc_cma_mm.apis.reproduce.jobs`) that :func:`aggregate` averages over
-seeds like the rest and the markdown table shows as one extra column per name.
+(expressiveness probes, ...: see :mod:`tpc_cma_lab.reproduce.jobs`) that
+:func:`aggregate` averages over seeds like the rest and the markdown table shows
+as one extra column per name.
 The gap keys are read from :mod:`tpc_cma_mm.evaluation.functional.gaps`.
 Zero-shot benchmarks are every ``zero_shot*/top1`` metric (the test split's own
 ``zero_shot/top1`` and the real-scale sets' ``zero_shot_<set>/top1``);
@@ -18,10 +19,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from tpc_cma_mm.apis.outputs import json_bytes, write_outputs
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, gap_reduction
-from .figures.reproduce import (compromise_figure, curriculum_figure, predictiveness_figure,
-                                training_curves)
-from .outputs import json_bytes, write_outputs
+from .figures import compromise_figure, curriculum_figure, predictiveness_figure, training_curves
 from .report_text import (DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown,
                           zero_shot_benchmarks)
 from .verdicts import claim_verdicts, verdict_table

@@ -1,4 +1,4 @@
-"""The reproduction (tpc_cma_mm.apis.reproduce, tools/reproduce.py): planning, caches, report."""
+"""The reproduction (tpc_cma_lab.reproduce, tools/reproduce.py): planning, caches, report."""
 import json
 import os
 import os.path as osp
@@ -10,10 +10,10 @@ import pytest
 from mmengine.config import Config
 from scipy import stats
 
-from tpc_cma_mm.apis import report, rescale_schedule
-from tpc_cma_mm.apis import reproduce
+from tpc_cma_lab import report, reproduce
+from tpc_cma_lab.report_text import POOLS, TASKS
+from tpc_cma_mm.apis import rescale_schedule
 from tpc_cma_mm.apis.outputs import OutputExistsError
-from tpc_cma_mm.apis.report_text import POOLS, TASKS
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -255,7 +255,7 @@ def test_fingerprint_follows_the_extra_set_files_content(tmp_path):
 
 
 def test_b16_config_reproduction_sets_and_decoder_exist():
-    from tpc_cma_mm.apis.reproduce.benchmarks import extra_sets
+    from tpc_cma_lab.reproduce.benchmarks import extra_sets
     cwd = os.getcwd()
     os.chdir(REPO)  # the paths are relative to the working directory, as load_from is
     try:

@@ -19,9 +19,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from tpc_cma_mm.utils.atomic_io import atomic_write
-from ..fingerprint import config_digest, digest
-from ..outputs import json_bytes, read_json
-from ..schedule import rescale_schedule
+from tpc_cma_mm.apis.fingerprint import config_digest, digest
+from tpc_cma_mm.apis.outputs import json_bytes, read_json
+from tpc_cma_mm.apis.schedule import rescale_schedule
 
 __all__ = ['device_name', 'measured_step_time', 'training_estimate']
 

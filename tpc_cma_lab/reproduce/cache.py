@@ -13,8 +13,8 @@ from typing import Dict, Optional
 from mmengine.config import Config
 
 from tpc_cma_mm.utils.atomic_io import atomic_write
-from ..fingerprint import checkpoint_id, config_digest, digest
-from ..outputs import json_bytes, read_json
+from tpc_cma_mm.apis.fingerprint import checkpoint_id, config_digest, digest
+from tpc_cma_mm.apis.outputs import json_bytes, read_json
 from .benchmarks import extra_set_files
 
 __all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'job_key',

@@ -5,9 +5,9 @@ import os.path as osp
 
 import pytest
 
-from tpc_cma_mm.apis.report import aggregate, r_squared, reductions, zero_shot_change
-from tpc_cma_mm.apis.report_text import POOLS
-from tpc_cma_mm.apis.verdicts import claim_verdicts, compare_verdicts, verdict_table
+from tpc_cma_lab.report import aggregate, r_squared, reductions, zero_shot_change
+from tpc_cma_lab.report_text import POOLS
+from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts, verdict_table
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FULL = osp.join(REPO, 'docs', 'results', 'results.json')
