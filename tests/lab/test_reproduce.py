@@ -129,6 +129,7 @@ def _reproduce_run(work, *extra, returncode=0):
     return done
 
 
+@pytest.mark.slow  # tools/reproduce.py as 3 processes, one with 2 workers
 def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     """--jobs 2 runs, then two runs dropped from the cache are redone in one process;
     then the work dir refuses another config, and a corrupt cache is named."""

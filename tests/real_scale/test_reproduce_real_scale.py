@@ -27,6 +27,8 @@ from tpc_cma_mm.datasets import load_vocabulary
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from tpc_cma_mm.registry import MODELS
 
+pytestmark = pytest.mark.slow  # the reproduction end to end on fabricated real-scale data
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DECODER = osp.join(REPO, 'configs/captioning/caption-decoder_w512-l6_1xb256-10k_coco-text-only.py')
 SETTINGS = dict(pretrain_iters=None, finetune_iters=1, seeds=[0], alphas=[0.5], const_alphas=[],

@@ -10,11 +10,14 @@ in theory (the key bias of attention) into full-size steps.
 import importlib.util
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from tpc_cma_mm.utils import safe_torch_load
+
+pytestmark = pytest.mark.slow  # 2 processes through tools/dist_train.sh
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

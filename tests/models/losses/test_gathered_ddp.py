@@ -1,12 +1,15 @@
 """2 gloo ranks x batch B give the loss and gradients of 1 process x batch 2B."""
 import os
 
+import pytest
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from gloo import run_gloo
 from tiny import tiny_model_cfg
 from tpc_cma_mm.registry import MODELS
+
+pytestmark = pytest.mark.slow  # 2 gloo processes
 
 BATCH = 4
 
