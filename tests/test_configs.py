@@ -58,8 +58,8 @@ def test_mixed_tower_config_takes_a_training_step(path):
 
 # Top-level keys mmengine's Runner reads. Any other top-level variable would be a
 # decoy: it is substituted into the dicts at parse time, so overriding it with
-# --cfg-options changes nothing (docs/pitfalls.md, 11). Pipelines are the
-# mmpretrain convention for the lists the data loaders share.
+# --cfg-options changes nothing (docs/pitfalls.md, "Config variables are substituted").
+# Pipelines are the mmpretrain convention for the lists the data loaders share.
 RUNNER_KEYS = {
     'model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
     'test_evaluator', 'train_cfg', 'val_cfg', 'test_cfg', 'optim_wrapper',

@@ -51,7 +51,8 @@ def main(argv=None):
     set_dataloader_options(cfg, pin_memory=False if args.no_pin_memory else None,
                            persistent_workers=False if args.no_persistent_workers else None)
     setup_cpu_distributed(cfg, args.launcher)
-    with safe_loading():  # the checkpoint is read weights-only (docs/pitfalls.md, 1)
+    # The checkpoint is read weights-only (docs/pitfalls.md, "Weights-only torch.load").
+    with safe_loading():
         runner = build_runner(cfg)
         metrics = runner.test()
     if args.out and runner.rank == 0:

@@ -68,7 +68,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     setup_cpu_distributed(cfg, args.launcher)
-    with safe_loading():  # load_from / resume: weights-only (docs/pitfalls.md, 1)
+    # load_from / resume: weights-only (docs/pitfalls.md, "Weights-only torch.load").
+    with safe_loading():
         build_runner(cfg).train()
 
 

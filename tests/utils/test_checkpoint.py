@@ -114,7 +114,8 @@ def test_every_load_path_refuses_code(name, evil, tmp_path, loaders_intact):
 @pytest.mark.parametrize('name', list(LOAD_PATHS) + ['tools/analysis/gap_report.py'])
 def test_every_load_path_refuses_while_the_env_override_is_set(name, real_ckpt, tmp_path,
                                                                 monkeypatch, loaders_intact):
-    """A clean file too: the variable never half-works (docs/reliability.md, section 1)."""
+    """A clean file too: the variable never half-works
+    (docs/reliability.md, "Checkpoints never run code")."""
     monkeypatch.setenv(ENV, '1')
     with pytest.raises(Exception) as info:
         if name in TOOLS:

@@ -13,7 +13,7 @@ checked). Images go through the model's own data preprocessor (mean / std,
 channel order), exactly as in training and evaluation; files are read with
 mmcv (BGR, as mmpretrain's ``LoadImageFromFile``), resized on the shorter side
 and centre-cropped to the model's image size (CLIP's test transform).
-mmpretrain's own ``get_model`` builds in its scope (docs/pitfalls.md, 12):
+mmpretrain's own ``get_model`` builds in its scope (docs/pitfalls.md, "mmpretrain's get_model"):
 ``mmpretrain.get_model(cfg)`` works once ``cfg.model.type`` is
 ``'tpc_cma_mm.DualEncoder'``.
 """

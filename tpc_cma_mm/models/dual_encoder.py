@@ -248,7 +248,7 @@ class DualEncoder(BaseModel):
         text_all = gather_with_grad(embeds['text_embeds'])
         scale = self.logit_scale_value()
         contrastive = self.contrastive_loss(img_all, text_all, scale)
-        # Keys without "loss" are logged, not summed (docs/pitfalls.md, 6).
+        # Keys without "loss" are logged, not summed (docs/pitfalls.md, "Log keys containing loss").
         out = dict(logit_scale=scale.detach())
         if self.cma_loss is None:
             out['loss_contrastive'] = contrastive
@@ -263,7 +263,8 @@ class DualEncoder(BaseModel):
                  else (None, None))
         w_con, w_cma = loss_weights(self.combine, self.alpha, *norms)
         out['loss_contrastive'] = w_con * contrastive
-        # A weight of 0 still keeps the CMA term in the graph (docs/pitfalls.md, 8).
+        # A weight of 0 still keeps the CMA term in the graph
+        # (docs/pitfalls.md, "A loss term skipped").
         out['loss_cma'] = w_cma * cma_raw
         if measured is not None:
             # Zero-valued; its gradient is the optional PCGrad correction.

@@ -10,7 +10,7 @@
   dir (:mod:`.resume`).
 
 Every load path and the test that shows it is weights-only:
-docs/reliability.md, section 1.
+docs/reliability.md, "Checkpoints never run code".
 """
 from .download import cached_download, url_cache_path
 from .resume import find_resumable_checkpoint, is_complete_checkpoint
