@@ -2,10 +2,9 @@
 import copy
 import os.path as osp
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -15,8 +14,7 @@ from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
 from tpc_cma_mm.apis.embed import embed_split
 from .variants import HELD_OUT_SHAPES
 
-__all__ = ['train_run', 'embed_with_attributes', 'prompt_prototypes',
-           'score_model', 'ATTRIBUTE_PROMPTS']
+__all__ = ['train_run', 'embed_with_attributes', 'score_model', 'ATTRIBUTE_PROMPTS']
 
 ATTRIBUTES = ('shape', 'colour', 'size', 'position')
 # Zero-shot prompts of each attribute task, in the captions' own phrasing.
@@ -61,16 +59,6 @@ def embed_with_attributes(model, dataloader_cfg: dict) -> dict:
                 labels=torch.tensor([SHAPES.index(s) for s in attrs['shape']]))
 
 
-@torch.no_grad()
-def prompt_prototypes(model, classnames: Sequence[str], templates: Sequence[str]):
-    """Mean normalised prompt embedding per class, renormalised (as the model's zero-shot)."""
-    protos = []
-    for name in classnames:
-        tokens = model.tokenizer([t.format(name) for t in templates])
-        protos.append(F.normalize(F.normalize(model.encode_text(tokens), dim=-1).mean(0), dim=-1))
-    return torch.stack(protos)
-
-
 def score_model(model, cfg: Config, posthoc=None) -> Dict[str, float]:
     """Gap keys and tasks (embedding_suite) plus the expressiveness side on the test split:
     probes per attribute (fitted on the val split), attribute zero-shot, and shape zero-shot
@@ -99,7 +87,7 @@ def score_model(model, cfg: Config, posthoc=None) -> Dict[str, float]:
     metrics['probe/mean'] = sum(probes.values()) / len(probes)
     for attr, (names, templates) in ATTRIBUTE_PROMPTS.items():
         labels = torch.tensor([names.index(v) for v in test['attrs'][attr]])
-        protos = text_side(prompt_prototypes(model, names, templates))
+        protos = text_side(model.prompt_prototypes(names, templates))
         metrics[f'attr_zero_shot/{attr}'] = zero_shot_accuracy(test_img, protos, labels,
                                                                (1, ))['top1']
     held_out = torch.tensor([s in HELD_OUT_SHAPES for s in test['attrs']['shape']])
