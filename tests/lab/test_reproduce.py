@@ -213,6 +213,7 @@ def test_fingerprints_follow_config_content_not_file_name(tmp_path):
         .startswith('checkpoint ')
 
 
+@pytest.mark.slow  # writes the whole report, figures included, three times
 def test_report_refuses_to_replace_other_content(tmp_path):
     results = _synthetic_results()
     report.write_report(results, dict(seeds=[0, 1]), str(tmp_path), 'cmd')

@@ -100,6 +100,7 @@ def _tiny(cfg: Config, pretrain: bool) -> Config:
     return cfg
 
 
+@pytest.mark.slow  # trains every kind of study job
 def test_study_runs_every_kind_of_job_and_resumes(tmp_path):
     init_default_scope('tpc_cma_mm')
     pre = _tiny(Config.fromfile(PRETRAIN), pretrain=True)
@@ -190,6 +191,7 @@ def _files(root):
             if p.is_file() and p.parts[len(root.parts)] != 'captioning'}
 
 
+@pytest.mark.slow  # a study with every kind of job, captioned
 def test_captions_are_added_to_recorded_entries_without_training(tmp_path):
     spec = dict(loss='const', alpha=0.5, iters=4, seed=0, shapes=SEEN_SHAPES)
     jobs = [('pretrain', None, dict(name='p', iters=4, seed=0)), ('finetune', 'p', spec),

@@ -75,6 +75,7 @@ def _cells(report: str, task: str, subset: str = 'every run') -> list:
     return [c.strip() for c in lines[4].strip('|').split('|')]
 
 
+@pytest.mark.slow  # bootstrap intervals and every figure of the pool report
 def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_path):
     results = _pool_results()
     with pytest.raises(KeyError, match='only_with_task'):
@@ -103,6 +104,7 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
         write_pool_report(results, str(tmp_path), 'cmd')
 
 
+@pytest.mark.slow  # the pool study through its tool, captioned
 def test_cli_captioning_protocol_and_pool_report(tmp_path):
     tool = load_tool('tools/experiments.py')
     configs = ['--pretrain-config', 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py',

@@ -31,6 +31,7 @@ train_dataloader = dict(batch_size=16)
     return str(clip), str(decoder)
 
 
+@pytest.mark.slow  # trains a caption decoder and scores twice (end to end)
 def test_eval_caption_end_to_end(tmp_path):
     clip_cfg, decoder_cfg = write_configs(tmp_path)
     torch.manual_seed(0)
@@ -76,6 +77,7 @@ def test_eval_caption_refuses_an_unconverted_checkpoint(tmp_path):
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow  # trains a caption decoder 4 times
 def test_embedding_cache_is_keyed_by_model_and_data(tmp_path):
     """Another config (here: another test split) with the same --out used to reuse
     the old embeddings; the cache now follows the weights and both data sets."""
