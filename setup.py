@@ -30,7 +30,9 @@ setup(
     version='0.1.0',
     description='Controllable modality-gap closing for CLIP-style models '
     '(TPC-CMA) as an OpenMMLab / mmpretrain plugin',
-    packages=find_packages(include=['tpc_cma_mm', 'tpc_cma_mm.*']),
+    # The library, and the lab that reproduces the paper and runs the studies on it.
+    packages=find_packages(include=['tpc_cma_mm', 'tpc_cma_mm.*', 'tpc_cma_lab',
+                                    'tpc_cma_lab.*']),
     # Class names and prompt templates of the zero-shot benchmarks; .mim holds
     # (as links to the repo's folders) what `mim` and 'tpc_cma_mm::' configs look for.
     package_data={'tpc_cma_mm.datasets': ['zero_shot_data/*.json'],

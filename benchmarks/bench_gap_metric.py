@@ -17,8 +17,8 @@ floor runs before and after them and the faster of the two is the reference.
 Peak memory is the largest rise of the resident set (sampled every 2 ms)
 above its level when the step starts, so the inputs are not counted.
 
-A loaded machine distorts the ratios (docs/pitfalls.md, 13): the script prints
-``os.getloadavg()`` and the machine's float64 rate for the floor's own product
+A loaded machine distorts the ratios (docs/pitfalls.md, "Timing on a 2-core machine"): the
+script prints ``os.getloadavg()`` and the machine's float64 rate for the floor's own product
 measured in short bursts (``X.T @ X`` of 16,384 rows, best of 5), and withholds
 the ratios when the machine was loaded (``--report-anyway`` prints them,
 flagged): when the floor ran far below that rate (load that came and went), or

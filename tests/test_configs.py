@@ -63,8 +63,8 @@ def test_mixed_tower_config_takes_a_training_step(path):
 
 # Top-level keys mmengine's Runner reads. Any other top-level variable would be a
 # decoy: it is substituted into the dicts at parse time, so overriding it with
-# --cfg-options changes nothing (docs/pitfalls.md, 11). Pipelines are the
-# mmpretrain convention for the lists the data loaders share.
+# --cfg-options changes nothing (docs/pitfalls.md, "Config variables are substituted").
+# Pipelines are the mmpretrain convention for the lists the data loaders share.
 RUNNER_KEYS = {
     'model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
     'test_evaluator', 'train_cfg', 'val_cfg', 'test_cfg', 'optim_wrapper',
@@ -77,7 +77,7 @@ PIPELINES = {'pipeline', 'train_pipeline', 'test_pipeline'}
 @pytest.mark.parametrize('path', LEAF_CONFIGS, ids=lambda p: osp.relpath(p, REPO))
 def test_leaf_config_has_no_decoy_variables(path):
     cfg = Config.fromfile(path)
-    # reproduce: read by tools/reproduce.py (tpc_cma_mm/apis/reproduce/benchmarks.py);
+    # reproduce: read by tools/reproduce.py (tpc_cma_lab/reproduce/benchmarks.py);
     # read_base: the import every new-style config starts with (configs/new_style/).
     decoys = set(cfg.keys()) - RUNNER_KEYS - PIPELINES - {'zero_shot', 'reproduce', 'read_base'}
     assert not decoys, f'{osp.relpath(path, REPO)}: top-level variables {sorted(decoys)}'

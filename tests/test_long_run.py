@@ -7,6 +7,8 @@ import torch
 from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.utils import safe_torch_load
 
+pytestmark = pytest.mark.slow  # 200 training iterations
+
 ITERS, ALPHA_TARGET = 200, 0.5
 
 

@@ -1,6 +1,6 @@
 """Run the study of docs/method.md ("Experiments"): ``python tools/experiments.py GROUP ...``.
 
-Each group (tpc_cma_mm.apis.study.EXPERIMENTS) trains and scores its runs one
+Each group (tpc_cma_lab.study.EXPERIMENTS) trains and scores its runs one
 after another, recording each in ``--results`` as it finishes; a rerun skips
 what is recorded. ``--caption`` captions every job of the run as well (the
 reproduction's protocol; recorded entries get their captions without retraining);
@@ -14,8 +14,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from tpc_cma_lab.study import EXPERIMENTS, Study, write_pool_report, write_study_report
 from tpc_cma_mm.apis.outputs import read_json
-from tpc_cma_mm.apis.study import EXPERIMENTS, Study, write_pool_report, write_study_report
 
 
 def parse_args(argv=None):
@@ -26,7 +26,7 @@ def parse_args(argv=None):
                         help='a TPC-CMA config; every fine-tuning variant derives from it')
     parser.add_argument('--resnet-config', help='a config whose model has the ResNet tower')
     parser.add_argument('--work-dir', default='work_dirs/study')
-    parser.add_argument('--results', default='docs/experiments/study.json')
+    parser.add_argument('--results', default='results/experiments/study.json')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--report', help='write study.md and the plots of --results here')
     parser.add_argument('--pool-report', help='write pool.md (R² per task and gap key) here')

@@ -19,7 +19,7 @@ import sys
 from mmengine.config import DictAction
 
 from tpc_cma_mm.apis import json_bytes, load_config, write_outputs
-from tpc_cma_mm.apis.gap_targets import table_markdown, target_table
+from tpc_cma_lab.gap_targets import table_markdown, target_table
 
 
 def _pair(text: str, kind):

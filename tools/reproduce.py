@@ -7,7 +7,7 @@ evaluator, and writes a report (markdown table, JSON, plots). With
 real scale from converted CLIP weights and COCO (README, "Real-scale runs").
 Finished runs and evaluations are cached in the work dir, keyed by the
 settings and both configs' content, so an interrupted reproduction resumes
-where it stopped. The logic is ``tpc_cma_mm.apis.reproduce``.
+where it stopped. The logic is ``tpc_cma_lab.reproduce``.
 """
 import argparse
 import os
@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from tpc_cma_mm.apis.reproduce import MODES, TINY_METHOD, TINY_PRETRAIN, reproduce
+from tpc_cma_lab.reproduce import MODES, TINY_METHOD, TINY_PRETRAIN, reproduce
 
 
 def parse_args(argv=None):

@@ -79,7 +79,7 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     # A full disk, an --out of other content or a symbolic link: one line, not a traceback.
     with errors_as_one_line(cfg.work_dir):
-        with safe_loading():  # the checkpoint is read weights-only (docs/pitfalls.md, 1)
+        with safe_loading():  # the checkpoint is read weights-only (docs/pitfalls.md, "Weights-only torch.load")
             runner = build_runner(cfg)
             metrics = runner.test()
         if args.out and runner.rank == 0:

@@ -76,8 +76,9 @@ def main(argv=None):
     from tpc_cma_mm.apis.runner import build_runner, errors_as_one_line, setup_cpu_distributed
     from tpc_cma_mm.utils import safe_loading
     setup_cpu_distributed(cfg, args.launcher)
-    # A full disk or a work dir another training holds: one line, not a traceback.
-    with errors_as_one_line(cfg.work_dir), safe_loading():  # weights-only loads
+    # A full disk or a work dir another training holds: one line, not a traceback;
+    # load_from / resume: weights-only (docs/pitfalls.md, "Weights-only torch.load").
+    with errors_as_one_line(cfg.work_dir), safe_loading():
         build_runner(cfg).train()
 
 

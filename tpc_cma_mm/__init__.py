@@ -5,7 +5,7 @@ the package to mmengine's table of config packages (so that a config can say
 ``_base_ = ['tpc_cma_mm::tpc_cma/<name>.py']`` once the plugin is imported), and
 changes nothing else: mmengine's checkpoint loaders stay as they are outside
 :func:`tpc_cma_mm.utils.safe_loading`, which this plugin's tools, APIs and
-checkpoint hook open around their loads (docs/reliability.md, section 1).
+checkpoint hook open around their loads (docs/reliability.md, "Checkpoints never run code").
 """
 import warnings
 

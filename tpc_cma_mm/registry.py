@@ -6,7 +6,7 @@ a config can name this plugin's modules and every mmpretrain / mmengine module
 ``locations`` lets the Runner import the plugin lazily from the scope alone.
 """
 # A child registry only searches its parent's *registered* modules, and
-# mmpretrain registers them on import of its sub-packages (docs/pitfalls.md, 5).
+# mmpretrain registers them on import of its sub-packages (docs/pitfalls.md, "Registry scope").
 import mmpretrain.datasets  # noqa: F401
 import mmpretrain.engine  # noqa: F401
 import mmpretrain.evaluation  # noqa: F401

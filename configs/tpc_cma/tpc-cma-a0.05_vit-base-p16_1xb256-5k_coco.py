@@ -36,7 +36,7 @@ test_evaluator = val_evaluator
 # tools/reproduce.py --config configs/cma_clip_b16.py --no-pretrain scores, besides the sets
 # above, COCO single-label joint clustering (k-means over ~10^4 points, too slow to validate
 # during training) and captions with the B/16-scale decoder, retrained per checkpoint
-# (tpc_cma_mm/apis/reproduce/benchmarks.py; paths relative to the working directory).
+# (tpc_cma_lab/reproduce/benchmarks.py; paths relative to the working directory).
 reproduce = dict(
     extra_set_files=['configs/_base_/datasets/coco_single-label.py'],
     decoder_config='configs/captioning/caption-decoder_w512-l6_1xb256-10k_coco-text-only.py')

@@ -141,7 +141,7 @@ def test_mmpretrain_get_model_with_the_scoped_type(tmp_path):
     from mmengine.config import Config
     model, config, ckpt = tiny_files(tmp_path)
     cfg = Config.fromfile(config)
-    cfg.model.type = 'tpc_cma_mm.DualEncoder'  # docs/pitfalls.md, 12
+    cfg.model.type = 'tpc_cma_mm.DualEncoder'  # docs/pitfalls.md, "mmpretrain's get_model"
     built = mmpretrain.get_model(cfg)
     built.load_state_dict(model.state_dict())
     built.eval()

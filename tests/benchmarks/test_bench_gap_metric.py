@@ -1,5 +1,5 @@
 """benchmarks/bench_gap_metric.py at a small size: its float64 check holds and it
-withholds the time ratios on a loaded machine (docs/pitfalls.md, 13)."""
+withholds the time ratios on a loaded machine (docs/pitfalls.md, "Timing on a 2-core machine")."""
 import os
 import re
 import sys

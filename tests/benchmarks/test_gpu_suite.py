@@ -31,7 +31,7 @@ def test_without_cuda_the_suite_stops_with_a_message_naming_the_fix(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing ran
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # every benchmark as a process
 def test_smoke_runs_every_piece_and_prints_one_table(tmp_path):
     result = _run('--smoke', results_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -122,7 +122,7 @@ def test_fewer_samples_than_clusters():
 
 
 def test_bytes_flipped_mid_scan_load_as_a_wrong_image(tmp_path):
-    """The documented limit (docs/reliability.md, section 3): JPEG has no checksum, so damage
+    """The documented limit (docs/reliability.md, "Bad input"): JPEG has no checksum, so damage
     inside the entropy-coded scan that keeps the file's structure decodes to a wrong image
     with only a libjpeg warning on stderr; neither decoder raises."""
     data = bytearray(_jpeg(tmp_path / 'good.jpg'))

@@ -60,6 +60,7 @@ def _worker(rank, local_loss, combine, out_dir):
     torch.save(dict(stats=stats, weights=weights), os.path.join(out_dir, f'rank{rank}.pt'))
 
 
+@pytest.mark.slow  # 2 gloo processes
 @pytest.mark.parametrize('local_loss,combine', [(False, 'convex'), (True, 'convex'),
                                                 (False, 'grad_share')])
 def test_mmddp_train_step_reports_the_one_process_probe(tmp_path, local_loss, combine):

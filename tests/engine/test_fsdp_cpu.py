@@ -58,6 +58,7 @@ def _final_state(work_dir, iters=ITERS):
     return safe_torch_load(osp.join(work_dir, f'iter_{iters}.pth'))['state_dict']
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_fsdp_on_two_gloo_processes_trains_like_ddp_and_one_process(tmp_path, monkeypatch):
     monkeypatch.setenv('PYTHONPATH', os.pathsep.join(  # float64_model, in the workers too
         [osp.dirname(osp.dirname(osp.abspath(__file__))), os.environ.get('PYTHONPATH', '')]))
@@ -131,6 +132,7 @@ optim_wrapper = dict(type='DeepSpeedOptimWrapper', optimizer=%s)
 ''' % (BATCH // 2, SGD)
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_deepspeed_zero2_on_two_gloo_processes_trains_like_one_process(tmp_path):
     # The 'deepspeed' extra (setup.py); not in the test stack: mmengine imports
     # deepspeed eagerly once installed, which slows every import (docs/scaling.md).

@@ -42,6 +42,7 @@ def _worker(rank, img, text, labels, out_dir):
     (out_dir / f'rank{rank}.json').write_text(json.dumps(scores))
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_two_gloo_processes_equal_one(pairs, tmp_path):
     img, text, labels = (t[:NUM] for t in pairs)
     # float64 embeddings: the gap metric then multiplies in float64, so a split

@@ -68,6 +68,7 @@ def _two_rank_worker(rank, img, text, out_dir):
     (out_dir / f'rank{rank}.json').write_text(json.dumps(metric.evaluate(len(img))))
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_two_gloo_ranks_of_float32_embeddings_agree_with_float64_to_1e6(pairs, tmp_path):
     # float32 products: the chunks of two ranks round differently from one
     # process's, by less than the 1e-6 target; every key, the new ones too.

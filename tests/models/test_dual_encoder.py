@@ -69,6 +69,20 @@ def test_zero_shot_prototypes_follow_the_weights():
     assert not torch.allclose(model.class_prototypes(), proto)
 
 
+def test_prompt_prototypes_of_any_classes_and_templates():
+    """What the study's attribute zero-shot uses: other names and templates than the
+    model's zero_shot, bit-equal to the cached class prototypes on the model's own."""
+    classes, templates = ['circle', 'square', 'star'], ['a {}', 'a photo of a {}']
+    model = MODELS.build(tiny_model_cfg(zero_shot=dict(classnames=classes, templates=templates)))
+    model.eval()
+    assert torch.equal(model.prompt_prototypes(classes, templates), model.class_prototypes())
+    protos = model.prompt_prototypes(['red', 'blue'], ['a {} shape'])
+    # Independent: one template, so each prototype is its one prompt's embedding.
+    expected = F.normalize(model.encode_text(model.tokenizer(['a red shape', 'a blue shape'])),
+                           dim=-1)
+    torch.testing.assert_close(protos, expected)
+
+
 def test_resnet_image_tower_trains():
     torch.manual_seed(0)
     model = MODELS.build(tiny_model_cfg(

@@ -131,6 +131,7 @@ def _worker(rank, out_dir):
                os.path.join(out_dir, f'rank{rank}.pt'))
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_ddp_probe_equals_one_process(tmp_path):
     """Probe numbers and (PCGrad-corrected) DDP gradients equal one process x 2B."""
     run_gloo(_worker, str(tmp_path))

@@ -37,7 +37,8 @@ def reference():
 
 
 def test_known_openai_ids(tokenizer):
-    # Ids published with OpenAI's CLIP for this prompt (docs/pitfalls.md, 4).
+    # Ids published with OpenAI's CLIP for this prompt
+    # (docs/pitfalls.md, "mmpretrain's CLIP is inference-only").
     tokens = tokenizer('a photo of a cat')
     assert tokens.shape == (1, 77)
     assert tokens[0, :7].tolist() == [49406, 320, 1125, 539, 320, 2368, 49407]

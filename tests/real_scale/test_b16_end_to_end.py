@@ -13,6 +13,8 @@ from real_scale.independent import embed_dataset, numpy_zero_shot
 from tiny_runner import read_scalars, run_tiny
 from tpc_cma_mm.datasets import load_vocabulary
 
+pytestmark = pytest.mark.slow  # the real B/16 model end to end
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 

@@ -5,6 +5,7 @@ import pytest
 from mmpretrain.datasets import CIFAR10
 
 from real_scale.fabricate import write_cifar10, write_coco, write_image_folder, write_karpathy
+from tool_runner import run_tool
 from tpc_cma_mm.apis.check_data import check_data
 
 SMALL = {'coco/karpathy_train_images': 3, 'coco/karpathy_val_images': 2,
@@ -51,11 +52,6 @@ def test_missing_corrupt_and_miscounted_data_are_reported(data_root):
 
 
 def test_the_tool_prints_problems_and_exits_1(tmp_path):
-    import subprocess
-    import sys
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run([sys.executable, os.path.join(repo, 'tools', 'check_data.py'),
-                           str(tmp_path), '--only', 'cifar10'],
-                          capture_output=True, text=True, timeout=600)
+    done = run_tool('tools/check_data.py', tmp_path, '--only', 'cifar10')
     assert done.returncode == 1, done.stderr
     assert '== cifar10: PROBLEMS' in done.stdout and 'cifar-10-python.tar.gz' in done.stdout

@@ -19,13 +19,15 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from real_scale.fabricate import write_cifar10, write_coco, write_karpathy
 from real_scale.independent import embed_dataset
+from tpc_cma_lab.reproduce import reproduce
+from tpc_cma_lab.reproduce.variants import C3_NOISE_STD
+from tpc_cma_lab.verdicts import C3_PREFIX
 from tpc_cma_mm.apis import init_model
-from tpc_cma_mm.apis.reproduce import reproduce
-from tpc_cma_mm.apis.reproduce.variants import C3_NOISE_STD
-from tpc_cma_mm.apis.verdicts import C3_PREFIX
 from tpc_cma_mm.datasets import load_vocabulary
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from tpc_cma_mm.registry import MODELS
+
+pytestmark = pytest.mark.slow  # the reproduction end to end on fabricated real-scale data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DECODER = osp.join(REPO, 'configs/captioning/caption-decoder_w512-l6_1xb256-10k_coco-text-only.py')

@@ -1,8 +1,5 @@
 """tools/convert_clip_weights.py end to end: files in, checkpoint out, errors."""
-import importlib.util
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,11 +9,11 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 import tpc_cma_mm  # noqa: F401
+from tool_runner import load_tool, run_tool
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils.checkpoint import safe_torch_load
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'convert_clip_weights.py')
+TOOL = 'tools/convert_clip_weights.py'
 # 1-layer OpenAI-format CLIP: 64-d image tower (1 head), 32-d text tower, 16 positions.
 SOURCE = dict(embed_dim=16, image_resolution=32, vision_layers=1, vision_width=64,
               vision_patch_size=16, context_length=16, vocab_size=49408,
@@ -31,13 +28,6 @@ MODEL = dict(
     projection=dict(type='CLIPProjection', in_channels=64, out_channels=16),
     text_backbone=dict(type='TextTransformer', width=32, layers=1, heads=2),
     proj_dim=16, context_length=16)
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('convert_clip_weights', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -67,8 +57,7 @@ def test_cli_converts_checks_and_mmengine_loads(source, tmp_path):
     model_src, src = source
     dst = str(tmp_path / 'out' / 'converted.pth')
     cfg = write_config(tmp_path, MODEL)
-    result = subprocess.run([sys.executable, TOOL, src, dst, '--config', cfg],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = run_tool(TOOL, src, dst, '--config', cfg)
     assert result.returncode == 0, result.stderr
     assert 'all keys match' in result.stdout
     ckpt = safe_torch_load(dst)
@@ -89,7 +78,7 @@ def test_open_clip_training_checkpoint(source, tmp_path):
     src, dst = str(tmp_path / 'epoch_3.pt'), str(tmp_path / 'converted.pth')
     state = {f'module.{k}': v for k, v in model_src.state_dict().items()}
     torch.save(dict(epoch=3, name='run', state_dict=state), src)
-    assert _tool().main([src, dst, '--format', 'open_clip']) == 0
+    assert load_tool(TOOL).main([src, dst, '--format', 'open_clip']) == 0
     ckpt = safe_torch_load(dst)
     assert ckpt['meta']['source_format'] == 'open_clip'
     assert 'visual.patch_embed.projection.weight' in ckpt['state_dict']
@@ -97,7 +86,7 @@ def test_open_clip_training_checkpoint(source, tmp_path):
 
 @pytest.mark.filterwarnings('ignore::FutureWarning')  # torch.jit.script
 def test_bad_inputs_give_clear_errors(tmp_path, capsys):
-    tool, dst = _tool(), str(tmp_path / 'never.pth')
+    tool, dst = load_tool(TOOL), str(tmp_path / 'never.pth')
     assert tool.main([str(tmp_path / 'nope.pt'), dst]) == 2
     assert 'does not exist' in capsys.readouterr().err
 
@@ -123,7 +112,7 @@ def test_bad_inputs_give_clear_errors(tmp_path, capsys):
 def test_config_mismatch_reported(source, tmp_path, capsys):
     _, src = source
     wrong = dict(MODEL, proj_dim=8, projection=dict(MODEL['projection'], out_channels=8))
-    rc = _tool().main([src, str(tmp_path / 'c.pth'), '--config',
+    rc = load_tool(TOOL).main([src, str(tmp_path / 'c.pth'), '--config',
                        write_config(tmp_path, wrong)])
     out = capsys.readouterr().out
     assert rc == 1 and 'FAILED' in out

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -35,6 +36,7 @@ def _wait_for(child, marker, timeout=900):
         time.sleep(0.2)
 
 
+@pytest.mark.slow  # kills a tools/train.py process, resumes it, and a reference run
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     cfg = tiny_runner_cfg('unused', max_iters=MAX_ITERS, interval=INTERVAL, val=True)
     cfg['custom_hooks'].append(dict(type='StallAfterIterHook'))

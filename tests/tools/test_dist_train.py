@@ -12,12 +12,15 @@ import importlib.util
 import os
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from float64_model import FLOAT64_CONFIG
 from tpc_cma_mm.utils import safe_torch_load
+
+pytestmark = pytest.mark.slow  # 2 processes through tools/dist_train.sh
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -1,13 +1,11 @@
 """tools/eval_caption.py (over tpc_cma_mm.apis.caption_scores) on a tiny random CLIP and decoder."""
-import importlib.util
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tool_runner import load_tool, run_tool
 
 from tpc_cma_mm.apis import cache_embeddings, caption_scores, embed_split
 from tpc_cma_mm.registry import MODELS
@@ -33,17 +31,17 @@ train_dataloader = dict(batch_size=16)
     return str(clip), str(decoder)
 
 
+@pytest.mark.slow  # trains a caption decoder and scores twice (end to end)
 def test_eval_caption_end_to_end(tmp_path):
     clip_cfg, decoder_cfg = write_configs(tmp_path)
     torch.manual_seed(0)
     ckpt = tmp_path / 'clip.pth'
     torch.save(dict(state_dict=MODELS.build(tiny_model_cfg()).state_dict()), ckpt)
     out = tmp_path / 'out'
-    result = subprocess.run(
-        [sys.executable, 'tools/eval_caption.py', clip_cfg, str(ckpt), '--out', str(out),
-         '--decoder-config', decoder_cfg, '--decoder-iters', '6', '--num-train', '40',
-         '--num-test', '8', '--no-meteor'],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+    args = ['tools/eval_caption.py', clip_cfg, ckpt, '--out', out, '--decoder-config',
+            decoder_cfg, '--decoder-iters', '6', '--num-train', '40', '--num-test', '8',
+            '--no-meteor']
+    result = run_tool(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((out / 'caption_scores.json').read_text())
     for modality in ('image', 'text'):
@@ -60,18 +58,10 @@ def test_eval_caption_end_to_end(tmp_path):
     assert osp.isfile(scores['cache_file'])
     # A second run into the same folder writes other captions' bytes: refused.
     (out / 'captions.json').write_text('{"mine": 1}')
-    again = subprocess.run(result.args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    again = run_tool(*args)
     assert again.returncode != 0 and 'Traceback' not in again.stderr
     assert 'Nothing was written' in again.stderr and '--overwrite' in again.stderr
     assert (out / 'captions.json').read_text() == '{"mine": 1}'
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'eval_caption', osp.join(REPO, 'tools', 'eval_caption.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_eval_caption_refuses_an_unconverted_checkpoint(tmp_path):
@@ -83,8 +73,9 @@ def test_eval_caption_refuses_an_unconverted_checkpoint(tmp_path):
     torch.save(foreign, tmp_path / 'openai_layout.pth')
     # One line naming the keys and the fix (was: a CheckpointMismatchError traceback).
     with pytest.raises(SystemExit, match='(?s)^error: .*visual.layers.*convert_clip_weights'):
-        _load_tool().main([clip_cfg, str(tmp_path / 'openai_layout.pth'), '--out',
-                           str(tmp_path / 'out'), '--decoder-config', decoder_cfg])
+        load_tool('tools/eval_caption.py').main([
+            clip_cfg, str(tmp_path / 'openai_layout.pth'), '--out', str(tmp_path / 'out'),
+            '--decoder-config', decoder_cfg])
     assert not (tmp_path / 'out').exists()
 
 
@@ -98,12 +89,13 @@ def test_existing_outputs_are_refused_before_the_cache_and_decoder_are_written(t
     out.mkdir()
     (out / 'captions.json').write_text('{"mine": 1}')
     with pytest.raises(SystemExit, match='captions.json.*Nothing was written.*--overwrite'):
-        _load_tool().main([clip_cfg, str(ckpt), '--out', str(out), '--decoder-config',
-                           decoder_cfg, '--decoder-iters', '2', '--num-train', '16',
-                           '--num-test', '8', '--no-meteor'])
+        load_tool('tools/eval_caption.py').main([
+            clip_cfg, str(ckpt), '--out', str(out), '--decoder-config', decoder_cfg,
+            '--decoder-iters', '2', '--num-train', '16', '--num-test', '8', '--no-meteor'])
     assert [p.name for p in out.iterdir()] == ['captions.json']
 
 
+@pytest.mark.slow  # trains a caption decoder 4 times
 def test_embedding_cache_is_keyed_by_model_and_data(tmp_path):
     """Another config (here: another test split) with the same --out used to reuse
     the old embeddings; the cache now follows the weights and both data sets."""

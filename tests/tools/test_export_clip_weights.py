@@ -1,8 +1,5 @@
 """tools/export_clip_weights.py then tools/convert_clip_weights.py: the weights come back."""
 import errno
-import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,16 +8,10 @@ from clip_small import small_cfg
 import tpc_cma_mm.models.hf_clip as hf_clip
 from tiny import tiny_model_cfg
 from tpc_cma_mm.models.export import export_model
+from tool_runner import run_tool as tool
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
 from tpc_cma_mm.utils.atomic_io import DiskFullError, OutputExistsError
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def tool(*args):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
 
 
 def test_export_hf_then_convert_back_gives_the_same_weights(tmp_path):

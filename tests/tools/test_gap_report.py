@@ -83,6 +83,7 @@ def test_gap_report_writes_json_and_plots(tmp_path):
             assert image.size[0] > 100 and image.size[1] > 100
 
 
+@pytest.mark.slow  # the gap report with its figures, twice
 def test_gap_report_refuses_to_overwrite_other_content(tmp_path):
     """--out used to replace a user's files without a word."""
     config, checkpoint, _, _ = _write_config_and_checkpoint(tmp_path)

@@ -1,15 +1,16 @@
-"""tools/train.py then tools/test.py on a tiny config, as a user runs them."""
+"""tools/train.py then tools/test.py on a tiny config, as a user runs them (in this
+process through their ``main(argv)``; the launcher scripts as real shell commands)."""
 import json
 import os
 import os.path as osp
 import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tool_runner import run_tool as run_tool_result
 from tpc_cma_mm.utils.checkpoint import safe_torch_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -46,8 +47,7 @@ randomness = dict(seed=0, deterministic=True)
 
 
 def run_tool(*args):
-    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
-                            text=True, timeout=900)
+    result = run_tool_result(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -71,8 +71,7 @@ def test_train_then_test(tmp_path):
 
 def test_test_tool_names_missing_checkpoint(tmp_path):
     config = write_tiny_config(tmp_path / 'tiny.py')
-    result = subprocess.run([sys.executable, 'tools/test.py', config, str(tmp_path / 'nope.pth')],
-                            cwd=REPO, capture_output=True, text=True, timeout=900)
+    result = run_tool_result('tools/test.py', config, tmp_path / 'nope.pth')
     assert result.returncode != 0 and 'nope.pth' in result.stderr and 'not found' in result.stderr
 
 
@@ -176,10 +175,9 @@ def test_tensorboard_events_hold_curriculum_and_gap_scalars_and_test_options(tmp
     # test.py: --amp sets the loop's autocast; --out refuses to overwrite other metrics.
     ckpt, out = str(work_dir / 'iter_4.pth'), tmp_path / 'metrics.json'
     out.write_text('{"mine": 1}\n')
-    result = subprocess.run([sys.executable, 'tools/test.py', config, ckpt, '--amp',
-                             '--work-dir', str(tmp_path / 'eval'), '--out', str(out),
-                             '--out-item', 'metrics'],
-                            cwd=REPO, capture_output=True, text=True, timeout=900)
+    result = run_tool_result('tools/test.py', config, ckpt, '--amp',
+                             '--work-dir', tmp_path / 'eval', '--out', out,
+                             '--out-item', 'metrics')
     assert result.returncode != 0 and '--overwrite' in result.stderr
     assert json.loads(out.read_text()) == {'mine': 1}
     run_tool('tools/test.py', config, ckpt, '--amp', '--work-dir', str(tmp_path / 'eval'),

@@ -2,8 +2,6 @@
 import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,21 +9,19 @@ from mmengine.runner import load_checkpoint
 
 from tiny import tiny_model_cfg
 from tiny_runner import run_tiny, tiny_runner_cfg, write_config
+from tool_runner import run_tool
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import (CheckpointReadError, UnsafeCheckpointError,
                               find_resumable_checkpoint, safe_loading, safe_torch_load)
 from tpc_cma_mm.utils.checkpoint import SAFE_GLOBAL_NAMES
 from tpc_cma_mm.utils.checkpoint.weights_only import _SAFE_GLOBALS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
 
-def _tool(script, *args, env=None):
+def _tool(script, *args):
     """Run a tool as a user does; its failure message becomes the raised error."""
-    result = subprocess.run([sys.executable, osp.join(REPO, script), *args], cwd=REPO,
-                            capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, OMP_NUM_THREADS='1', **(env or {})))
+    result = run_tool(script, *args)
     if result.returncode == 0:
         raise AssertionError(f'{script} loaded the checkpoint: {result.stdout[-2000:]}')
     raise RuntimeError(result.stderr[-3000:] + result.stdout[-1000:])
@@ -86,7 +82,7 @@ LOAD_PATHS = {
     'EmbeddingCaptions cache file': _embedding_cache,
     'models.hf_clip.load_hf_folder (pytorch_model.bin)': _hf_folder,
 }
-# The tools, run as subprocesses: script, arguments.
+# The tools, run as from the command line: script, arguments.
 TOOLS = {
     'tools/train.py --resume PATH': lambda p, t: ('tools/train.py', _config(t), '--resume', p),
     'tools/test.py': lambda p, t: ('tools/test.py', _config(t), p, '--work-dir', str(t / 'w')),
@@ -118,11 +114,12 @@ def test_every_load_path_refuses_code(name, evil, tmp_path, loaders_intact):
 @pytest.mark.parametrize('name', list(LOAD_PATHS) + ['tools/analysis/gap_report.py'])
 def test_every_load_path_refuses_while_the_env_override_is_set(name, real_ckpt, tmp_path,
                                                                 monkeypatch, loaders_intact):
-    """A clean file too: the variable never half-works (docs/reliability.md, section 1)."""
+    """A clean file too: the variable never half-works
+    (docs/reliability.md, "Checkpoints never run code")."""
     monkeypatch.setenv(ENV, '1')
     with pytest.raises(Exception) as info:
         if name in TOOLS:
-            _tool(*TOOLS[name](real_ckpt, tmp_path), env={ENV: '1'})
+            _tool(*TOOLS[name](real_ckpt, tmp_path))
         else:
             LOAD_PATHS[name](real_ckpt, tmp_path)
     assert f'{ENV} is set' in str(info.value) and 'Refused' in str(info.value)

@@ -1,17 +1,17 @@
-"""The package API under the tools: load a model, embed a split, caption, report, reproduce.
+"""What a user of the plugin calls: load a model, embed a split, caption, report, convert.
 
 ``init_model`` (checked, weights-only loading), ``embed_split`` (the one
 embedding loop), ``caption_scores`` (the captioning protocol), ``gap_report``,
-``reproduce`` (``tpc_cma_mm.apis.reproduce``), ``write_report``,
 ``DualEncoderInferencer`` (embed images and texts, zero-shot with given class
 names), ``build_runner`` (what tools/train.py and tools/test.py run),
 ``convert_clip_checkpoint`` (other projects' CLIP weights in) and
 ``check_data``, ``schedule_curves`` (lr and curriculum alpha without
 training), ``model_complexity`` (FLOPs of both towers), ``browse_dataset`` (a sheet of
-the data as the model gets it); every writer refuses an existing output of other content unless
-``overwrite``.
+the data as the model gets it); every writer refuses an existing output of other
+content unless ``overwrite``. Importing it loads no plotting backend (the figures are
+drawn in ``tpc_cma_mm.apis.figures``, imported when a report draws) and no experiment
+code (the paper's reproduction and the studies are the ``tpc_cma_lab`` package).
 """
-from . import reproduce, study
 from .browse import browse_dataset
 from .captioning import (DECODER_CONFIG, cache_embeddings, caption_scores, decode_and_score,
                          limit_dataset)
@@ -25,14 +25,13 @@ from .inference import DualEncoderInferencer
 from .model import init_model, load_config, load_weights
 from .outputs import OutputExistsError, json_bytes, npz_bytes, read_json, write_outputs
 from .runner import build_runner
-from .report import aggregate, r_squared, reductions, write_report
 from .schedule import rescale_schedule
 from .schedule_curves import schedule_curves
 
-__all__ = ['aggregate', 'browse_dataset', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
-           'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score', 'DECODER_CONFIG', 'digest',
-           'DualEncoderInferencer', 'embed_split', 'gap_report', 'init_model', 'json_bytes',
-           'limit_dataset', 'load_config', 'load_weights', 'model_complexity', 'npz_bytes',
-           'OutputExistsError', 'r_squared', 'read_json', 'reductions', 'reproduce',
-           'rescale_schedule', 'schedule_curves', 'state_dict_digest', 'study',
-           'write_gap_report', 'write_outputs', 'write_report']
+__all__ = ['browse_dataset', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
+           'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score',
+           'DECODER_CONFIG', 'digest', 'DualEncoderInferencer', 'embed_split', 'gap_report',
+           'init_model', 'json_bytes', 'limit_dataset', 'load_config', 'load_weights',
+           'model_complexity', 'npz_bytes', 'OutputExistsError', 'read_json',
+           'rescale_schedule', 'schedule_curves', 'state_dict_digest', 'write_gap_report',
+           'write_outputs']

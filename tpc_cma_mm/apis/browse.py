@@ -12,7 +12,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from tpc_cma_mm.registry import DATASETS
-from .figures.browse import item_sheet
 
 __all__ = ['browse_dataset']
 
@@ -40,4 +39,5 @@ def browse_dataset(cfg: Config, split: str = 'train', num: int = 12) -> bytes:
         name = '' if label is None else (
             classes[int(label[0])] if classes else str(int(label[0])))
         titles.append(f'{index}{" [" + name + "]" if name else ""}: {sample.get("text", "")}')
+    from .figures.browse import item_sheet  # matplotlib only when drawing
     return item_sheet(images, titles, f'{split}: {len(dataset)} items, the first {len(images)}')

@@ -18,7 +18,6 @@ from typing import Dict, Sequence, Tuple
 
 from tpc_cma_mm.evaluation.functional import build_posthoc, embedding_suite, gap_reduction
 from .embed import embed_split
-from .figures.gap import decomposition_figure, projection_figure
 from .outputs import json_bytes, write_outputs
 from .projector import projector_files
 
@@ -52,6 +51,8 @@ def gap_report(model, dataloader, shift_lambda: float = 0.5,
         variants=variants,
         gap_reduction_pct={name: gap_reduction(_gaps(variants['original']), _gaps(metrics))
                            for name, metrics in variants.items() if name != 'original'})
+    # Imported here: matplotlib loads when a report draws, not with tpc_cma_mm.apis.
+    from .figures.gap import decomposition_figure, projection_figure
     figures = {
         'gap_decomposition.png': decomposition_figure(variants),
         'projection.png': projection_figure(

@@ -12,7 +12,7 @@ A checkpoint is untrusted: it is read weights-only
 the model (:func:`~tpc_cma_mm.utils.check_state_dict`, the check train/test
 run on ``load_from``) before anything is copied, so an unconverted OpenAI
 checkpoint is refused with the keys that do not fit instead of leaving a
-tower random. Weights-only loading: docs/pitfalls.md, 1.
+tower random. Weights-only loading: docs/pitfalls.md, "Weights-only torch.load".
 """
 import os.path as osp
 from typing import Optional, Sequence, Union

@@ -56,7 +56,8 @@ def load_run_config(config: str, work_dir: Optional[str] = None, launcher: str =
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Start gloo ourselves where mmengine would insist on CUDA (docs/pitfalls.md, 2)."""
+    """Start gloo ourselves where mmengine would insist on CUDA
+    (docs/pitfalls.md, "CPU distributed runs")."""
     if launcher == 'none' or torch.cuda.is_available():
         return
     if not torch.distributed.is_initialized():
@@ -90,7 +91,7 @@ def add_tensorboard(cfg: Config) -> None:
     import importlib.util
     if importlib.util.find_spec('tensorboard') is None:
         raise ImportError("--tensorboard needs TensorBoard: pip install -e '.[tb]' "
-                          '(docs/pitfalls.md, 14).')
+                          '(docs/pitfalls.md, "TensorBoard is not among the pins").')
     visualizer = cfg.get('visualizer') or dict(type='UniversalVisualizer')
     backends = list(visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
     if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):

@@ -10,56 +10,24 @@ activation differs (QuickGELU for OpenAI's weights and open_clip's
 ``*-quickgelu`` models, ``nn.GELU`` for open_clip's others), which the weights
 do not reveal: pick the config to match (``configs/_base_/models/``).
 """
-import re
 from typing import Dict, List, Tuple
 
 import torch
 
 from tpc_cma_mm.utils.state_dict_check import diff_state_dict
+from .hf_clip import hf_to_openai
+from .weight_layouts import (BLOCK_PARAMS, BLOCK_RENAMES, FORMATS, KNOWN_OTHERS, NON_WEIGHTS,
+                             TEXT_BLOCK, TEXT_KEYS, VISUAL_BLOCK, VISUAL_RENAMES,
+                             UnknownLayoutError)
 
 __all__ = [
     'FORMATS', 'UnknownLayoutError', 'check_conversion', 'convert_state_dict',
     'detect_format', 'openai_to_mmpretrain', 'unwrap_checkpoint'
 ]
 
-FORMATS = ('openai', 'open_clip', 'hf', 'mmpretrain')
-# Kept in OpenAI's JIT state dict or older open_clip checkpoints; not weights.
-NON_WEIGHTS = ('input_resolution', 'context_length', 'vocab_size')
-TEXT_KEYS = {'token_embedding.weight', 'positional_embedding', 'ln_final.weight',
-             'ln_final.bias', 'text_projection', 'logit_scale'}
-BLOCK_PARAMS = ('ln_1.weight', 'ln_1.bias', 'ln_2.weight', 'ln_2.bias',
-                'attn.in_proj_weight', 'attn.in_proj_bias', 'attn.out_proj.weight',
-                'attn.out_proj.bias', 'mlp.c_fc.weight', 'mlp.c_fc.bias',
-                'mlp.c_proj.weight', 'mlp.c_proj.bias')
-# OpenAI residual block -> mmpretrain TransformerEncoderLayer.
-BLOCK_RENAMES = (('ln_1.', 'ln1.'), ('ln_2.', 'ln2.'),
-                 ('attn.in_proj_weight', 'attn.qkv.weight'),
-                 ('attn.in_proj_bias', 'attn.qkv.bias'),
-                 ('attn.out_proj.', 'attn.proj.'), ('mlp.c_fc.', 'ffn.layers.0.0.'),
-                 ('mlp.c_proj.', 'ffn.layers.1.'))
-VISUAL_RENAMES = {'visual.conv1.weight': 'visual.patch_embed.projection.weight',
-                  'visual.class_embedding': 'visual.cls_token',
-                  'visual.positional_embedding': 'visual.pos_embed',
-                  'visual.ln_pre.weight': 'visual.pre_norm.weight',
-                  'visual.ln_pre.bias': 'visual.pre_norm.bias',
-                  'visual.ln_post.weight': 'visual.ln1.weight',
-                  'visual.ln_post.bias': 'visual.ln1.bias',
-                  'visual.proj': 'visual_proj.proj'}
-_VIS_BLOCK = re.compile(r'visual\.transformer\.resblocks\.(\d+)\.(.+)')
-_TEXT_BLOCK = re.compile(r'transformer\.resblocks\.\d+\.(.+)')
-# Key prefixes of layouts this converter does not handle, and what they are.
-_KNOWN_OTHERS = {'visual.layer1.': 'OpenAI ResNet CLIP (ModifiedResNet image tower)',
-                 'visual.attnpool.': 'OpenAI ResNet CLIP (ModifiedResNet image tower)',
-                 'visual.trunk.': 'open_clip with a timm image tower',
-                 'text.': 'open_clip CustomTextCLIP (HF or custom text tower)'}
-
-
-class UnknownLayoutError(ValueError):
-    """The state dict is in none of the layouts this converter reads."""
-
 
 def _layout_error(keys: List[str], what: str) -> UnknownLayoutError:
-    hints = sorted({v for k in keys for p, v in _KNOWN_OTHERS.items() if k.startswith(p)})
+    hints = sorted({v for k in keys for p, v in KNOWN_OTHERS.items() if k.startswith(p)})
     hint = f' It looks like: {"; ".join(hints)}, which is not supported.' if hints else ''
     return UnknownLayoutError(
         f'{what} ({len(keys)} keys), e.g. {keys[:6]}. Expected a ViT CLIP state '
@@ -115,7 +83,7 @@ def _rename(key: str) -> str:
         return VISUAL_RENAMES[key]
     if key in TEXT_KEYS:
         return key
-    match = _VIS_BLOCK.fullmatch(key)
+    match = VISUAL_BLOCK.fullmatch(key)
     if match and match.group(2) in BLOCK_PARAMS:
         rest = match.group(2)
         for old, new in BLOCK_RENAMES:
@@ -123,7 +91,7 @@ def _rename(key: str) -> str:
                 rest = new + rest[len(old):]
                 break
         return f'visual.layers.{match.group(1)}.{rest}'
-    match = _TEXT_BLOCK.fullmatch(key)
+    match = TEXT_BLOCK.fullmatch(key)
     if match and match.group(1) in BLOCK_PARAMS:
         return key
     return ''
@@ -165,7 +133,6 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor], fmt: str = 'auto'
     elif fmt in ('openai', 'open_clip'):
         out, dropped = openai_to_mmpretrain(state_dict)
     elif fmt == 'hf':
-        from .hf_clip import hf_to_openai
         out, dropped = openai_to_mmpretrain(hf_to_openai(state_dict))
     else:
         raise ValueError(f'Unknown format {fmt!r}; choose auto or one of {FORMATS}')

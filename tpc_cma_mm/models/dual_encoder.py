@@ -303,20 +303,27 @@ class DualEncoder(BaseModel):
         return super().train(mode)
 
     @torch.no_grad()
+    def prompt_prototypes(self, classnames: Sequence[str],
+                          templates: Sequence[str]) -> torch.Tensor:
+        """``(len(classnames), d)``: the mean of the normalised embeddings of each class's
+        prompts (every template filled with its name), renormalised. Not cached."""
+        device = self.text_projection.device
+        prototypes = []
+        for name in classnames:
+            tokens = self.tokenizer([t.format(name) for t in templates]).to(device)
+            prompt_embeds = F.normalize(self.encode_text(tokens), dim=-1)
+            prototypes.append(F.normalize(prompt_embeds.mean(0), dim=-1))
+        return torch.stack(prototypes)
+
+    @torch.no_grad()
     def class_prototypes(self) -> torch.Tensor:
-        """Mean of the normalised prompt embeddings of each class, renormalised.
+        """``prompt_prototypes`` of the ``zero_shot`` classes and templates.
 
         Cached until the weights may change (``train()`` or a state-dict load),
         so every evaluation sees the current text tower.
         """
         if self._prototypes is None:
-            classnames: Sequence[str] = self.zero_shot['classnames']
-            templates: Sequence[str] = self.zero_shot.get('templates', ['a photo of a {}.'])
-            device = self.text_projection.device
-            prototypes = []
-            for name in classnames:
-                tokens = self.tokenizer([t.format(name) for t in templates]).to(device)
-                prompt_embeds = F.normalize(self.encode_text(tokens), dim=-1)
-                prototypes.append(F.normalize(prompt_embeds.mean(0), dim=-1))
-            self._prototypes = torch.stack(prototypes)
+            self._prototypes = self.prompt_prototypes(
+                self.zero_shot['classnames'],
+                self.zero_shot.get('templates', ['a photo of a {}.']))
         return self._prototypes

@@ -1,7 +1,7 @@
 """Export a ``DualEncoder`` to the OpenAI CLIP / open_clip layout.
 
 The inverse of ``models/convert.py``: the image tower's mmpretrain names go
-back to OpenAI's (one renaming table, read from ``convert.py``), the text keys
+back to OpenAI's (one renaming table, read from ``weight_layouts.py``), the text keys
 are already OpenAI's. The result loads strictly into ``clip.model.CLIP`` and
 into ``open_clip.create_model(name, pretrained=None)`` of the same sizes.
 
@@ -17,8 +17,11 @@ from typing import Dict
 import torch
 from torch import nn
 
-from .convert import BLOCK_RENAMES, VISUAL_RENAMES, UnknownLayoutError
+from tpc_cma_mm.utils.atomic_io import atomic_folder, write_outputs
+from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
+from .hf_processor import save_hf_image_processor
 from .text_encoder import TextTransformer
+from .weight_layouts import BLOCK_RENAMES, VISUAL_RENAMES, UnknownLayoutError
 
 __all__ = ['EXPORT_FORMATS', 'check_open_clip_compatible', 'check_openai_compatible',
            'describe_towers', 'export_model', 'mmpretrain_to_openai']
@@ -161,7 +164,6 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     Both are written atomically; an existing ``out`` of other content (a non-empty
     folder) is refused unless ``overwrite``.
     """
-    from tpc_cma_mm.utils.atomic_io import atomic_folder, write_outputs
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f'Unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}.')
     towers = describe_towers(model)
@@ -169,8 +171,6 @@ def export_model(model: nn.Module, fmt: str, out: str, overwrite: bool = False) 
     info = dict(format=fmt, out=out, tensors=len(state), towers=towers,
                 logit_scale=float(state['logit_scale']))
     if fmt == 'hf':
-        from .hf_clip import hf_config, save_hf_folder, save_hf_tokenizer
-        from .hf_processor import save_hf_image_processor
         with atomic_folder(out, overwrite) as folder:
             save_hf_folder(state, hf_config(towers, info['logit_scale']), folder)
             save_hf_tokenizer(model.tokenizer, folder)

@@ -14,35 +14,14 @@ from typing import Dict, Tuple
 
 import torch
 
+from tpc_cma_mm.utils import safe_torch_load
+from .weight_layouts import (HF_BLOCK_RENAMES, HF_BUFFERS, HF_QKV, HF_TOP_KEYS, HF_TOWERS,
+                             UnknownLayoutError)
+
 __all__ = ['check_hf_config', 'hf_activations', 'hf_config', 'hf_to_openai', 'load_hf_folder',
            'openai_to_hf', 'save_hf_folder', 'save_hf_tokenizer']
 
-# OpenAI key -> HF key; ``.T`` marks the projections HF stores transposed.
-_TOP = {'token_embedding.weight': 'text_model.embeddings.token_embedding.weight',
-        'positional_embedding': 'text_model.embeddings.position_embedding.weight',
-        'ln_final.weight': 'text_model.final_layer_norm.weight',
-        'ln_final.bias': 'text_model.final_layer_norm.bias',
-        'text_projection': 'text_projection.weight.T',
-        'visual.class_embedding': 'vision_model.embeddings.class_embedding',
-        'visual.conv1.weight': 'vision_model.embeddings.patch_embedding.weight',
-        'visual.positional_embedding': 'vision_model.embeddings.position_embedding.weight',
-        'visual.ln_pre.weight': 'vision_model.pre_layrnorm.weight',
-        'visual.ln_pre.bias': 'vision_model.pre_layrnorm.bias',
-        'visual.ln_post.weight': 'vision_model.post_layernorm.weight',
-        'visual.ln_post.bias': 'vision_model.post_layernorm.bias',
-        'visual.proj': 'visual_projection.weight.T',
-        'logit_scale': 'logit_scale'}
-_TOWERS = (('visual.transformer.resblocks.', 'vision_model.encoder.layers.'),
-           ('transformer.resblocks.', 'text_model.encoder.layers.'))
-_BLOCK = {'ln_1': 'layer_norm1', 'ln_2': 'layer_norm2', 'mlp.c_fc': 'mlp.fc1',
-          'mlp.c_proj': 'mlp.fc2', 'attn.out_proj': 'self_attn.out_proj'}
-_QKV = ('q_proj', 'k_proj', 'v_proj')
-# HF buffers that are not weights (older transformers saved them).
-_HF_BUFFERS = re.compile(r'.*position_ids$')
-
-
 def _unknown(keys, layout):
-    from .convert import UnknownLayoutError
     return UnknownLayoutError(
         f'{len(keys)} keys have no place in the {layout} layout, e.g. {sorted(keys)[:6]}. '
         'Only ViT CLIP models (CLIPModel with CLIPVisionTransformer) are supported.')
@@ -52,20 +31,20 @@ def openai_to_hf(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]
     """OpenAI CLIP keys -> ``transformers`` ``CLIPModel`` keys."""
     out, unknown = {}, []
     for key, value in state_dict.items():
-        if key in _TOP:
-            new = _TOP[key]
+        if key in HF_TOP_KEYS:
+            new = HF_TOP_KEYS[key]
             if new.endswith('.T'):
                 new, value = new[:-2], value.t()
             out[new] = value.contiguous()
             continue
-        tower = next(((o, h) for o, h in _TOWERS if key.startswith(o)), None)
+        tower = next(((o, h) for o, h in HF_TOWERS if key.startswith(o)), None)
         index, _, rest = key[len(tower[0]):].partition('.') if tower else ('', '', '')
         module, _, param = rest.rpartition('.')
         if module == 'attn' and param in ('in_proj_weight', 'in_proj_bias'):
-            for name, part in zip(_QKV, value.chunk(3)):
+            for name, part in zip(HF_QKV, value.chunk(3)):
                 out[f'{tower[1]}{index}.self_attn.{name}.{param[8:]}'] = part.contiguous()
-        elif module in _BLOCK:
-            out[f'{tower[1]}{index}.{_BLOCK[module]}.{param}'] = value
+        elif module in HF_BLOCK_RENAMES:
+            out[f'{tower[1]}{index}.{HF_BLOCK_RENAMES[module]}.{param}'] = value
         else:
             unknown.append(key)
     if unknown:
@@ -75,20 +54,21 @@ def openai_to_hf(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]
 
 def hf_to_openai(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """``transformers`` ``CLIPModel`` keys -> OpenAI CLIP keys."""
-    top = {v[:-2] if v.endswith('.T') else v: (k, v.endswith('.T')) for k, v in _TOP.items()}
-    block = {v: k for k, v in _BLOCK.items()}
+    top = {v[:-2] if v.endswith('.T') else v: (k, v.endswith('.T'))
+           for k, v in HF_TOP_KEYS.items()}
+    block = {v: k for k, v in HF_BLOCK_RENAMES.items()}
     out, qkv, unknown = {}, {}, []
     for key, value in state_dict.items():
-        if _HF_BUFFERS.fullmatch(key):
+        if HF_BUFFERS.fullmatch(key):
             continue
         if key in top:
             new, transposed = top[key]
             out[new] = value.t().contiguous() if transposed else value
             continue
-        tower = next(((o, h) for o, h in _TOWERS if key.startswith(h)), None)
+        tower = next(((o, h) for o, h in HF_TOWERS if key.startswith(h)), None)
         index, _, rest = key[len(tower[1]):].partition('.') if tower else ('', '', '')
         module, _, param = rest.rpartition('.')
-        if module.startswith('self_attn.') and module[10:] in _QKV:
+        if module.startswith('self_attn.') and module[10:] in HF_QKV:
             qkv[(tower[0], index, param, module[10:])] = value
         elif module in block:
             out[f'{tower[0]}{index}.{block[module]}.{param}'] = value
@@ -96,7 +76,7 @@ def hf_to_openai(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]
             unknown.append(key)
     for (prefix, index, param, name) in list(qkv):
         if name == 'q_proj':
-            parts = [qkv.pop((prefix, index, param, n), None) for n in _QKV]
+            parts = [qkv.pop((prefix, index, param, n), None) for n in HF_QKV]
             if any(p is None for p in parts):
                 unknown.append(f'{prefix}{index}.attn (q/k/v incomplete)')
                 continue
@@ -216,7 +196,6 @@ def load_hf_folder(folder: str) -> Tuple[Dict[str, torch.Tensor], dict]:
     """The OpenAI-layout tensors and the ``config.json`` of a ``CLIPModel`` folder."""
     from safetensors.torch import load_file
 
-    from tpc_cma_mm.utils import safe_torch_load
     config_path = osp.join(folder, 'config.json')
     if not osp.isfile(config_path):
         raise FileNotFoundError(f'{folder!r} has no config.json: not a Hugging Face '

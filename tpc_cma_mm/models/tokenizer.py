@@ -4,7 +4,7 @@ mmpretrain's CLIP builds its tokenizer from the Hugging Face hub, which cannot
 be reached here. The BPE itself (merge list, byte map, merge loop) is the one
 ``clip-anytorch`` ships; its module is loaded from its file, without
 importing the ``clip`` package, which would import torchvision and its CUDA
-operators (docs/pitfalls.md, 4).
+operators (docs/pitfalls.md, "mmpretrain's CLIP is inference-only").
 
 Two measured choices:
 - clip-anytorch's BPE gives open_clip's ids on every string tested, including

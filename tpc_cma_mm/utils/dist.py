@@ -24,7 +24,7 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     The backward pass sums the incoming gradients over ranks, so a loss that
     every rank computes on the global batch, followed by DDP's gradient
     averaging, yields exactly the gradient of one process holding the whole
-    batch (docs/pitfalls.md, 3).
+    batch (docs/pitfalls.md, "Gathers with gradients").
     """
     if world_size() == 1:
         return tensor

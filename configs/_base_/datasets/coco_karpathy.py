@@ -4,7 +4,7 @@
 # Another data folder: --cfg-options train_dataloader.dataset.data_root=DIR
 #     val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR
 # (values are written into each dict: a top-level data_root would change nothing,
-# docs/pitfalls.md, 11).
+# docs/pitfalls.md, "Config variables are substituted").
 train_pipeline = [
     dict(type='SafeLoadImageFromFile'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.9, 1.0),

@@ -187,6 +187,7 @@ def _sharded_worker(rank, out_dir):
                f'{out_dir}/rank{rank}.pt')
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_a_nonfinite_gradient_on_one_rank_stops_every_rank(tmp_path):
     run_gloo(_sharded_worker, str(tmp_path))
     for rank in range(2):

@@ -121,6 +121,7 @@ def _cma_worker(rank, out_dir):
                os.path.join(out_dir, f'rank{rank}.pt'))
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     run_gloo(_cma_worker, str(tmp_path))
     x, y = _dist_inputs()

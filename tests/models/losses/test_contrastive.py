@@ -68,6 +68,7 @@ def _local_worker(rank, out_dir):
     torch.save(results, os.path.join(out_dir, f'rank{rank}.pt'))
 
 
+@pytest.mark.slow  # 2 gloo processes
 def test_local_loss_in_two_gloo_ranks_equals_global_and_open_clip(tmp_path):
     run_gloo(_local_worker, str(tmp_path))
     img, txt = _features()

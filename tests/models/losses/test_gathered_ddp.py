@@ -6,12 +6,15 @@ tolerance that still detects a wrong gradient (docs/reliability.md).
 """
 import os
 
+import pytest
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from gloo import run_gloo
 from tiny import tiny_model_cfg
 from tpc_cma_mm.registry import MODELS
+
+pytestmark = pytest.mark.slow  # 2 gloo processes
 
 BATCH = 4
 

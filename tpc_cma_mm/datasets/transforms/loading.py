@@ -29,7 +29,7 @@ class SafeLoadImageFromFile(LoadImageFromFile):
     warning that names it); ``CocoKarpathyCaptions`` loads val / test in test
     mode. Not detected: bytes changed inside a JPEG's scan that keep its
     structure decode to a wrong image with only a libjpeg warning on stderr
-    (JPEG has no checksum; docs/reliability.md, section 3).
+    (JPEG has no checksum; docs/reliability.md, "Bad input").
 
     Example config::
 

@@ -1,7 +1,7 @@
 """Corpus-level caption scores (BLEU, METEOR, ROUGE_L, CIDEr) on pycocoevalcap.
 
 mmpretrain's ``COCOCaption`` always runs SPICE, which downloads Stanford
-CoreNLP at first use and cannot run offline (docs/pitfalls.md, 10). This metric
+CoreNLP at first use and cannot run offline (docs/pitfalls.md, "Caption scoring"). This metric
 runs the other pycocoevalcap scorers on the gathered predictions of the whole
 split: CIDEr's document frequencies come from the whole corpus, so scores are
 never averaged over batches.

@@ -65,7 +65,7 @@ class CMALoss(nn.Module):
     ``forward`` returns a dict with ``cma`` (the weighted total) and the
     unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` as they enter the
     total (squared or not) for logging (no "loss" in their names, so mmengine
-    logs them without summing them, docs/pitfalls.md, 6).
+    logs them without summing them, docs/pitfalls.md, "Log keys containing loss").
 
     Args:
         w_cent (float): Weight of the centroid term.
@@ -95,7 +95,7 @@ class CMALoss(nn.Module):
             # The floor keeps the gradient finite where a term is exactly 0
             # (sqrt has an infinite slope there); below it the term is flat.
             terms = {k: v.clamp(min=_SQRT_FLOOR).sqrt() for k, v in terms.items()}
-        # Every term stays in the graph, also at weight 0 (docs/pitfalls.md, 8).
+        # Every term stays in the graph, also at weight 0 (docs/pitfalls.md, "A loss term skipped").
         total = sum(self.weights[k] * v for k, v in terms.items())
         out = {f'cma_{k}': v for k, v in terms.items()}
         out['cma'] = total

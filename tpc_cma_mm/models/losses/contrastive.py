@@ -23,7 +23,7 @@ class ContrastiveLoss(nn.Module):
     ``ClipLoss(local_loss=True, gather_with_grad=True)``. The loss value is
     then the rank's share (their mean over ranks is the global loss); the
     gradients after DDP's averaging equal the global loss's, because the
-    gather's backward sums every rank's contribution (docs/pitfalls.md, 3).
+    gather's backward sums every rank's contribution (docs/pitfalls.md, "Gathers with gradients").
     In one process both options are the same loss.
 
     Example config::

@@ -1,7 +1,7 @@
 """Per-loss gradients on a parameter subset, measured inside the training step.
 
 mmengine zeroes gradients before ``after_train_iter`` hooks run, and ``p.grad``
-only ever holds the *combined* gradient (docs/pitfalls.md, 7). So the model
+only ever holds the *combined* gradient (docs/pitfalls.md, "Gradients are zeroed"). So the model
 measures the gradient of each raw loss on a small shared parameter subset with
 ``torch.autograd.grad(..., retain_graph=True)`` while the graph is alive, in
 its ``loss`` forward. The forward is the one place every training path calls
@@ -45,7 +45,8 @@ class ProbeMeasurement:
         self.cos = self.dot / denom if denom > 0 else torch.zeros_like(self.dot)
 
     def log_vars(self) -> Dict[str, torch.Tensor]:
-        """Logged values of the loss dict (no "loss" in the names, docs/pitfalls.md, 6)."""
+        """Logged values of the loss dict (no "loss" in the names,
+        docs/pitfalls.md, "Log keys containing loss")."""
         return dict(probe_grad_con=self.norm_con.float(),
                     probe_grad_cma=self.norm_cma.float(),
                     probe_grad_cos=self.cos.float())

@@ -12,7 +12,7 @@
   plugin's checkpoints record and :func:`safe_torch_load` verifies (:mod:`.digest`).
 
 Every load path and the test that shows it is weights-only:
-docs/reliability.md, section 1.
+docs/reliability.md, "Checkpoints never run code".
 """
 from .digest import DIGEST_KEY, content_digest, verify_content_digest
 from .download import cached_download, url_cache_path

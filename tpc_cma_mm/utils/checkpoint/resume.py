@@ -1,7 +1,7 @@
 """Which checkpoint of a work dir to resume from: the newest *complete* one.
 
 A kill during a save can leave a truncated newest file, and mmengine writes
-``last_checkpoint`` non-atomically (docs/reliability.md, section 2).
+``last_checkpoint`` non-atomically (docs/reliability.md, "A kill never corrupts").
 """
 import os
 import os.path as osp

@@ -3,7 +3,7 @@
 Checkpoints are untrusted files: unpickling one fully runs any code it names.
 torch >= 2.6 loads weights-only by default, which refuses mmengine's
 ``HistoryBuffer`` and the numpy objects in a checkpoint's ``message_hub``
-(docs/pitfalls.md, 1). :func:`safe_torch_load` admits exactly what mmengine
+(docs/pitfalls.md, "Weights-only torch.load"). :func:`safe_torch_load` admits exactly what mmengine
 0.10.7 writes (measured on a tiny Runner; ``tests/utils/test_checkpoint.py``
 re-measures it), and only for the duration of its own load, and refuses
 everything else:

@@ -1,0 +1,105 @@
+"""The claim verdicts of the reproduction report, and the quick mode telling the full mode's story."""
+import copy
+import json
+import os.path as osp
+
+import pytest
+
+from tpc_cma_lab.report import aggregate, r_squared, reductions, zero_shot_change
+from tpc_cma_lab.report_text import POOLS
+from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts, verdict_table
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+FULL = osp.join(REPO, 'docs', 'results', 'results.json')
+QUICK = osp.join(REPO, 'docs', 'results', 'quick', 'results.json')
+
+
+def _summary(rows: dict) -> dict:
+    """variant -> (alpha_target, centroid, distribution, raw, zero-shot, ARI, CIDEr)."""
+    keys = ('gap/centroid', 'gap/distribution', 'gap/raw', 'zero_shot/top1',
+            'clustering/ari_class', 'caption_image/CIDEr')
+    return {name: dict(alpha_target=values[0],
+                       metrics={k: (v, 0.0) for k, v in zip(keys, values[1:])})
+            for name, values in rows.items()}
+
+
+ROWS = {'original': (0.0, 1.0, 0.6, 1.2, 80.0, 0.10, 1.0),
+        'posthoc mean-centering': (0.0, 0.1, 0.9, 1.1, 81.0, 0.20, 2.0),
+        'posthoc C3 centring + noise 0.1': (0.0, 0.1, 0.9, 1.1, 81.0, 0.20, 2.5),
+        'TPC-CMA alpha=0.05': (0.05, 0.9, 0.55, 1.1, 79.0, 0.12, 1.2),
+        'TPC-CMA alpha=0.5': (0.5, 0.4, 0.5, 0.9, 75.0, 0.30, 3.0),
+        'CMA const alpha=0.5': (0.5, 0.2, 0.45, 0.8, 70.0, 0.35, 2.8)}
+
+
+def _verdicts(rows=ROWS, r2=None):
+    summary = _summary(rows)
+    r2 = r2 or {'all runs': {'clustering/ari_class': dict(distribution=0.2, raw=0.5, mmd=0.7)}}
+    return claim_verdicts(summary, reductions(summary), zero_shot_change(summary), r2)
+
+
+def test_each_verdict_follows_its_criterion_from_the_numbers():
+    v = _verdicts()
+    assert v['gaps_fall']['holds'] is True
+    # Centroid reductions 10 % and 60 %: below half the paper's 66.6 %, above half its 82.3 %.
+    assert v['magnitude_0_05']['holds'] is False and v['magnitude_0_5']['holds'] is True
+    assert v['zero_shot_cost']['holds'] is True  # 80 -> 79: -1.25 % relative
+    assert v['ari_rises']['holds'] is True and v['cider_rises']['holds'] is True
+    assert v['posthoc_centroid_only']['holds'] is True  # centroid -90 %, distribution +50 %
+    assert v['tpc_against_const']['winner'] == 'CMA const alpha=0.5'  # 80 % vs 60 %
+    assert (v['r_squared']['holds'], v['r_squared']['winner']) == (False, 'mmd')
+    assert v['best_captioner']['winner'] == 'TPC-CMA alpha=0.5'
+    rows = dict(ROWS)
+    rows['TPC-CMA alpha=0.5'] = (0.5, 0.95, 0.5, 0.9, 75.0, 0.05, 0.5)  # the gap rises again
+    v = _verdicts(rows)
+    assert v['gaps_fall']['holds'] is False and v['ari_rises']['holds'] is False
+    assert v['best_captioner']['winner'] == 'posthoc C3 centring + noise 0.1'
+    table = '\n'.join(verdict_table(v))
+    assert table.count('\n| ') == len(v) + 1 and '**no**' in table
+
+
+def test_a_missing_run_is_not_judged():
+    rows = {k: v for k, v in ROWS.items() if k != 'TPC-CMA alpha=0.05'}
+    v = _verdicts(rows)
+    assert v['magnitude_0_05'] == dict(v['magnitude_0_05'], holds=None, winner=None,
+                                       ours='runs missing')
+    assert v['gaps_fall']['holds'] is None  # one TPC run: no order to judge
+
+
+def test_compare_names_every_disagreement_and_nothing_else():
+    full = _verdicts()
+    assert compare_verdicts(full, copy.deepcopy(full)) == []
+    quick = copy.deepcopy(full)
+    quick['ari_rises']['holds'] = False
+    quick['tpc_against_const']['winner'] = 'TPC-CMA alpha=0.5'
+    quick['magnitude_0_05'].update(holds=None)
+    found = compare_verdicts(quick, full)
+    assert [line.split(':')[0] for line in found] == ['ari_rises', 'magnitude_0_05',
+                                                      'tpc_against_const']
+    assert 'judged by one report only' in found[1]
+
+
+def _recomputed(path: str) -> dict:
+    report = json.load(open(path))
+    runs = report['runs']
+    summary = aggregate(runs)
+    verdicts = claim_verdicts(summary, reductions(summary), zero_shot_change(summary),
+                              {pool: r_squared(runs, pool) for pool in POOLS})
+    assert verdicts == report['verdicts'], f'{path} was written by other code'
+    return verdicts
+
+
+def test_the_quick_report_tells_the_full_reports_story():
+    """The committed reports of `tools/reproduce.py --quick` and of the full mode (3 seeds):
+    every verdict, recomputed from their runs, agrees (docs/results.md, "Quick mode")."""
+    assert compare_verdicts(_recomputed(QUICK), _recomputed(FULL)) == []
+
+
+def test_the_results_page_quotes_the_reports_unedited():
+    """docs/results.md carries the tools' own tables: the full report and the quick one's
+    verdicts, character for character (so the page cannot drift from the runs)."""
+    page = open(osp.join(REPO, 'docs', 'results.md')).read()
+    full = open(osp.join(osp.dirname(FULL), 'results.md')).read()
+    assert full.strip() in page
+    quick = open(osp.join(osp.dirname(QUICK), 'results.md')).read()
+    quick_verdicts = quick[quick.index('**Verdict per claim**'):].strip()
+    assert quick_verdicts in page

@@ -1,0 +1,81 @@
+"""What the reproduction's cached runs depend on, and the refusal to mix other ones in.
+
+A work dir caches checkpoints, embeddings and ``results.json``; all of them
+depend on the protocol: the iteration and captioning settings *and* the
+content of both configs (or the original checkpoint's bytes with
+``--no-pretrain``). ``protocol.json`` in the work dir records it; a run with
+another protocol is refused before anything is reused.
+"""
+import json
+import os.path as osp
+from typing import Dict, Optional
+
+from mmengine.config import Config
+
+from tpc_cma_mm.utils.atomic_io import atomic_write
+from tpc_cma_mm.apis.fingerprint import checkpoint_id, config_digest, digest
+from tpc_cma_mm.apis.outputs import json_bytes, read_json
+from .benchmarks import extra_set_files
+
+__all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'job_key',
+           'load_results', 'protocol', 'save_results']
+
+# The settings one run's numbers depend on; a cached run is reused only if they match.
+PROTOCOL_KEYS = ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
+                 'caption_test', 'config', 'original')
+
+
+def fingerprints(config: Config, pretrain_config: Optional[Config],
+                 original_checkpoint: Optional[str]) -> dict:
+    """``config``: the method config's content digest (with its ``reproduce.extra_set_files``'
+    content); ``original``: the pretraining config's, or the original checkpoint's bytes with
+    ``--no-pretrain``."""
+    original = (f'config {config_digest(pretrain_config)}' if pretrain_config is not None
+                else f'checkpoint {checkpoint_id(original_checkpoint)}')
+    files = extra_set_files(config)
+    content = config_digest(config) if not files else digest(dict(
+        config=config_digest(config), extra_set_files={p: config_digest(Config.fromfile(p))
+                                                       for p in files}))
+    return dict(config=content, original=original)
+
+
+def protocol(settings: dict) -> dict:
+    return {key: settings.get(key) for key in PROTOCOL_KEYS}
+
+
+def job_key(name: str, seed: int) -> str:
+    return f'{name} | seed {seed}'
+
+
+def check_cache(results: dict, settings: dict, results_file: str) -> None:
+    """Refuse to mix cached runs made with other settings into this report."""
+    stale = sorted({json.dumps(e.get('protocol')) for e in results.values()
+                    if e.get('protocol') != protocol(settings)})
+    if stale:
+        raise ValueError(
+            f'{results_file} holds runs made with other settings ({", ".join(stale)}) than '
+            f'this one ({json.dumps(protocol(settings))}). Give another --work-dir, or '
+            'the same settings and configs to resume that reproduction.')
+
+
+def check_work_dir(work_dir: str, settings: dict) -> None:
+    """Record the protocol in ``work_dir/protocol.json``; refuse a work dir of another one."""
+    path = osp.join(work_dir, 'protocol.json')
+    if osp.isfile(path):
+        recorded = read_json(path, 'protocol record')
+        if recorded != protocol(settings):
+            raise ValueError(
+                f'{work_dir} caches a reproduction with another protocol ({recorded}) '
+                f'than this one ({protocol(settings)}): its checkpoints and embeddings '
+                'would give the old numbers. Give another --work-dir, or the same '
+                'settings and configs to resume it.')
+    else:
+        atomic_write(path, json_bytes(protocol(settings)))
+
+
+def load_results(results_file: str) -> Dict[str, dict]:
+    return read_json(results_file, 'results cache') if osp.isfile(results_file) else {}
+
+
+def save_results(results: dict, results_file: str) -> None:
+    atomic_write(results_file, json_bytes(results))

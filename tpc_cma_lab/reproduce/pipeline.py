@@ -1,0 +1,120 @@
+"""The reproduction end to end: pretrain (cached), run every job, write the report.
+
+::
+
+    from tpc_cma_lab.reproduce import MODES, reproduce
+    reproduce('configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py',
+              'work_dirs/reproduce_quick', dict(MODES['quick']), jobs=2,
+              pretrain_config='configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py')
+
+Before the runs, a few training steps of the method config are timed on this
+device and the fine-tuning budget's time is printed (:mod:`.step_time`); the
+report carries it. Finished jobs are recorded in ``WORK_DIR/results.json`` (written atomically)
+as they finish, so an interrupted reproduction resumes where it stopped; a
+work dir of another protocol is refused (:mod:`.cache`).
+"""
+import contextlib
+import multiprocessing
+import os
+import os.path as osp
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from tpc_cma_mm.apis.outputs import OutputExistsError, read_json
+from ..report import write_report
+from .cache import (check_cache, check_work_dir, fingerprints, job_key, load_results,
+                    save_results)
+from .jobs import run_job, train
+from .step_time import measured_step_time, training_estimate
+from .variants import variant_configs
+
+__all__ = ['reproduce']
+
+
+def _check_report_dir(out_dir: str, command: str, overwrite: bool) -> None:
+    """Refuse up front (not after hours of runs) to replace another command's report."""
+    path = osp.join(out_dir, 'results.json')
+    if osp.isfile(path) and not overwrite:
+        previous = read_json(path, 'report').get('command')
+        if previous != command:
+            raise OutputExistsError(
+                f'{out_dir} holds the report of another command ({previous!r}). Give another '
+                '--out, or --overwrite to replace it.')
+
+
+def _eta(start: float, done: int, total: int) -> str:
+    minutes = (time.time() - start) / 60
+    left = minutes / done * (total - done) if done else float('nan')
+    return f'elapsed {minutes:.1f} min, about {left:.1f} min to go'
+
+
+def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
+              pretrain_config: Optional[str] = None, out_dir: Optional[str] = None,
+              overwrite: bool = False, command: str = 'reproduce',
+              timing_steps: int = 3) -> dict:
+    """Run (or resume) the reproduction; returns the results of every run.
+
+    ``pretrain_config=None`` takes the config's ``load_from`` as the original model.
+    ``timing_steps`` training steps (the first a warm-up) are timed for the estimate.
+    """
+    out_dir = out_dir or osp.join(work_dir, 'report')
+    _check_report_dir(out_dir, command, overwrite)
+    base = Config.fromfile(config)
+    # Data sets and models are also built outside a Runner (cached runs).
+    init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
+    pretrain = Config.fromfile(pretrain_config) if pretrain_config else None
+    settings = dict(settings, **fingerprints(base, pretrain, None if pretrain else
+                                             base.load_from))
+    results_file = osp.join(work_dir, 'results.json')
+    results = load_results(results_file)
+    check_cache(results, settings, results_file)
+    os.makedirs(work_dir, exist_ok=True)
+    check_work_dir(work_dir, settings)
+    start = time.time()
+    variants = variant_configs(base, settings)
+    planned = [(name, seed) for name in variants for seed in settings['seeds']]
+    pending = [job for job in planned if job_key(*job) not in results]
+    trained = [job for job in planned if variants[job[0]][0] is not None]
+    # Timed before any long work; a step's time does not depend on the weights, so the
+    # not yet pretrained original is timed from its initialisation.
+    estimate = training_estimate(
+        measured_step_time(base, None if pretrain else base.load_from, work_dir,
+                           timing_steps), len(trained),
+        len([job for job in trained if job in pending]), settings['finetune_iters'])
+    print(f'[time] {estimate["text"]}', flush=True)
+    if pretrain is None:
+        original = base.load_from
+    else:
+        print(f'[pretrain] {pretrain_config}, {settings["pretrain_iters"]} iterations')
+        original = train(pretrain, osp.join(work_dir, 'pretrain'), None, 0,
+                         settings['pretrain_iters'])
+    print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
+          f'{len(pending)} to go, {jobs} at a time', flush=True)
+    parallel = jobs > 1 and len(pending) > 1
+    work = [dict(config=config, work_dir=work_dir, settings=settings, original=original,
+                 name=name, seed=seed, progress=not parallel) for name, seed in pending]
+    with contextlib.ExitStack() as stack:
+        if not parallel:
+            finished = map(run_job, work)
+        else:
+            # spawn, not fork: a forked child of a process that has run OpenMP can
+            # hang; the executor's workers are not daemons, so data loaders in
+            # them may start workers of their own.
+            pool = stack.enter_context(ProcessPoolExecutor(
+                min(jobs, len(pending)), mp_context=multiprocessing.get_context('spawn'),
+                initializer=torch.set_num_threads,
+                initargs=(max(1, (os.cpu_count() or 1) // jobs), )))
+            finished = (f.result() for f in as_completed([pool.submit(run_job, w) for w in work]))
+        for done, (key, entry) in enumerate(finished, start=1):
+            results[key] = entry
+            save_results(results, results_file)
+            print(f'[{len(planned) - len(pending) + done}/{len(planned)}] {key} done  '
+                  f'({_eta(start, done, len(pending))})', flush=True)
+    write_report(results, settings, out_dir, command, overwrite, estimate, work_dir)
+    print(f'Report written to {out_dir} in {(time.time() - start) / 60:.1f} min')
+    return results
