@@ -6,9 +6,9 @@ rather than silently ignored. Under ``combine='grad_share'``, whose cap is a
 constant, an ``alpha_target`` above it and a ``gamma`` / ``grad_aware`` that
 target mode does not use are logged warnings naming the fix (warnings, not
 refusals: the reproduction's alpha_target 1.0 runs on the shipped
-``grad_share`` configs, docs/results.md, are defined by that cap). A budget so short that rounding would skip a
-phase gets the phase one iteration, with a logged warning; one shorter than
-the number of phases is refused.
+``grad_share`` configs, docs/results.md, are defined by that cap). A budget
+so short that rounding would skip a phase gets the phase one iteration, with a
+logged warning; one shorter than the number of phases is refused.
 """
 import logging
 import math
