@@ -1,5 +1,6 @@
 """The curriculum's target mode against a simulated plant, its refusals, and exact resume."""
 import random
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -8,26 +9,32 @@ import torch
 from tiny import tiny_model_cfg
 from tiny_runner import StopAt, read_scalars, run_tiny, tiny_runner_cfg
 from tpc_cma_mm.engine.hooks import TPCCurriculumHook
+from tpc_cma_mm.models.objectives import AlignmentObjective
 from tpc_cma_mm.registry import MODELS
 from tpc_cma_mm.utils import safe_torch_load
 
 GAP0, RATE, RELAX = 1.0, 0.05, 0.01
 
 
-def _simulate(hook, iters=300, noise=0.05, loss_per_alpha=0.0, seed=0):
+def _simulate(hook, iters=300, noise=0.05, loss_per_alpha=0.0, seed=0, objective=None):
     """A known first-order plant: alignment pulls the gap down at RATE x alpha,
     the contrastive task pulls it back to GAP0 at RELAX, so alpha a holds the
     gap at RELAX / (RATE a + RELAX). The hook sees the squared gap with
-    Gaussian noise (a batch estimate) and an InfoNCE of 2 (1 + loss_per_alpha a),
-    chance 4."""
+    Gaussian noise (a batch estimate), an InfoNCE of 2 (1 + loss_per_alpha a),
+    chance 4, and equal probed gradient norms every step (the objective's cap,
+    by default none, applies)."""
     rng = random.Random(seed)
-    hook.objective = SimpleNamespace(alpha_cap=lambda *args: 1.0, probes_every_step=True)
+    hook.objective = objective or SimpleNamespace(
+        alpha_cap=lambda *args: 1.0, constant_alpha_cap=lambda gamma: None,
+        probes_every_step=True)
     gap = GAP0
     for it in range(iters):
         alpha = hook.step(it, iters)
         gap += -RATE * alpha * gap + RELAX * (GAP0 - gap)
         hook.observe(dict(contrastive_raw=2.0 * (1 + loss_per_alpha * alpha),
-                          contrastive_chance=4.0, gap_sq_centroid=gap**2 + rng.gauss(0, noise)), probed=False)
+                          contrastive_chance=4.0, gap_sq_centroid=gap**2 + rng.gauss(0, noise),
+                          probe_grad_con=1.0, probe_grad_cma=1.0, probe_grad_cos=0.0),
+                     probed=True)
         hook.state['iter'] = it + 1
     return gap, hook.controller.finish()
 
@@ -44,6 +51,53 @@ def test_controller_reaches_the_target_of_a_simulated_plant(reduction):
     steady = RELAX * reduction / ((1 - reduction) * RATE)
     assert hook.history[-1] == pytest.approx(steady, rel=0.25)
     assert hook.history[:30] == [0.0] * 30  # the anchor phase keeps alpha 0
+
+
+def test_a_target_needing_alpha_above_one_half_is_reached_under_grad_share():
+    # 80 % needs the plant's steady alpha 0.8, above grad_share's constant cap
+    # gamma / (1 + gamma) = 0.5, which used to bound the controller: alpha 0.5 holds
+    # the gap at 0.01 / 0.035 = 0.286, 71.4 %, outside the 5-point tolerance.
+    grad_share = AlignmentObjective(cma_loss=dict(type='CMALoss'), combine='grad_share')
+    assert grad_share.alpha_cap(1.0, 1.0, 1.0) == 0.5  # what alpha_target mode still caps at
+    hook = TPCCurriculumHook(target=dict(key='centroid', reduction=0.8))
+    gap, reached = _simulate(hook, objective=grad_share)
+    assert reached and 1 - gap == pytest.approx(0.8, abs=0.05)
+    assert hook.history[-1] == pytest.approx(RELAX * 0.8 / (0.2 * RATE), rel=0.25)
+    assert max(hook.history) > 0.6 and hook.controller.state['limit'] == 0
+    # its bound is target.alpha_max, a stated limit: 0.5 there is reported as that
+    capped = TPCCurriculumHook(target=dict(key='centroid', reduction=0.8, alpha_max=0.5))
+    gap, reached = _simulate(capped, objective=grad_share)
+    assert not reached and max(capped.history) == 0.5 and 1 - gap < 0.75
+    assert capped.controller.state['limit'] == 1  # alpha_max, not the cap
+
+
+def _warnings(monkeypatch, combine, **hook_kwargs):
+    from tpc_cma_mm.engine.hooks import curriculum_checks
+    logged = []
+    monkeypatch.setattr(curriculum_checks, 'print_log', lambda msg, **kw: logged.append(msg))
+    model = MODELS.build(tiny_model_cfg(cma_loss=dict(type='CMALoss'), combine=combine))
+    TPCCurriculumHook(**hook_kwargs).before_train(_runner(model, 100))
+    return logged
+
+
+@pytest.mark.parametrize('combine,kwargs,expected', [
+    ('grad_share', dict(alpha_target=0.8), 'raise gamma to at least alpha_target / '
+                                           r'\(1 - alpha_target\) = 4;'),
+    ('grad_share', dict(alpha_target=1.0), 'set grad_aware=False'),
+    ('grad_share', dict(alpha_target=0.5), None),  # at the cap: means what it says
+    ('grad_share', dict(alpha_target=0.8, gamma=4.0), None),
+    ('grad_share', dict(alpha_target=1.0, grad_aware=False), None),
+    ('convex', dict(alpha_target=1.0), None),  # a cap that follows the gradients
+    ('grad_share', dict(target=dict(reduction=0.5), gamma=1.0),
+     r"\{'gamma': 1.0\} change nothing in target mode"),
+    ('grad_share', dict(target=dict(reduction=0.5)), None),
+    ('convex', dict(target=dict(reduction=0.5), gamma=1.0), None)])
+def test_grad_share_constant_cap_is_never_silent(monkeypatch, combine, kwargs, expected):
+    logged = _warnings(monkeypatch, combine, **kwargs)
+    if expected is None:
+        assert logged == []
+    else:
+        assert len(logged) == 1 and re.search(expected, logged[0]), logged
 
 
 def test_absolute_target_value():

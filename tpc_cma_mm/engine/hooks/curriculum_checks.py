@@ -2,9 +2,13 @@
 
 Every refusal is a ``ValueError`` naming the hook's key, the rule and the fix:
 a knob that cannot change anything in the model's configuration is refused
-rather than silently ignored. A budget so short that rounding would skip a
-phase gets the phase one iteration, with a logged warning; one shorter than
-the number of phases is refused.
+rather than silently ignored. Under ``combine='grad_share'``, whose cap is a
+constant, an ``alpha_target`` above it and a ``gamma`` / ``grad_aware`` that
+target mode does not use are logged warnings naming the fix (warnings, not
+refusals: the reproduction's alpha_target 1.0 runs on the shipped
+``grad_share`` configs, docs/results.md, are defined by that cap). A budget
+so short that rounding would skip a phase gets the phase one iteration, with a
+logged warning; one shorter than the number of phases is refused.
 """
 import logging
 import math
@@ -40,12 +44,12 @@ def check_args(args: dict) -> None:
     _check(interval is None or isinstance(interval, int) and not isinstance(interval, bool)
            and interval >= 1, 'probe_interval', '(K) must be an integer >= 1', interval)
     gamma, momentum = args['gamma'], args['ema_momentum']
-    _check(isinstance(gamma, Real) and 0 < gamma < math.inf, 'gamma',
+    _check(gamma is None or isinstance(gamma, Real) and 0 < gamma < math.inf, 'gamma',
            'must be a positive number', gamma)
     _check(momentum is None or isinstance(momentum, Real) and 0 <= momentum < 1,
            'ema_momentum', 'must lie in [0, 1)', momentum)
-    _check(isinstance(args['grad_aware'], bool), 'grad_aware', 'must be a bool',
-           args['grad_aware'])
+    _check(args['grad_aware'] is None or isinstance(args['grad_aware'], bool), 'grad_aware',
+           'must be a bool', args['grad_aware'])
     rise = args['loss_rise']
     _check(rise is None or isinstance(rise, Real) and 0 < rise < 1, 'loss_rise',
            'must lie in (0, 1) (the fraction of the way from the anchor-phase InfoNCE to '
@@ -71,8 +75,36 @@ def check_run(hook, model, max_iters: int):
                   f'skipped); phase lengths set to {tuple(lengths)}.', logger='current',
                   level=logging.WARNING)
     if objective.probes_every_step:
-        for key, value in hook.explicit.items():
-            _check(value is None, key, "changes nothing with model.combine='grad_share' "
-                   '(it probes every step and its cap is the constant gamma / (1 + gamma)): '
-                   'remove it from the config', value)
+        for key in ('probe_interval', 'ema_momentum'):
+            _check(hook.explicit[key] is None, key, "changes nothing with model.combine="
+                   "'grad_share' (it probes every step and its cap is the constant "
+                   'gamma / (1 + gamma)): remove it from the config', hook.explicit[key])
+    constant_cap = objective.constant_alpha_cap(hook.gamma)
+    if constant_cap is not None:
+        _check_constant_cap(hook, constant_cap)
     return objective
+
+
+def _check_constant_cap(hook, cap: float) -> None:
+    """A cap that ignores the gradients (``'grad_share'``): in alpha_target mode
+    it must not silently lower alpha_target; target mode does not use it."""
+    if hook.controller is not None:
+        given = {k: hook.explicit[k] for k in ('gamma', 'grad_aware')
+                 if hook.explicit[k] is not None}
+        if given:
+            print_log(f'TPCCurriculumHook: {given} change nothing in target mode with '
+                      "model.combine='grad_share': its cap gamma / (1 + gamma) ignores the "
+                      "gradients, so the controller's bound is target.alpha_max (now "
+                      f'{hook.controller.alpha_max:g}) and loss_rise the stability check. '
+                      'Remove them; set target.alpha_max to bound alpha.',
+                      logger='current', level=logging.WARNING)
+    elif hook.grad_aware and hook.alpha_target > cap + 1e-12:
+        a = hook.alpha_target
+        fix = (f'raise gamma to at least alpha_target / (1 - alpha_target) = {a / (1 - a):.4g}'
+               if a < 1 else 'set grad_aware=False (no finite gamma allows alpha 1)')
+        print_log(f'TPCCurriculumHook: alpha_target={a:g} is above the cap gamma / (1 + gamma)'
+                  f" = {cap:.4g} that model.combine='grad_share' puts on alpha whatever the "
+                  f'gradients: alpha stops at {cap:.4g} once the ramp passes it, so '
+                  f'alpha_target only steepens the ramp. For alpha {a:g}, {fix}; or lower '
+                  f'alpha_target to {cap:.4g}; or ask for a gap (target=dict(...)).',
+                  logger='current', level=logging.WARNING)

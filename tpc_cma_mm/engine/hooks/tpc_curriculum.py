@@ -35,12 +35,18 @@ class TPCCurriculumHook(Hook):
       the ramp (cosine or linear) and stays there. The cap keeps the weighted
       CMA gradient within gamma times the weighted contrastive one (moving
       averages of the probe, every ``probe_interval`` iterations); with
-      ``combine='grad_share'`` it is the constant gamma / (1 + gamma).
+      ``combine='grad_share'`` it is the constant gamma / (1 + gamma), and an
+      ``alpha_target`` above it is warned about before the first iteration
+      (alpha stops at the cap: raise ``gamma`` or lower ``alpha_target``).
     * ``target=dict(key='centroid', reduction=0.5)`` (or ``value=`` an
       absolute gap; keys ``centroid``, ``distribution``, ``raw``): alpha is set
       in closed loop so that the running gap estimate follows a setpoint
       ramped from the anchor phase's measured gap to the target
-      (:class:`~tpc_cma_mm.engine.hooks.gap_control.GapController`). A target
+      (:class:`~tpc_cma_mm.engine.hooks.gap_control.GapController`). Its
+      bound is ``target.alpha_max``, the cap where it follows the gradients
+      (convex, additive) and ``loss_rise``; with ``'grad_share'`` the constant
+      cap does not apply (``gamma`` and ``grad_aware`` given there are warned
+      about: they change nothing). A target
       out of reach (alpha_max, the cap or ``loss_rise`` binding) is logged as a
       warning, ``train/target_limit`` names the limit every iteration, and the
       last iteration stores ``target_reached`` in the state and the log.
@@ -73,11 +79,11 @@ class TPCCurriculumHook(Hook):
         ramp (str): ``'cosine'`` or ``'linear'``.
         probe_interval (int, optional): K >= 1 between probes (default 10);
             refused with ``combine='grad_share'``, which probes every step.
-        gamma (float): Cap strength (> 0).
+        gamma (float, optional): Cap strength (> 0, default 1).
         ema_momentum (float, optional): Momentum of the probe averages in
             [0, 1) (default 0.9); refused with ``'grad_share'``, whose cap
             does not depend on them.
-        grad_aware (bool): Apply the cap.
+        grad_aware (bool, optional): Apply the cap (default True).
         loss_rise (float, optional): In (0, 1); back off (or hold) alpha while
             InfoNCE is this fraction of the way from its anchor level to chance.
         target (dict, optional): The gap to reach (``GapController``).
@@ -89,18 +95,20 @@ class TPCCurriculumHook(Hook):
     def __init__(self, alpha_target: Optional[float] = None,
                  phases: Sequence[float] = (0.1, 0.5, 0.4),
                  ramp: str = 'cosine', probe_interval: Optional[int] = None,
-                 gamma: float = 1.0, ema_momentum: Optional[float] = None,
-                 grad_aware: bool = True, loss_rise: Optional[float] = None,
+                 gamma: Optional[float] = None, ema_momentum: Optional[float] = None,
+                 grad_aware: Optional[bool] = None, loss_rise: Optional[float] = None,
                  target: Optional[dict] = None, probe_params=None, pcgrad=None):
         check_args(locals())
         self.alpha_target = 0.05 if alpha_target is None else float(alpha_target)
         self.phases = tuple(float(f) for f in phases)
         self.ramp = ramp
-        self.explicit = dict(probe_interval=probe_interval, ema_momentum=ema_momentum)
+        # Given in the config (not defaulted): checked against the model's combination.
+        self.explicit = dict(probe_interval=probe_interval, ema_momentum=ema_momentum,
+                             gamma=gamma, grad_aware=grad_aware)
         self.probe_interval = 10 if probe_interval is None else probe_interval
-        self.gamma = float(gamma)
+        self.gamma = 1.0 if gamma is None else float(gamma)
         self.ema_momentum = 0.9 if ema_momentum is None else float(ema_momentum)
-        self.grad_aware = grad_aware
+        self.grad_aware = True if grad_aware is None else grad_aware
         self.loss_rise = None if loss_rise is None else float(loss_rise)
         self.target_cfg = target
         self.objective = None  # the model's, set in before_train
@@ -161,6 +169,11 @@ class TPCCurriculumHook(Hook):
 
     def cap(self) -> float:
         if not self.grad_aware or self.state['probes'] == 0 or self.objective is None:
+            return 1.0
+        if self.controller is not None \
+                and self.objective.constant_alpha_cap(self.gamma) is not None:
+            # A cap that ignores the gradients (grad_share) is no stability limit for
+            # the controller: its bound is target.alpha_max, and loss_rise watches InfoNCE.
             return 1.0
         return self.objective.alpha_cap(self.state['grad_con'], self.state['grad_cma'],
                                         self.gamma)

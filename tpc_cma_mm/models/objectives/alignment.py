@@ -8,7 +8,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from tpc_cma_mm.registry import MODELS
-from .combination import alpha_cap, check_combine, loss_weights
+from .combination import alpha_cap, check_combine, constant_alpha_cap, loss_weights
 from .gap_estimate import batch_gap_squares
 from .grad_probe import GradProbe, select_params
 
@@ -43,6 +43,7 @@ class AlignmentObjective(nn.Module):
     The curriculum's interface (``TPCCurriculumHook``, which imports nothing
     of the model's packages) is :meth:`set_schedule` (alpha and whether to
     probe), :meth:`alpha_cap` (the gradient-aware cap of this combination),
+    :meth:`constant_alpha_cap` (the cap where it ignores the gradients),
     :attr:`probes_every_step`, and the step's outputs: ``probe_grad_*`` in
     probed steps, ``contrastive_raw``, ``contrastive_chance`` (ln of the
     global batch: InfoNCE at chance) and the unbiased squared gap estimates of
@@ -88,6 +89,11 @@ class AlignmentObjective(nn.Module):
         """The largest alpha whose weighted CMA gradient stays within gamma
         times the weighted contrastive one, for this combination."""
         return alpha_cap(self.combine, grad_con, grad_cma, gamma)
+
+    def constant_alpha_cap(self, gamma: float) -> Optional[float]:
+        """The cap where this combination makes it a constant (``'grad_share'``:
+        gamma / (1 + gamma)), ``None`` where it follows the gradients."""
+        return constant_alpha_cap(self.combine, gamma)
 
     def check_probe_params(self, model: nn.Module) -> None:
         """Probe names matching no trainable parameter of ``model`` raise here."""

@@ -13,7 +13,7 @@ Three readings of docs/spec.md's open choice (docs/method.md, "Loss"):
 """
 from typing import Optional, Tuple
 
-__all__ = ['COMBINE_MODES', 'alpha_cap', 'check_combine', 'loss_weights']
+__all__ = ['COMBINE_MODES', 'alpha_cap', 'check_combine', 'constant_alpha_cap', 'loss_weights']
 
 COMBINE_MODES = ('convex', 'additive', 'grad_share')
 
@@ -42,14 +42,21 @@ def loss_weights(combine: str, alpha: float, grad_con: Optional[float] = None,
     return 1.0 - alpha, (alpha * grad_con / grad_cma if grad_cma > 0 else 0.0)
 
 
-def alpha_cap(combine: str, grad_con: float, grad_cma: float, gamma: float) -> float:
-    """The largest alpha in [0, 1] with w_cma g_cma <= gamma w_con g_con.
+def constant_alpha_cap(combine: str, gamma: float) -> Optional[float]:
+    """The cap where it does not depend on the gradients, else ``None``.
 
     With ``'grad_share'`` the CMA part's norm is alpha g_con by construction, so
-    the bound is alpha <= gamma / (1 + gamma) whatever the norms.
+    w_cma g_cma <= gamma w_con g_con reads alpha <= gamma / (1 + gamma) whatever
+    the norms: a constant limit on alpha, not a gradient-aware one.
     """
-    if combine == 'grad_share':
-        return gamma / (1.0 + gamma)
+    return gamma / (1.0 + gamma) if combine == 'grad_share' else None
+
+
+def alpha_cap(combine: str, grad_con: float, grad_cma: float, gamma: float) -> float:
+    """The largest alpha in [0, 1] with w_cma g_cma <= gamma w_con g_con."""
+    constant = constant_alpha_cap(combine, gamma)
+    if constant is not None:
+        return constant
     if grad_cma <= 0:
         return 1.0
     if combine == 'additive':
