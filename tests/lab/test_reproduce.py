@@ -284,7 +284,7 @@ def _log(folder, steps, value, mtime):
 def test_curriculum_curves_after_a_resume_are_deduplicated_and_ordered(tmp_path):
     """A resumed run logs iterations 5-6 again into a new folder; before, curriculum.png
     drew both copies, out of order."""
-    from tpc_cma_mm.apis.figures import training_curves
+    from tpc_cma_lab.figures import training_curves
     _log(tmp_path / 'run' / '20261207_100000', range(1, 7), 0.0, mtime=1_000)
     _log(tmp_path / 'run' / '20261207_090000', range(5, 9), 1.0, mtime=2_000)  # resumed: newer
     alpha = training_curves(str(tmp_path / 'run'))['alpha']
