@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from tiny import tiny_dataset_cfg, tiny_model_cfg
-from tpc_cma_mm.apis import browse as browse_module
+from tpc_cma_mm.apis.figures import browse as browse_module
 from tpc_cma_mm.registry import DATASETS
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'visualization',

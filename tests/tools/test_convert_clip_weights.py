@@ -140,7 +140,7 @@ def _hf_folder(tmp_path, **vision):
 def test_hf_folder_config_must_match_the_plugin_config(tmp_path, capsys):
     """config.json declares what the weights cannot: a GELU / eps 1e-6 image tower
     converted with a QuickGELU / eps 1e-5 config is refused, naming both fields."""
-    tool, dst = _tool(), str(tmp_path / 'c.pth')
+    tool, dst = load_tool(TOOL), str(tmp_path / 'c.pth')
     _, folder = _hf_folder(tmp_path, hidden_act='gelu', layer_norm_eps=1e-6)
     assert tool.main([folder, dst, '--config', write_config(tmp_path, MODEL)]) == 2
     err = capsys.readouterr().err
@@ -158,7 +158,7 @@ def test_hf_folder_config_must_match_the_plugin_config(tmp_path, capsys):
 
 def test_hf_folder_with_format_hf_converts_like_auto(tmp_path, capsys):
     hf_model, folder = _hf_folder(tmp_path)
-    tool, cfg = _tool(), write_config(tmp_path, MODEL)
+    tool, cfg = load_tool(TOOL), write_config(tmp_path, MODEL)
     states = []
     for fmt in ('hf', 'auto'):
         dst = str(tmp_path / f'{fmt}.pth')
@@ -185,13 +185,13 @@ def test_an_existing_destination_or_a_symlink_is_never_replaced(source, tmp_path
     _, src = source
     run = tmp_path / 'iter_300.pth'
     run.write_bytes(b'weights and optimizer state')
-    assert _tool().main([src, str(run)]) == 2
+    assert load_tool(TOOL).main([src, str(run)]) == 2
     assert 'other content' in capsys.readouterr().err and run.read_bytes().startswith(b'weights')
     link = tmp_path / 'converted.pth'
     link.symlink_to(run)
-    assert _tool().main([src, str(link), '--overwrite']) == 2
+    assert load_tool(TOOL).main([src, str(link), '--overwrite']) == 2
     assert 'symbolic link' in capsys.readouterr().err and run.read_bytes().startswith(b'weights')
-    assert _tool().main([src, str(run), '--overwrite']) == 0
+    assert load_tool(TOOL).main([src, str(run), '--overwrite']) == 0
     assert 'visual.patch_embed.projection.weight' in safe_torch_load(str(run))['state_dict']
     assert sorted(p.name for p in tmp_path.iterdir()) == ['converted.pth', 'iter_300.pth',
                                                           'openai.pt']

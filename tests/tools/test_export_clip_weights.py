@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from clip_small import small_cfg
-import tpc_cma_mm.models.hf_clip as hf_clip
+import tpc_cma_mm.models.export as export_module
 from tiny import tiny_model_cfg
 from tpc_cma_mm.models.export import export_model
 from tool_runner import run_tool as tool
@@ -75,12 +75,12 @@ def test_hf_export_on_a_full_disk_leaves_nothing_and_litter_is_refused(tmp_path,
     def disk_full(tokenizer, folder):
         raise OSError(errno.ENOSPC, 'No space left on device')
 
-    real_tokenizer = hf_clip.save_hf_tokenizer
-    monkeypatch.setattr(hf_clip, 'save_hf_tokenizer', disk_full)
+    real_tokenizer = export_module.save_hf_tokenizer
+    monkeypatch.setattr(export_module, 'save_hf_tokenizer', disk_full)
     with pytest.raises(DiskFullError, match=f'Disk full: writing {out} needs more than'):
         export_model(model, 'hf', str(out))
     assert list(tmp_path.iterdir()) == []  # no folder, no temporary sibling
-    monkeypatch.setattr(hf_clip, 'save_hf_tokenizer', real_tokenizer)
+    monkeypatch.setattr(export_module, 'save_hf_tokenizer', real_tokenizer)
     out.mkdir()
     (out / 'config.json').write_text('{}')  # what a killed export used to leave
     with pytest.raises(OutputExistsError, match='not empty.*--overwrite'):

@@ -27,10 +27,10 @@ def touch():
 
 @pytest.fixture(scope='session')
 def real_ckpt(tmp_path_factory):
-    """What mmengine 0.10.7 writes: 2 tiny iterations with validation and the curriculum."""
+    """What mmengine 0.10.7 writes: 3 tiny iterations (one per curriculum phase) with validation and the curriculum."""
     work_dir = tmp_path_factory.mktemp('real')
-    run_tiny(tiny_runner_cfg(work_dir, max_iters=2, interval=2, val=True))
-    return str(work_dir / 'iter_2.pth')
+    run_tiny(tiny_runner_cfg(work_dir, max_iters=3, interval=3, val=True))
+    return str(work_dir / 'iter_3.pth')
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def evil(tmp_path, real_ckpt):
     marker = tmp_path / 'MARKER'
     path = tmp_path / 'evil.pth'
     state = safe_torch_load(real_ckpt)['state_dict']
-    torch.save(dict(state_dict=state, meta=dict(iter=2, epoch=0), payload=Touch(marker)), path)
+    torch.save(dict(state_dict=state, meta=dict(iter=3, epoch=0), payload=Touch(marker)), path)
     return str(path), marker
 
 

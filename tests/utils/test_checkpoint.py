@@ -28,14 +28,14 @@ def _tool(script, *args):
 
 
 def _config(t):
-    return write_config(t / 'tiny.py', tiny_runner_cfg(t / 'work', max_iters=2))
+    return write_config(t / 'tiny.py', tiny_runner_cfg(t / 'work', max_iters=3))
 
 
 def _auto_resume(path, t):
     work = t / 'auto'
     work.mkdir()
     (work / 'last_checkpoint').write_text(path)
-    run_tiny(tiny_runner_cfg(work, max_iters=3, resume=True))
+    run_tiny(tiny_runner_cfg(work, max_iters=4, resume=True))
 
 
 def _init_model(path, t):
@@ -76,7 +76,7 @@ LOAD_PATHS = {
         model=tiny_model_cfg(init_cfg=dict(type='Pretrained', checkpoint=p)))),
     'Runner load_from': lambda p, t: run_tiny(tiny_runner_cfg(t / 'w', load_from=p)),
     'Runner resume': lambda p, t: run_tiny(
-        tiny_runner_cfg(t / 'w', max_iters=3, load_from=p, resume=True)),
+        tiny_runner_cfg(t / 'w', max_iters=4, load_from=p, resume=True)),
     'Runner auto-resume (last_checkpoint)': _auto_resume,
     'apis.init_model': _init_model,
     'EmbeddingCaptions cache file': _embedding_cache,
@@ -166,14 +166,14 @@ def test_allow_list_is_exactly_what_mmengine_writes(real_ckpt):
         torch.serialization.clear_safe_globals()
         torch.serialization.add_safe_globals(saved)
     ckpt = safe_torch_load(real_ckpt)
-    assert ckpt['meta']['iter'] == 2 and 'train/loss' in ckpt['message_hub']['log_scalars']
+    assert ckpt['meta']['iter'] == 3 and 'train/loss' in ckpt['message_hub']['log_scalars']
 
 
 def test_resume_from_real_checkpoint(real_ckpt, tmp_path, loaders_intact):
-    runner = run_tiny(tiny_runner_cfg(tmp_path, max_iters=3, interval=3,
+    runner = run_tiny(tiny_runner_cfg(tmp_path, max_iters=4, interval=4,
                                       load_from=real_ckpt, resume=True))
-    assert runner.iter == 3
-    assert safe_torch_load(str(tmp_path / 'iter_3.pth'))['meta']['iter'] == 3
+    assert runner.iter == 4
+    assert safe_torch_load(str(tmp_path / 'iter_4.pth'))['meta']['iter'] == 4
     assert loaders_intact()  # the hook's scope closed when the loop started
 
 

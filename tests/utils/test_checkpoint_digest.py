@@ -40,8 +40,8 @@ def written(tmp_path_factory):
     """A checkpoint as the Runner writes it (AtomicCheckpointHook), and a copy of
     it with one bit flipped in a tensor."""
     work = tmp_path_factory.mktemp('digest')
-    run_tiny(tiny_runner_cfg(work / 'w', max_iters=2, interval=2))
-    good = work / 'w' / 'iter_2.pth'
+    run_tiny(tiny_runner_cfg(work / 'w', max_iters=3, interval=3))
+    good = work / 'w' / 'iter_3.pth'
     bad = work / 'flipped.pth'
     shutil.copy(good, bad)
     _flip_one_bit_in_a_tensor(bad)

@@ -10,12 +10,12 @@ A checkpoint without a digest (written by another program or an older
 version) still loads, with a log line that says so.
 """
 import hashlib
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from mmengine.logging import print_log
 
-__all__ = ['DIGEST_KEY', 'content_digest', 'verify_content_digest']
+__all__ = ['DIGEST_KEY', 'content_digest', 'digest_mismatch']
 
 DIGEST_KEY = 'content_sha256'
 
@@ -42,20 +42,21 @@ def content_digest(checkpoint: dict) -> str:
     return sha.hexdigest()
 
 
-def verify_content_digest(checkpoint: Any, path: str) -> None:
-    """Raise ``CheckpointReadError`` if ``checkpoint`` (read from ``path``) records
-    a digest its tensors do not match; log a line if it is a dict without one."""
-    from .weights_only import CheckpointReadError  # that module imports this one
+def digest_mismatch(checkpoint: Any, path: str) -> Optional[str]:
+    """Why ``checkpoint`` (read from ``path``) cannot be trusted: a message when it
+    records a digest its tensors do not match, else None (a line is logged for a
+    dict that records none). The loader raises the message as its read error."""
     if not isinstance(checkpoint, dict):
-        return
+        return None
     meta = checkpoint.get('meta')
     recorded = meta.get(DIGEST_KEY) if isinstance(meta, dict) else None
     if recorded is None:
         print_log(f'{path} records no content digest (written by another program or an '
                   'older tpc_cma_mm); loaded without checking its tensors.',
                   logger='current')
-    elif content_digest(checkpoint) != recorded:
-        raise CheckpointReadError(
-            f'Checkpoint {path!r} is corrupt: its tensors differ from the content digest '
-            f"recorded when it was written (meta['{DIGEST_KEY}']); a bit changed on disk "
-            'or in transit. Use another copy, or an earlier checkpoint of the run.')
+        return None
+    if content_digest(checkpoint) != recorded:
+        return (f'Checkpoint {path!r} is corrupt: its tensors differ from the content digest '
+                f"recorded when it was written (meta['{DIGEST_KEY}']); a bit changed on disk "
+                'or in transit. Use another copy, or an earlier checkpoint of the run.')
+    return None

@@ -26,7 +26,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from numpy._core.multiarray import _reconstruct, scalar
 
-from .digest import verify_content_digest
+from .digest import digest_mismatch
 
 __all__ = [
     'CheckpointReadError', 'UnsafeCheckpointError', 'SAFE_GLOBAL_NAMES', 'mmengine_safe_globals',
@@ -156,5 +156,7 @@ def safe_torch_load(path: str, map_location: Any = 'cpu') -> Any:
         raise
     except (OSError, EOFError, RuntimeError, ValueError) as err:
         raise CheckpointReadError(_unreadable_message(path, err)) from err
-    verify_content_digest(checkpoint, path)
+    problem = digest_mismatch(checkpoint, path)
+    if problem:
+        raise CheckpointReadError(problem)
     return checkpoint
