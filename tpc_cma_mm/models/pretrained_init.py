@@ -16,7 +16,8 @@ from mmengine.runner.checkpoint import (_load_checkpoint, _load_checkpoint_with_
                                         load_state_dict)
 
 from tpc_cma_mm.registry import WEIGHT_INITIALIZERS
-from tpc_cma_mm.utils.state_dict_check import check_state_dict
+from tpc_cma_mm.utils.checkpoint import close_run_scopes
+from tpc_cma_mm.utils.state_dict_check import CheckpointMismatchError, check_state_dict
 
 __all__ = ['CheckedPretrainedInit']
 
@@ -55,8 +56,12 @@ class CheckedPretrainedInit(PretrainedInit):
             state = _load_checkpoint_with_prefix(self.prefix, self.checkpoint,
                                                  map_location=self.map_location)
         prefix = f' (prefix {self.prefix!r})' if self.prefix else ''
-        check_state_dict(module, state, allow_missing=self.allow_missing,
-                         source=f'init_cfg Pretrained checkpoint {self.checkpoint!r}{prefix}')
+        try:
+            check_state_dict(module, state, allow_missing=self.allow_missing,
+                             source=f'init_cfg Pretrained checkpoint {self.checkpoint!r}{prefix}')
+        except CheckpointMismatchError:
+            close_run_scopes()  # the run stops here, as after a failed load
+            raise
         print_log(f'load model from: {self.checkpoint}{prefix}', logger='current')
         load_state_dict(module, {re.sub(r'^module\.', '', k): v for k, v in state.items()},
                         strict=False, logger='current')

@@ -158,6 +158,7 @@ def test_a_budget_that_would_skip_a_phase_gives_it_an_iteration_and_says_so(monk
     hook.before_train(_runner(model, 100))
     assert hook.lengths(100) == [10, 50, 40] and not logged  # the plain rounding
     # round(0.1 x 4) = 0: the anchor used to be skipped silently
+    hook = TPCCurriculumHook(alpha_target=0.5)  # one hook, one run: it checks once
     hook.before_train(_runner(model, 4))
     assert hook.lengths(4) == [1, 1, 2] and len(logged) == 1
     assert 'max_iters=4 is too short' in logged[0] and '(1, 1, 2)' in logged[0]
@@ -165,7 +166,7 @@ def test_a_budget_that_would_skip_a_phase_gives_it_an_iteration_and_says_so(monk
     assert hook.schedule(1, 4)[1] == 0.5  # the one ramp step reaches alpha_target
     with pytest.raises(ValueError, match=r'one iteration per non-zero phase, got '
                                          r'train_cfg.max_iters=2'):
-        hook.before_train(_runner(model, 2))
+        TPCCurriculumHook(alpha_target=0.5).before_train(_runner(model, 2))
 
 
 def test_a_global_batch_of_one_pair_is_refused(tiny_model):

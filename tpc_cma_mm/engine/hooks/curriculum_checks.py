@@ -61,7 +61,7 @@ def check_args(args: dict) -> None:
 
 
 def check_run(hook, model, max_iters: int):
-    """The model and budget the hook meets at ``before_train``; returns the
+    """The model and budget the hook meets at ``before_run``; returns the
     model's alignment objective."""
     objective = getattr(model, 'objective', None)
     if getattr(objective, 'cma_loss', None) is None:

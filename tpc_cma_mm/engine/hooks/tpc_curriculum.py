@@ -3,6 +3,7 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
+from mmengine.runner import BaseLoop
 
 from tpc_cma_mm.registry import HOOKS
 from tpc_cma_mm.utils.dist import unwrap_model
@@ -111,7 +112,7 @@ class TPCCurriculumHook(Hook):
         self.grad_aware = True if grad_aware is None else grad_aware
         self.loss_rise = None if loss_rise is None else float(loss_rise)
         self.target_cfg = target
-        self.objective = None  # the model's, set in before_train
+        self.objective = None  # the model's, set in before_run
         self.reset()
 
     # ------------------------------------------------------------ logic
@@ -232,8 +233,17 @@ class TPCCurriculumHook(Hook):
                                     anchor=s['phase'] == 0)
 
     # ------------------------------------------------------------ hooks
+    def before_run(self, runner) -> None:
+        # Checked before the Runner initialises or loads any weights: a refused run
+        # stops before AtomicCheckpointHook opens its weights-only loading scope
+        # (which its own before_train closes), so nothing of it stays open. Only a
+        # training run has built its loop by now; val / test runs have no curriculum.
+        if isinstance(runner._train_loop, BaseLoop):
+            self.objective = check_run(self, unwrap_model(runner.model), runner.max_iters)
+
     def before_train(self, runner) -> None:
-        self.objective = check_run(self, unwrap_model(runner.model), runner.max_iters)
+        if self.objective is None:  # a train loop built after before_run
+            self.objective = check_run(self, unwrap_model(runner.model), runner.max_iters)
         pending, self._pending = self._pending, None
         if pending is not None and pending.get('iter') == runner.iter > 0:
             # A checkpoint from before the ramp could hold reads as one

@@ -17,14 +17,14 @@ docs/reliability.md, "Checkpoints never run code".
 from .digest import DIGEST_KEY, content_digest, digest_mismatch
 from .download import cached_download, url_cache_path
 from .resume import find_resumable_checkpoint, is_complete_checkpoint
-from .scope import close_safe_loading, open_safe_loading, safe_loading
+from .scope import close_run_scopes, close_safe_loading, open_safe_loading, safe_loading
 from .weights_only import (SAFE_GLOBAL_NAMES, CheckpointReadError, UnsafeCheckpointError,
                            mmengine_safe_globals, refuse_unsafe_env, safe_torch_load)
 
 __all__ = [
     'CheckpointReadError', 'DIGEST_KEY', 'SAFE_GLOBAL_NAMES', 'UnsafeCheckpointError',
     'cached_download', 'content_digest', 'digest_mismatch',
-    'close_safe_loading', 'find_resumable_checkpoint', 'is_complete_checkpoint',
+    'close_run_scopes', 'close_safe_loading', 'find_resumable_checkpoint', 'is_complete_checkpoint',
     'mmengine_safe_globals', 'open_safe_loading', 'refuse_unsafe_env', 'safe_loading',
     'safe_torch_load', 'url_cache_path'
 ]

@@ -33,7 +33,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from .loaders import safe_loader_for
 
-__all__ = ['close_safe_loading', 'open_safe_loading', 'safe_loading']
+__all__ = ['close_run_scopes', 'close_safe_loading', 'open_safe_loading', 'safe_loading']
 
 _lock = threading.RLock()
 _replaced: Dict[str, Tuple[Callable, Callable]] = {}  # prefix -> (replaced, stand-in)
@@ -48,12 +48,18 @@ def _close_on_error(loader: Callable) -> Callable:
         try:
             return loader(filename, map_location)
         except BaseException:
-            with _lock:
-                for token in list(_closed_by_load_error):
-                    close_safe_loading(token)
+            close_run_scopes()
             raise
 
     return load
+
+
+def close_run_scopes() -> None:
+    """Close every scope opened with ``close_on_load_error``: what a failed load
+    does, for a check that refuses what was loaded (the run stops there)."""
+    with _lock:
+        for token in list(_closed_by_load_error):
+            close_safe_loading(token)
 
 
 def _install() -> None:
