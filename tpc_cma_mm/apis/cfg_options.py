@@ -2,8 +2,8 @@
 
 A key such as ``data_root`` lives inside each dataset dict, and mmengine
 substitutes a config's module-level variables into the dicts that use them when
-the file is read (docs/pitfalls.md, 11): either way ``--cfg-options data_root=X``
-sets a top-level key that no module reads::
+the file is read (docs/pitfalls.md, "Config variables are substituted"): either way
+``--cfg-options data_root=X`` sets a top-level key that no module reads::
 
     from tpc_cma_mm.apis.cfg_options import refuse_copied_variables
     refuse_copied_variables(Config.fromfile(path), dict(data_root='/data/mine'))
@@ -67,4 +67,5 @@ def refuse_copied_variables(cfg: Config, cfg_options: dict) -> None:
             listed = ' '.join(f'{path}=...' for path in nested)
             raise ValueError(
                 f'--cfg-options {key}=... changes nothing at run time: {why} '
-                f'(docs/pitfalls.md, 11). Override those instead: --cfg-options {listed}')
+                f'(docs/pitfalls.md, "Config variables are substituted"). Override those '
+                f'instead: --cfg-options {listed}')

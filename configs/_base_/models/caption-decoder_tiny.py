@@ -4,7 +4,7 @@
 model = dict(
     type='CaptionDecoder',
     # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
-    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, "mmpretrain's get_model").
     _scope_='tpc_cma_mm',
     embed_dim=64,
     width=128,

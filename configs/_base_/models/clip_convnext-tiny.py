@@ -3,7 +3,7 @@
 model = dict(
     type='DualEncoder',
     # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
-    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, "mmpretrain's get_model").
     _scope_='tpc_cma_mm',
     vision_backbone=dict(type='ConvNeXt',
                          arch=dict(depths=[2, 2, 2, 2], channels=[16, 32, 64, 128]),

@@ -5,7 +5,7 @@
 model = dict(
     type='DualEncoder',
     # Built in this plugin's scope by any caller, e.g. mmpretrain.get_model and its tools,
-    # which build in the 'mmpretrain' scope (docs/pitfalls.md, 12).
+    # which build in the 'mmpretrain' scope (docs/pitfalls.md, "mmpretrain's get_model").
     _scope_='tpc_cma_mm',
     vision_backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=16,
                          stem_channels=16, out_indices=(3, )),

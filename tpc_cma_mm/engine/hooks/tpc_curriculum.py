@@ -271,8 +271,9 @@ class TPCCurriculumHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        needed = ['contrastive_raw', 'contrastive_chance'] + ([f'probe_{k}' for k in PROBE_KEYS] if self._probing
-                                        else [])
+        needed = ['contrastive_raw', 'contrastive_chance']
+        if self._probing:
+            needed += [f'probe_{k}' for k in PROBE_KEYS]
         if self.controller is not None:
             needed.append(f'gap_sq_{self.controller.key}')
         missing = [k for k in needed if k not in (outputs or {})]

@@ -111,7 +111,7 @@ class AlignmentObjective(nn.Module):
                 'train_dataloader.batch_size so that batch_size x number of GPUs >= 2 '
                 '(and drop_last=True in the sampler if the last batch can hold one pair).')
         contrastive = self.contrastive_loss(img_all, text_all, logit_scale)
-        # Keys without "loss" are logged, not summed (docs/pitfalls.md, 6).
+        # Keys without "loss" are logged, not summed (docs/pitfalls.md, "Log keys containing loss").
         if self.cma_loss is None:
             return dict(loss_contrastive=contrastive)
         cma = self.cma_loss(img_all, text_all)
@@ -124,7 +124,8 @@ class AlignmentObjective(nn.Module):
                  else (None, None))
         w_con, w_cma = loss_weights(self.combine, self.alpha, *norms)
         out = dict(loss_contrastive=w_con * contrastive,
-                   # A weight of 0 keeps the CMA term in the graph (docs/pitfalls.md, 8).
+                   # A weight of 0 keeps the CMA term in the graph
+                   # (docs/pitfalls.md, "A loss term skipped").
                    loss_cma=w_cma * cma_raw)
         if measured is not None:
             # Zero-valued; its gradient is the optional PCGrad correction.
