@@ -313,3 +313,21 @@ def test_report_reads_run_logs_only_inside_the_reproduction_work_dir(tmp_path):
             entry['work_dir'] = str(inside)
     report.write_report(results, dict(seeds=[0, 1]), str(out), 'cmd', work_dir=str(work))
     assert (out / 'curriculum.png').stat().st_size > 0
+
+
+def test_a_training_run_logs_to_its_work_dir_not_the_console(tmp_path, capsys):
+    """The main job printed ~4,400 lines (each run's config, hook table and iteration
+    logs); the console now keeps the reproduction's own lines and each run's whole log
+    is in its work dir."""
+    from tiny_runner import tiny_runner_cfg
+    from tpc_cma_lab.reproduce.jobs import train
+    cfg = Config(tiny_runner_cfg(tmp_path / 'unused', max_iters=3, curriculum=False,
+                                 log_level='INFO'))  # the shipped configs' level
+    ckpt = train(cfg, str(tmp_path / 'run'), None, seed=0, iters=3)
+    assert osp.isfile(ckpt)
+    assert 'Iter(train)' not in capsys.readouterr().out
+    logs = [osp.join(root, name) for root, _, names in os.walk(tmp_path / 'run')
+            for name in names if name.endswith('.log')]
+    assert len(logs) == 1
+    text = open(logs[0]).read()
+    assert 'Iter(train) [3/3]' in text and 'Config:' in text

@@ -19,7 +19,9 @@ Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict
 Expressiveness probes plug in there. The functions get the raw embeddings: a
 post-hoc variant's fix (fitted in :func:`evaluate`) is not applied to them.
 """
+import contextlib
 import copy
+import os
 import os.path as osp
 import time
 from typing import Callable, Dict, Optional
@@ -57,7 +59,11 @@ def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
     cfg.default_hooks.logger.interval = max(1, iters // 50)
-    Runner.from_cfg(cfg).train()
+    # mmengine's console handler binds to sys.stdout when the Runner is built: the run's
+    # whole log (config, hook table, iterations) goes to its file in work_dir only, and
+    # the console keeps the reproduction's own progress lines.
+    with open(os.devnull, 'w') as console, contextlib.redirect_stdout(console):
+        Runner.from_cfg(cfg).train()
     return ckpt
 
 

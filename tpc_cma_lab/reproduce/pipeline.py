@@ -87,6 +87,7 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
                            timing_steps), len(trained),
         len([job for job in trained if job in pending]), settings['finetune_iters'])
     print(f'[time] {estimate["text"]}', flush=True)
+    print(f'[logs] each run logs to its own folder under {work_dir}', flush=True)
     if pretrain is None:
         original = base.load_from
     else:
