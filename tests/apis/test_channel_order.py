@@ -132,7 +132,8 @@ def test_tools_test_on_files_scores_as_on_the_dataset(tmp_path):
         config = _test_config(tmp_path / f'{name}.py', dataset)
         out = tmp_path / f'{name}.json'
         done = subprocess.run([sys.executable, 'tools/test.py', config, str(tmp_path / 'w.pth'),
-                               '--work-dir', str(tmp_path / name), '--out', str(out)],
+                               '--work-dir', str(tmp_path / name), '--out', str(out),
+                               '--out-item', 'metrics'],
                               cwd=REPO, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         scores.append(json.loads(out.read_text()))

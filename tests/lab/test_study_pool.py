@@ -136,11 +136,11 @@ def test_reports_never_replace_other_content_or_write_through_a_link(tmp_path):
     (out / 'pool.md').write_text('my notes')
     command = configs + ['--results', str(results), '--pool-report', str(out)]
     with pytest.raises(SystemExit, match='pool.md.*Nothing was written.*--overwrite'):
-        _experiments_tool().main(command)
+        load_tool('tools/experiments.py').main(command)
     assert sorted(p.name for p in out.iterdir()) == ['pool.md']
     notes.write_text('precious')
     (out / 'pool.md').unlink()
     (out / 'pool.md').symlink_to(notes)
     with pytest.raises(SystemExit, match='symbolic link'):
-        _experiments_tool().main(command + ['--overwrite'])
+        load_tool('tools/experiments.py').main(command + ['--overwrite'])
     assert notes.read_text() == 'precious' and (out / 'pool.md').is_symlink()

@@ -1,5 +1,5 @@
-"""The real B/16 config, randomly initialised, 2 iterations, then validation on fabricated
-COCO Karpathy + CIFAR-10 files, each metric compared with an independent computation."""
+"""The real B/16 config, randomly initialised, 3 iterations (one per curriculum phase),
+then validation on fabricated COCO Karpathy + CIFAR-10 files, each metric compared with an independent computation."""
 import os.path as osp
 
 import numpy as np
@@ -29,8 +29,8 @@ def b16_config(tmp_path):
         **loaders, 'train_dataloader.persistent_workers': False,
         f'{cifar}.dataset.data_root': str(tmp_path / 'cifar'), f'{cifar}.batch_size': 4,
         f'{cifar}.num_workers': 0,
-        'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
-        'default_hooks.checkpoint.interval': 2,
+        'train_cfg.max_iters': 3, 'train_cfg.val_interval': 3,
+        'default_hooks.checkpoint.interval': 3,
         'default_hooks.logger.interval': 1, 'load_from': None,
         'work_dir': str(tmp_path / 'work'),
         'env_cfg.dist_cfg.backend': 'gloo', 'log_level': 'WARNING'})

@@ -35,7 +35,7 @@ def test_a_full_disk_in_train_and_test_out_is_one_line(tmp_path, monkeypatch):
     out = tmp_path / 'metrics.json'
     with pytest.raises(SystemExit) as info:
         _tool('test').main([config, str(ckpt), '--work-dir', str(tmp_path / 'eval'),
-                            '--out', str(out)])
+                            '--out', str(out), '--out-item', 'metrics'])
     message = str(info.value)
     assert message.startswith(f'error: Disk full: writing {out} needs ') and '\n' not in message
     assert 'bytes are free' in message and not out.exists()
