@@ -1,23 +1,11 @@
 """tools/visualization/browse_dataset.py (over apis.browse_dataset) against the data set's items."""
-import importlib.util
-import os.path as osp
-
 import numpy as np
 from PIL import Image
 
 from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tool_runner import load_tool
 from tpc_cma_mm.apis.figures import browse as browse_module
 from tpc_cma_mm.registry import DATASETS
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'visualization',
-                'browse_dataset.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('browse_dataset', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _config(tmp_path, to_rgb):
@@ -37,7 +25,7 @@ def test_the_sheet_shows_the_items_as_the_model_sees_them(tmp_path, monkeypatch)
                         or sheet(images, titles, title))
     dataset = DATASETS.build(tiny_dataset_cfg('val', 8))
     for to_rgb in (False, True):
-        out = _load_tool().main([_config(tmp_path, to_rgb), '-o', str(tmp_path / str(to_rgb)),
+        out = load_tool('tools/visualization/browse_dataset.py').main([_config(tmp_path, to_rgb), '-o', str(tmp_path / str(to_rgb)),
                                  '-p', 'val', '-n', '5'])
         images, titles = shown[-1]
         assert len(images) == len(titles) == 5

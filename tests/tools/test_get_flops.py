@@ -1,23 +1,15 @@
 """tools/analysis/get_flops.py (over apis.model_complexity) and mmpretrain's way of counting."""
-import importlib.util
 import os.path as osp
 
 import pytest
 from mmengine.analysis import get_model_complexity_info
 
+from tool_runner import load_tool
 from tpc_cma_mm.apis import init_model
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
-TOOL = osp.join(ROOT, 'tools', 'analysis', 'get_flops.py')
 VIT = osp.join(ROOT, 'configs', 'tpc_cma', 'tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py')
 RESNET = osp.join(ROOT, 'configs', 'tpc_cma', 'tpc-cma-a0.05_resnet-tiny_1xb256-1k_shapes.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('get_flops', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def linear_flops(width, tokens, layers, mlp_ratio=4):
@@ -26,7 +18,7 @@ def linear_flops(width, tokens, layers, mlp_ratio=4):
 
 
 def test_both_towers_are_counted_and_the_image_tower_as_mmpretrain_counts_it():
-    info = _load_tool().main([VIT])
+    info = load_tool('tools/analysis/get_flops.py').main([VIT])
     model = init_model(VIT)
     # mmpretrain's tools/analysis_tools/get_flops.py: forward = extract_feat on (3, H, W).
     model.forward = model.extract_feat
@@ -45,7 +37,7 @@ def test_both_towers_are_counted_and_the_image_tower_as_mmpretrain_counts_it():
 
 def test_a_tower_of_any_input_size_needs_a_shape():
     with pytest.raises(ValueError, match='--shape'):
-        _load_tool().main([RESNET])
-    small, large = (_load_tool().main([RESNET, '--shape', str(s)]) for s in (32, 64))
+        load_tool('tools/analysis/get_flops.py').main([RESNET])
+    small, large = (load_tool('tools/analysis/get_flops.py').main([RESNET, '--shape', str(s)]) for s in (32, 64))
     assert large['image']['flops'] == pytest.approx(4 * small['image']['flops'], rel=0.01)
     assert large['text']['flops'] == small['text']['flops']

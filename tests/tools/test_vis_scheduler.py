@@ -1,23 +1,15 @@
 """tools/visualization/vis_scheduler.py (over apis.schedule_curves) against the formulas."""
-import importlib.util
 import math
 import os.path as osp
 
 import pytest
 from PIL import Image
 
+from tool_runner import load_tool
 from tpc_cma_mm.apis import load_config, schedule_curves
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
-TOOL = osp.join(ROOT, 'tools', 'visualization', 'vis_scheduler.py')
 CONFIG = osp.join(ROOT, 'configs', 'tpc_cma', 'tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py')
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('vis_scheduler', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def lr_by_formula(it, base=2e-4, warmup=20, total=300, eta_min=1e-5):
@@ -40,7 +32,7 @@ def alpha_by_formula(it, target, total=300, phases=(0.1, 0.5, 0.4)):
 
 def test_the_tool_plots_lr_and_alpha_of_the_config_without_training(tmp_path):
     out = tmp_path / 'schedule.png'
-    curves = _load_tool().main([CONFIG, '--save-path', str(out),
+    curves = load_tool('tools/visualization/vis_scheduler.py').main([CONFIG, '--save-path', str(out),
                                 '--cfg-options', 'custom_hooks.0.alpha_target=0.3'])
     assert len(curves['lr']) == len(curves['alpha_sched']) == 300
     for it in range(300):
