@@ -19,9 +19,7 @@ Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict
 Expressiveness probes plug in there. The functions get the raw embeddings: a
 post-hoc variant's fix (fitted in :func:`evaluate`) is not applied to them.
 """
-import contextlib
 import copy
-import os
 import os.path as osp
 import time
 from typing import Callable, Dict, Optional
@@ -40,6 +38,7 @@ from tpc_cma_mm.apis.schedule import rescale_schedule
 from tpc_cma_mm.utils.atomic_io import atomic_write
 from .benchmarks import score_extra_sets
 from .cache import job_key, protocol
+from .console import runner_logs_to_files
 from .variants import variant_configs
 
 __all__ = ['EXTRA_METRICS', 'evaluate', 'run_job', 'train']
@@ -59,10 +58,7 @@ def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
     cfg.default_hooks.logger.interval = max(1, iters // 50)
-    # mmengine's console handler binds to sys.stdout when the Runner is built: the run's
-    # whole log (config, hook table, iterations) goes to its file in work_dir only, and
-    # the console keeps the reproduction's own progress lines.
-    with open(os.devnull, 'w') as console, contextlib.redirect_stdout(console):
+    with runner_logs_to_files():
         Runner.from_cfg(cfg).train()
     return ckpt
 
@@ -83,11 +79,12 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     metrics.update(score_extra_sets(model, cfg, transform, progress))
     captions_file = None
     if captioning is not None:
-        scores = config_caption_scores(model, cfg, out_dir,
-                                       decoder_iters=settings['decoder_iters'],
-                                       num_train=settings['caption_train'],
-                                       num_test=settings['caption_test'],
-                                       meteor=False, progress=progress, **captioning)
+        with runner_logs_to_files():  # the caption decoder's training Runner
+            scores = config_caption_scores(model, cfg, out_dir,
+                                           decoder_iters=settings['decoder_iters'],
+                                           num_train=settings['caption_train'],
+                                           num_test=settings['caption_test'],
+                                           meteor=False, progress=progress, **captioning)
         metrics.update(flat_caption_scores(scores))
         suffix = ''.join([('_centred' if captioning.get('center') else ''),
                           (f"_noise{captioning['noise_std']:g}" if captioning.get('noise_std')

@@ -22,6 +22,7 @@ from tpc_cma_mm.utils.atomic_io import atomic_write
 from tpc_cma_mm.apis.fingerprint import config_digest, digest
 from tpc_cma_mm.apis.outputs import json_bytes, read_json
 from tpc_cma_mm.apis.schedule import rescale_schedule
+from .console import runner_logs_to_files
 
 __all__ = ['device_name', 'measured_step_time', 'training_estimate']
 
@@ -53,8 +54,9 @@ def measured_step_time(cfg: Config, load_from: Optional[str], work_dir: str,
         cfg.default_hooks.pop('require_files', None)
     cfg.experiment_name = f'step_time_{time.time_ns()}'
     cfg.default_hooks.logger.interval = 1
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with runner_logs_to_files():
+        runner = Runner.from_cfg(cfg)
+        runner.train()
     # IterTimerHook records each iteration's wall time (data included).
     seconds = [float(s) for s in runner.message_hub.get_scalar('train/time').data[0]]
     del runner

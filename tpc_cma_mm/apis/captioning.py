@@ -29,6 +29,7 @@ from tpc_cma_mm.datasets.embedding_captions import EmbeddingCaptions
 from tpc_cma_mm.evaluation.metrics.caption import CaptionMetric
 from tpc_cma_mm.models.captioner import vocab_from_tokens
 from tpc_cma_mm.utils import safe_torch_load
+from tpc_cma_mm.utils.checkpoint import DIGEST_KEY, content_digest
 from tpc_cma_mm.utils.atomic_io import atomic_write
 from .embed import embed_split
 from .fingerprint import digest, state_dict_digest
@@ -74,9 +75,10 @@ def cache_embeddings(model, datasets: Dict[str, dict], path: str, batch_size: in
     """
     meta = dict(meta or {})
     if osp.isfile(path):
-        cache = safe_torch_load(path)
-        if cache.get('meta') != meta:
-            raise ValueError(f'Embedding cache {path!r} was made for {cache.get("meta")}, not '
+        cache = safe_torch_load(path)  # checks the digest the cache records
+        made_for = {k: v for k, v in cache.get('meta', {}).items() if k != DIGEST_KEY}
+        if made_for != meta:
+            raise ValueError(f'Embedding cache {path!r} was made for {made_for}, not '
                              f'for {meta}. Delete it, or give another output folder.')
         return cache
     cache = dict(meta=meta)
@@ -89,6 +91,7 @@ def cache_embeddings(model, datasets: Dict[str, dict], path: str, batch_size: in
         cache[split] = dict(img_embeds=embeds['img'], text_embeds=embeds['text'],
                             tokens=embeds['tokens'], texts=embeds['texts'],
                             img_ids=embeds['img_ids'].tolist(), images=embeds['images'])
+    cache['meta'][DIGEST_KEY] = content_digest(cache)  # what loading it verifies
     buffer = io.BytesIO()
     torch.save(cache, buffer)
     atomic_write(path, buffer.getvalue())  # parallel jobs may write the same cache
