@@ -21,6 +21,7 @@ def test_reductions_follow_the_distance_keys_order():
         assert list(cut) == [k for k in DISTANCE_KEYS if k in cut] and len(cut) > 3
 
 
+@pytest.mark.slow  # three reports written, figures included
 def test_rewrite_keeps_the_runs_and_says_who_rewrote(tmp_path):
     shutil.copy(QUICK, tmp_path / 'results.json')
     before = json.load(open(QUICK))
@@ -41,3 +42,17 @@ def test_rewrite_refuses_a_file_that_is_no_report(tmp_path):
     (tmp_path / 'results.json').write_text(json.dumps({'runs': {}}))
     with pytest.raises(ValueError, match=r"lacks \['command', 'settings'\]"):
         rewrite_report(str(tmp_path), 'cmd')
+
+
+@pytest.mark.slow  # a report written, figures included
+def test_the_tool_rewrites_only_with_a_report_folder(tmp_path):
+    from tool_runner import run_tool
+    done = run_tool('tools/reproduce.py', '--report-only')
+    assert done.returncode == 2 and '--report-only needs --out' in done.stderr
+    shutil.copy(QUICK, tmp_path / 'results.json')
+    done = run_tool('tools/reproduce.py', '--report-only', '--out', tmp_path, '--overwrite')
+    assert done.returncode == 0, done.stderr
+    written = json.load(open(tmp_path / 'results.json'))
+    assert written['rewritten_by'] == (f'python tools/reproduce.py --report-only --out '
+                                       f'{tmp_path} --overwrite')
+    assert written['runs'] == json.load(open(QUICK))['runs']
