@@ -15,8 +15,8 @@ a difference counts only if it is larger than twice the spread of the difference
 import math
 from typing import NamedTuple, Optional, Tuple, Union
 
-__all__ = ['MEASURED_AT', 'PRETRAINING_SPREAD', 'TIE', 'Estimate', 'estimate', 'outcome',
-           'pretraining_floor', 'sample_std']
+__all__ = ['MEASURED_AT', 'PRETRAINING_SPREAD', 'TIE', 'Estimate', 'change_estimate',
+           'estimate', 'outcome', 'pretraining_floor', 'reduction_estimate', 'sample_std']
 
 TIE = 'tie'
 # The std over pretraining seeds 1, 2 and 3 of the model pool (results/experiments/pool.json;
@@ -69,6 +69,30 @@ def estimate(summary: dict, name: str, key: str, floor: dict) -> Optional[Estima
         return None
     mean, std = row['metrics'][key]
     return Estimate(mean, sample_std(std, row['seeds']), floor.get(key), row['seeds'])
+
+
+def reduction_estimate(summary: dict, reduced: dict, name: str, key: str,
+                       floor: dict) -> Optional[Estimate]:
+    """A row's gap reduction (%) against the original, its seed spread carried through
+    (the original's gap as a constant: it is one model)."""
+    gap = estimate(summary, name, f'gap/{key}', floor)
+    before = summary.get('original', {}).get('metrics', {}).get(f'gap/{key}', (0.0, 0.0))[0]
+    if key not in reduced.get(name, {}) or gap is None or not before:
+        return None
+    seed_std = None if gap.seed_std is None else 100 * gap.seed_std / before
+    return Estimate(reduced[name][key], seed_std, floor.get(f'reduction/{key}'), gap.seeds)
+
+
+def change_estimate(summary: dict, zero_shot: dict, name: str, floor: dict) -> Estimate:
+    """A row's relative change (%) of the mean zero-shot top-1 against the original's
+    (:func:`tpc_cma_lab.report.zero_shot_change`), the benchmarks' seed spreads carried
+    through as independent."""
+    rows = [estimate(summary, name, k, floor) for k in zero_shot[name]['per_benchmark']]
+    seed_std = None if any(e.seed_std is None for e in rows) else (
+        100 * math.sqrt(sum(e.seed_std**2 for e in rows)) / len(rows)
+        / zero_shot['original']['mean'])
+    return Estimate(zero_shot[name]['change_relative'], seed_std,
+                    floor.get('zero_shot/change_relative'), rows[0].seeds)
 
 
 def _basis(estimates) -> str:

@@ -167,7 +167,8 @@ def rewrite_report(out_dir: str, command: str, overwrite: bool = False) -> None:
     code's tables and verdicts; nothing is run. The runs' command, settings and time estimate
     are kept; the curriculum figure, which needs the runs' logs, is left as it is."""
     report = read_json(osp.join(out_dir, 'results.json'), 'report')
-    missing = sorted({'command', 'settings', 'runs'} - set(report))
+    missing = sorted({'command', 'settings', 'runs'} - set(report if isinstance(report, dict)
+                                                            else {}))
     if missing:
         raise ValueError(f'{out_dir}/results.json lacks {missing}: it is not a report of '
                          'tools/reproduce.py. Rerun the reproduction to write one.')

@@ -14,10 +14,10 @@ mode's story: :func:`compare_verdicts` lists where two reports' verdicts differ
     full = claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings))
     compare_verdicts(quick_verdicts, full)   # [] when they tell the same story
 """
-import math
 from typing import Dict, List, Optional, Tuple, Union
 
-from .margins import TIE, Estimate, estimate, outcome
+from .margins import (TIE, Estimate, change_estimate, estimate, outcome,
+                      reduction_estimate)
 from .report_text import PAPER
 
 __all__ = ['C3_PREFIX', 'claim_verdicts', 'compare_verdicts', 'verdict_table']
@@ -43,17 +43,6 @@ def _holds(signs: List[int]) -> Union[bool, str]:
     return False if -1 in signs else (True if all(s == 1 for s in signs) else TIE)
 
 
-def _reduction(summary: dict, reduced: dict, name: str, key: str,
-               floor: dict) -> Optional[Estimate]:
-    """The gap reduction (%) against the original, its seed spread carried through."""
-    gap = estimate(summary, name, f'gap/{key}', floor)
-    before = _mean(summary, 'original', f'gap/{key}')
-    if key not in reduced.get(name, {}) or gap is None or not before:
-        return None
-    seed_std = None if gap.seed_std is None else 100 * gap.seed_std / before
-    return Estimate(reduced[name][key], seed_std, floor.get(f'reduction/{key}'), gap.seeds)
-
-
 def _gaps_fall(summary: dict, floor: dict) -> dict:
     claim = 'as alpha_target rises, the gap falls'
     criterion = ('TPC-CMA runs in order of alpha_target: centroid, distribution and raw gap '
@@ -77,7 +66,7 @@ def _magnitude(summary: dict, reduced: dict, alpha: float, floor: dict) -> dict:
     paper = -PAPER[alpha]['gap']
     claim = f'alpha_target {alpha} closes the gap by {paper:.1f} %'
     criterion = f'TPC-CMA {alpha}: centroid reduction at least half the paper\'s ({paper / 2:.1f} %)'
-    cut = _reduction(summary, reduced, TPC.format(alpha), 'centroid', floor)
+    cut = reduction_estimate(summary, reduced, TPC.format(alpha), 'centroid', floor)
     if cut is None:
         return _verdict(claim, criterion)
     sign, text = outcome(cut, paper / 2)
@@ -92,11 +81,7 @@ def _zero_shot_cost(summary: dict, zero_shot: dict, floor: dict) -> dict:
     change = zero_shot.get(name, {}).get('change_relative')
     if change is None or change != change:
         return _verdict(claim, criterion)
-    rows = [estimate(summary, name, k, floor) for k in zero_shot[name]['per_benchmark']]
-    seed_std = None if any(e.seed_std is None for e in rows) else (
-        100 * math.sqrt(sum(e.seed_std**2 for e in rows)) / len(rows)
-        / zero_shot['original']['mean'])
-    cut = Estimate(change, seed_std, floor.get('zero_shot/change_relative'), rows[0].seeds)
+    cut = change_estimate(summary, zero_shot, name, floor)
     (above_zero, text), (small, _) = outcome(cut, 0.0), outcome(cut, -10.0)
     return _verdict(claim, criterion, f'{change:+.2f} % relative',
                     _holds([-above_zero, small]), margin=text)
@@ -117,7 +102,7 @@ def _posthoc_centroid_only(summary: dict, reduced: dict, floor: dict) -> dict:
     claim = 'post-hoc mean-centering removes the centroid gap only'
     criterion = 'centroid reduced by > 50 %, distribution gap reduced by < 10 %'
     name = 'posthoc mean-centering'
-    cuts = {k: _reduction(summary, reduced, name, k, floor) for k in ('centroid', 'distribution')}
+    cuts = {k: reduction_estimate(summary, reduced, name, k, floor) for k in ('centroid', 'distribution')}
     if None in cuts.values():
         return _verdict(claim, criterion)
     (centroid, text), (distribution, _) = (outcome(cuts['centroid'], 50.0),
@@ -129,17 +114,19 @@ def _posthoc_centroid_only(summary: dict, reduced: dict, floor: dict) -> dict:
 
 
 def _best(estimates: Dict[str, Estimate]) -> Tuple[str, str]:
-    """The clear winner, or :data:`TIE` when the runner-up is within the spread; with the
-    margin to the runner-up."""
+    """The clear winner, or :data:`TIE` when another is within the spread of the best; with
+    the margin to the first such (else to the runner-up)."""
     ranked = sorted(estimates, key=lambda n: estimates[n].value, reverse=True)
-    sign, text = outcome(estimates[ranked[0]], estimates[ranked[1]])
-    return (ranked[0] if sign > 0 else TIE), f'{ranked[0]} over {ranked[1]}: {text}'
+    beaten = {n: outcome(estimates[ranked[0]], estimates[n]) for n in ranked[1:]}
+    tied = [n for n in ranked[1:] if beaten[n][0] <= 0]
+    shown = tied[0] if tied else ranked[1]
+    return (TIE if tied else ranked[0]), f'{ranked[0]} over {shown}: {beaten[shown][1]}'
 
 
 def _tpc_against_const(summary: dict, reduced: dict, floor: dict) -> dict:
     claim = 'TPC-CMA against constant-alpha CMA at the same alpha (0.5)'
     criterion = 'winner: the larger centroid reduction'
-    cuts = {n: _reduction(summary, reduced, n, 'centroid', floor)
+    cuts = {n: reduction_estimate(summary, reduced, n, 'centroid', floor)
             for n in (TPC.format(0.5), CONST.format(0.5))}
     if None in cuts.values():
         return _verdict(claim, criterion)

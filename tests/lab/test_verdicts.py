@@ -80,6 +80,11 @@ def test_a_winner_only_beyond_twice_the_spread_of_the_difference():
     assert limit(0.05) < 0.5 and clear['winner'] == 'TPC-CMA alpha=0.5'
     assert f'margin 0.5 vs 2 x spread {limit(0.05):.3g}' in clear['margin']
     assert 'no pretraining variation' in clear['margin']  # fine-tuning seeds only
+    # Clear of the runner-up, not of a third whose spread reaches the best (CIDEr 2.0 +- 1.0).
+    wide = _caption_std(0.05)
+    wide['posthoc mean-centering'] = {CIDER: 1.0}
+    third = _verdicts(std=wide)['best_captioner']
+    assert third['winner'] == TIE and 'over posthoc mean-centering' in third['margin']
     tie = _verdicts(std=_caption_std(0.2))['best_captioner']
     assert limit(0.2) > 0.5 and tie['winner'] == TIE
     assert '| tie |' in '\n'.join(verdict_table({'best_captioner': tie}))
