@@ -7,7 +7,8 @@ evaluator, and writes a report (markdown table, JSON, plots). With
 real scale from converted CLIP weights and COCO (README, "Real-scale runs").
 Finished runs and evaluations are cached in the work dir, keyed by the
 settings and both configs' content, so an interrupted reproduction resumes
-where it stopped. The logic is ``tpc_cma_lab.reproduce``.
+where it stopped. ``--report-only --out DIR`` runs nothing: it rewrites the report in
+DIR from the runs its results.json records. The logic is ``tpc_cma_lab.reproduce``.
 """
 import argparse
 import os
