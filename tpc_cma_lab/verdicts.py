@@ -3,7 +3,7 @@
 A verdict is ``dict(claim, criterion, ours, holds, winner, margin)``: ``holds`` is
 True, False, ``'tie'`` (the margin is within the spread) or None (the runs needed are
 missing); ``winner`` names the best of several competitors where a claim ranks them,
-``'tie'`` when the runner-up is within the spread, else None; ``margin`` says what the
+``'tie'`` when another is within the spread of the best, else None; ``margin`` says what the
 decision rests on (:mod:`.margins`: a difference counts only beyond twice its spread over
 seeds, pretraining seeds included where measured). The quick mode must tell the full
 mode's story: :func:`compare_verdicts` lists where two reports' verdicts differ
@@ -51,6 +51,8 @@ def _gaps_fall(summary: dict, floor: dict) -> dict:
     if len(tpc) < 2:
         return _verdict(claim, criterion)
     chains = {k: [estimate(summary, n, f'gap/{k}', floor) for _, n in tpc] for k in GAPS}
+    if any(e is None for chain in chains.values() for e in chain):
+        return _verdict(claim, criterion)
     ours = '; '.join(f'{k} ' + ' -> '.join(f'{e.value:.3f}' for e in chain)
                      for k, chain in chains.items())
     steps = [outcome(a, b) for chain in chains.values() for a, b in zip(chain, chain[1:])]
@@ -102,7 +104,8 @@ def _posthoc_centroid_only(summary: dict, reduced: dict, floor: dict) -> dict:
     claim = 'post-hoc mean-centering removes the centroid gap only'
     criterion = 'centroid reduced by > 50 %, distribution gap reduced by < 10 %'
     name = 'posthoc mean-centering'
-    cuts = {k: reduction_estimate(summary, reduced, name, k, floor) for k in ('centroid', 'distribution')}
+    cuts = {k: reduction_estimate(summary, reduced, name, k, floor)
+            for k in ('centroid', 'distribution')}
     if None in cuts.values():
         return _verdict(claim, criterion)
     (centroid, text), (distribution, _) = (outcome(cuts['centroid'], 50.0),
