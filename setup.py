@@ -20,7 +20,8 @@ INSTALL_REQUIRES = [
     'clip-anytorch>=2.6.0',  # ships the CLIP BPE vocabulary file
     'ftfy',
     'regex',
-    'scikit-learn',
+    'Pillow>=10.0.0',  # draws the generated shapes; the oldest tested (README "Support matrix")
+    'scikit-learn>=1.4.2',  # 1.4.1 and older fail to import beside numpy 2
     'scipy',
     'matplotlib',
 ]

@@ -84,9 +84,12 @@ def test_the_oldest_pins_are_the_lower_ends_of_the_ranges():
 def test_the_oldest_versions_are_the_ones_imported():
     import mmengine
     import numpy
+    import PIL
+    import sklearn
     import transformers
-    imported = dict(mmengine=mmengine.__version__, numpy=numpy.__version__,
-                    transformers=transformers.__version__)
+    imported = {'mmengine': mmengine.__version__, 'numpy': numpy.__version__,
+                'transformers': transformers.__version__, 'pillow': PIL.__version__,
+                'scikit-learn': sklearn.__version__}
     assert imported == {k: v for k, v in _pins('oldest.txt').items() if k in imported}
 
 
@@ -115,3 +118,23 @@ def test_installing_beside_a_supported_older_torch_keeps_it(tmp_path):
                   for item in json.loads(report.read_text())['install']}
     assert to_install == {'tpc-cma-mm'}, to_install
     assert metadata.version('torch')  # the outer environment itself is untouched
+
+
+def test_the_generated_images_are_the_same_bytes_at_every_tested_pillow():
+    """Pillow draws the benchmark's images, so its version could move every number. Every
+    shape, colour, size and position at 32 pixels, as drawn by Pillow 13.0.0 (the CI pin);
+    the oldest-versions step (.ci/run) runs this with Pillow 10.0.0 (requirements/oldest.txt)."""
+    import hashlib
+    import itertools
+
+    import numpy as np
+
+    from tpc_cma_mm.datasets.shape_captions import (COLOURS, POSITIONS, SHAPES, SIZES,
+                                                    render_shape)
+    digest = hashlib.sha256()
+    for shape, colour, radius, centre in itertools.product(
+            SHAPES, COLOURS.values(), SIZES.values(), POSITIONS.values()):
+        image = render_shape(shape, colour, radius, centre, 32, np.random.default_rng(0))
+        digest.update(image.tobytes())
+    assert digest.hexdigest() == \
+        'ddc0165f1e494a23219f9f52afb54e238b59a148f7826bab182733134db3f7e3'

@@ -7,7 +7,8 @@ evaluator, and writes a report (markdown table, JSON, plots). With
 real scale from converted CLIP weights and COCO (README, "Real-scale runs").
 Finished runs and evaluations are cached in the work dir, keyed by the
 settings and both configs' content, so an interrupted reproduction resumes
-where it stopped. The logic is ``tpc_cma_lab.reproduce``.
+where it stopped. ``--report-only --out DIR`` runs nothing: it rewrites the report in
+DIR from the runs its results.json records. The logic is ``tpc_cma_lab.reproduce``.
 """
 import argparse
 import os
@@ -15,6 +16,7 @@ import sys
 
 import torch
 
+from tpc_cma_lab.report import rewrite_report
 from tpc_cma_lab.reproduce import MODES, TINY_METHOD, TINY_PRETRAIN, reproduce
 
 
@@ -32,6 +34,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='report directory (default: WORK_DIR/report)')
     parser.add_argument('--overwrite', action='store_true',
                         help="replace a report in --out made by another command")
+    parser.add_argument('--report-only', action='store_true',
+                        help="run nothing: rewrite --out's report from the runs its "
+                        'results.json records, with this code\'s tables and verdicts')
     parser.add_argument('--seeds', type=int, nargs='+')
     parser.add_argument('--alphas', type=float, nargs='+', help='TPC-CMA alpha_target values')
     parser.add_argument('--const-alphas', type=float, nargs='+', help='constant-alpha CMA values')
@@ -44,6 +49,8 @@ def parse_args(argv=None):
                         help='runs in parallel, one process each, the CPU cores shared '
                         'among them (default: 1 with a GPU, else the number of cores)')
     args = parser.parse_args(argv)
+    if args.report_only and not args.out:
+        parser.error('--report-only needs --out, the folder of the report to rewrite')
     if args.jobs is None:
         args.jobs = 1 if torch.cuda.is_available() else (os.cpu_count() or 1)
     if args.jobs < 1:
@@ -58,9 +65,14 @@ def parse_args(argv=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args, settings = parse_args(argv)
+    command = ' '.join(['python tools/reproduce.py'] + argv)
+    if args.report_only:
+        rewrite_report(args.out, command, args.overwrite)
+        print(f'Report rewritten in {args.out}')
+        return
     reproduce(args.config, args.work_dir, settings, args.jobs,
               None if args.no_pretrain else args.pretrain_config, args.out, args.overwrite,
-              command=' '.join(['python tools/reproduce.py'] + argv))
+              command=command)
 
 
 if __name__ == '__main__':

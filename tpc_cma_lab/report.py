@@ -19,14 +19,15 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from tpc_cma_mm.apis.outputs import json_bytes, write_outputs
+from tpc_cma_mm.apis.outputs import json_bytes, read_json, write_outputs
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, gap_reduction
+from .margins import pretraining_floor
 from .figures import compromise_figure, curriculum_figure, predictiveness_figure, training_curves
 from .report_text import (DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown,
                           zero_shot_benchmarks)
 from .verdicts import claim_verdicts, verdict_table
 
-__all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'write_report',
+__all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'rewrite_report', 'write_report',
            'zero_shot_change']
 
 
@@ -49,13 +50,17 @@ def aggregate(results: dict) -> Dict[str, dict]:
 
 
 def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
-    """Gap reduction (%) of each variant's mean against the original model's."""
+    """Gap reduction (%) of each variant's mean against the original model's, in
+    ``DISTANCE_KEYS`` order (so that results.json's bytes repeat)."""
     def gaps(s):
         return {k: s['metrics'][f'gap/{k}'][0] for k in DISTANCE_KEYS
                 if f'gap/{k}' in s['metrics']}
 
+    def ordered(cut):  # gap_reduction's order is a set's: it changes with PYTHONHASHSEED
+        return {k: cut[k] for k in DISTANCE_KEYS if k in cut}
+
     before = gaps(summary['original'])
-    return {name: gap_reduction(before, gaps(s)) for name, s in summary.items()}
+    return {name: ordered(gap_reduction(before, gaps(s))) for name, s in summary.items()}
 
 
 def zero_shot_change(summary: dict) -> Dict[str, dict]:
@@ -118,23 +123,25 @@ def _run_dir(run_dir: str, work_dir: str, variant: str) -> str:
 
 def write_report(results: dict, settings: dict, out_dir: str, command: str,
                  overwrite: bool = False, estimate: Optional[dict] = None,
-                 work_dir: Optional[str] = None) -> None:
+                 work_dir: Optional[str] = None, rewritten_by: Optional[str] = None) -> None:
     """results.json, results.md and the figures in ``out_dir`` (other content refused).
 
     ``estimate``: the training-time estimate (:mod:`.reproduce.step_time`), reported as is.
     ``work_dir``: the reproduction's; the curriculum figure reads a run's logs only
-    inside it (none without it).
+    inside it (none without it). ``rewritten_by``: the command that rewrote the report
+    from recorded runs (:func:`rewrite_report`), said in both files.
     """
     summary = aggregate(results)
     reduced = reductions(summary)
     zero_shot = zero_shot_change(summary)
     r2 = {pool: r_squared(results, pool) for pool in POOLS}
-    verdicts = claim_verdicts(summary, reduced, zero_shot, r2)
-    text = markdown(summary, reduced, zero_shot, r2, settings, command, estimate)
+    verdicts = claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings))
+    text = markdown(summary, reduced, zero_shot, r2, settings, command, estimate, rewritten_by)
+    rewritten = {} if rewritten_by is None else dict(rewritten_by=rewritten_by)
     files = {
-        'results.json': json_bytes(dict(command=command, settings=settings, summary=summary,
-                                        gap_reduction=reduced, zero_shot=zero_shot,
-                                        r_squared=r2, verdicts=verdicts,
+        'results.json': json_bytes(dict(command=command, **rewritten, settings=settings,
+                                        summary=summary, gap_reduction=reduced,
+                                        zero_shot=zero_shot, r_squared=r2, verdicts=verdicts,
                                         training_time_estimate=estimate, runs=results)),
         'results.md': (text + '\n'.join(verdict_table(verdicts)) + '\n').encode('utf-8')}
     benchmarks = zero_shot_benchmarks(summary)
@@ -153,3 +160,17 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str,
             files['curriculum.png'] = curriculum_figure(
                 curves, f'{name}, seed {settings["seeds"][0]}')
     write_outputs({osp.join(out_dir, k): v for k, v in files.items()}, overwrite)
+
+
+def rewrite_report(out_dir: str, command: str, overwrite: bool = False) -> None:
+    """Rewrite the report in ``out_dir`` from the runs its results.json records, with this
+    code's tables and verdicts; nothing is run. The runs' command, settings and time estimate
+    are kept; the curriculum figure, which needs the runs' logs, is left as it is."""
+    report = read_json(osp.join(out_dir, 'results.json'), 'report')
+    missing = sorted({'command', 'settings', 'runs'} - set(report if isinstance(report, dict)
+                                                            else {}))
+    if missing:
+        raise ValueError(f'{out_dir}/results.json lacks {missing}: it is not a report of '
+                         'tools/reproduce.py. Rerun the reproduction to write one.')
+    write_report(report['runs'], report['settings'], out_dir, report['command'], overwrite,
+                 report.get('training_time_estimate'), rewritten_by=command)

@@ -72,12 +72,15 @@ def _columns(summary: dict, zero_shot: dict) -> list:
 
 
 def markdown(summary: dict, reduced: dict, zero_shot: dict, r2: dict, settings: dict,
-             command: str, estimate: Optional[dict] = None) -> str:
+             command: str, estimate: Optional[dict] = None,
+             rewritten_by: Optional[str] = None) -> str:
     extra = sorted({k for s in summary.values() for k in s.get('extra_metrics', {})})
     columns = _columns(summary, zero_shot)
     head = ['variant', 'alpha'] + [label for label, _ in columns] + extra + [
         'Δcentroid %', 'Δdistribution %', 'Δraw %']
     lines = [f'Produced by `{command}` (settings: {json.dumps(settings)}).', '']
+    if rewritten_by:
+        lines += [f'Tables and verdicts rewritten from the recorded runs by `{rewritten_by}`.', '']
     if estimate:
         lines += [f'Training time: {estimate["text"]}', '']
     lines += ['Mean ± std over seeds. Gap keys, retrieval and captioning: the config\'s test '

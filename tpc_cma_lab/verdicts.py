@@ -1,17 +1,23 @@
 """The paper's claims, each judged on a reproduction's summary: what holds, with its numbers.
 
-A verdict is ``dict(claim, criterion, ours, holds, winner)``: ``holds`` is True,
-False or None (the runs needed are missing); ``winner`` names the best of
-several competitors where a claim ranks them, else None. The quick mode must
-tell the full mode's story: :func:`compare_verdicts` lists where two reports'
-verdicts differ (docs/results.md, "Quick mode")::
+A verdict is ``dict(claim, criterion, ours, holds, winner, margin)``: ``holds`` is
+True, False, ``'tie'`` (the margin is within the spread) or None (the runs needed are
+missing); ``winner`` names the best of several competitors where a claim ranks them,
+``'tie'`` when another is within the spread of the best, else None; ``margin`` says what the
+decision rests on (:mod:`.margins`: a difference counts only beyond twice its spread over
+seeds, pretraining seeds included where measured). The quick mode must tell the full
+mode's story: :func:`compare_verdicts` lists where two reports' verdicts differ
+(docs/results.md, "Quick mode")::
 
+    from tpc_cma_lab.margins import pretraining_floor
     from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts
-    full = claim_verdicts(summary, reduced, zero_shot, r2)
+    full = claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings))
     compare_verdicts(quick_verdicts, full)   # [] when they tell the same story
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple, Union
 
+from .margins import (TIE, Estimate, change_estimate, estimate, outcome,
+                      reduction_estimate)
 from .report_text import PAPER
 
 __all__ = ['C3_PREFIX', 'claim_verdicts', 'compare_verdicts', 'verdict_table']
@@ -27,71 +33,109 @@ def _mean(summary: dict, name: str, key: str) -> Optional[float]:
 
 
 def _verdict(claim: str, criterion: str, ours: str = 'runs missing', holds=None,
-             winner: Optional[str] = None) -> dict:
-    return dict(claim=claim, criterion=criterion, ours=ours, holds=holds, winner=winner)
+             winner: Optional[str] = None, margin: str = '') -> dict:
+    return dict(claim=claim, criterion=criterion, ours=ours, holds=holds, winner=winner,
+                margin=margin)
 
 
-def _gaps_fall(summary: dict) -> dict:
+def _holds(signs: List[int]) -> Union[bool, str]:
+    """All clearly in the claim's favour (+1): True; one clearly against (-1): False; else tie."""
+    return False if -1 in signs else (True if all(s == 1 for s in signs) else TIE)
+
+
+def _gaps_fall(summary: dict, floor: dict) -> dict:
     claim = 'as alpha_target rises, the gap falls'
-    criterion = 'TPC-CMA runs in order of alpha_target: centroid, distribution and raw gap never rise'
+    criterion = ('TPC-CMA runs in order of alpha_target: centroid, distribution and raw gap '
+                 'never rise beyond the spread, and fall beyond it from the first to the last')
     tpc = sorted((s['alpha_target'], n) for n, s in summary.items() if n.startswith('TPC-CMA'))
     if len(tpc) < 2:
         return _verdict(claim, criterion)
-    chains = {k: [summary[n]['metrics'][f'gap/{k}'][0] for _, n in tpc] for k in GAPS}
-    ours = '; '.join(f'{k} ' + ' -> '.join(f'{v:.3f}' for v in values)
-                     for k, values in chains.items())
-    holds = all(b <= a for values in chains.values() for a, b in zip(values, values[1:]))
-    return _verdict(claim, criterion, f'alpha {tpc[0][0]:g} .. {tpc[-1][0]:g}: {ours}', holds)
+    chains = {k: [estimate(summary, n, f'gap/{k}', floor) for _, n in tpc] for k in GAPS}
+    if any(e is None for chain in chains.values() for e in chain):
+        return _verdict(claim, criterion)
+    ours = '; '.join(f'{k} ' + ' -> '.join(f'{e.value:.3f}' for e in chain)
+                     for k, chain in chains.items())
+    steps = [outcome(a, b) for chain in chains.values() for a, b in zip(chain, chain[1:])]
+    overall = [outcome(chain[0], chain[-1]) for chain in chains.values()]
+    # A step within the spread is no rise; only a clear rise refutes the claim.
+    signs = [s for s, _ in steps if s == -1] + [s for s, _ in overall]
+    return _verdict(claim, criterion, f'alpha {tpc[0][0]:g} .. {tpc[-1][0]:g}: {ours}',
+                    _holds(signs), margin='first to last: ' + '; '.join(
+                        f'{k} {text}' for k, (_, text) in zip(chains, overall)))
 
 
-def _magnitude(reduced: dict, alpha: float) -> dict:
+def _magnitude(summary: dict, reduced: dict, alpha: float, floor: dict) -> dict:
     paper = -PAPER[alpha]['gap']
     claim = f'alpha_target {alpha} closes the gap by {paper:.1f} %'
     criterion = f'TPC-CMA {alpha}: centroid reduction at least half the paper\'s ({paper / 2:.1f} %)'
-    cut = reduced.get(TPC.format(alpha), {}).get('centroid')
+    cut = reduction_estimate(summary, reduced, TPC.format(alpha), 'centroid', floor)
     if cut is None:
         return _verdict(claim, criterion)
-    return _verdict(claim, criterion, f'centroid -{cut:.1f} %', cut >= paper / 2)
+    sign, text = outcome(cut, paper / 2)
+    return _verdict(claim, criterion, f'centroid -{cut.value:.1f} %', _holds([sign]),
+                    margin=text)
 
 
-def _zero_shot_cost(zero_shot: dict) -> dict:
+def _zero_shot_cost(summary: dict, zero_shot: dict, floor: dict) -> dict:
     claim = f'alpha_target 0.05 costs a little zero-shot accuracy ({PAPER[0.05]["accuracy"]} %)'
     criterion = 'TPC-CMA 0.05: mean zero-shot top-1 falls, by less than 10 % relative'
-    change = zero_shot.get(TPC.format(0.05), {}).get('change_relative')
-    if change is None:
+    name = TPC.format(0.05)
+    change = zero_shot.get(name, {}).get('change_relative')
+    if change is None or change != change:
         return _verdict(claim, criterion)
-    return _verdict(claim, criterion, f'{change:+.2f} % relative', -10 < change < 0)
+    cut = change_estimate(summary, zero_shot, name, floor)
+    (above_zero, text), (small, _) = outcome(cut, 0.0), outcome(cut, -10.0)
+    return _verdict(claim, criterion, f'{change:+.2f} % relative',
+                    _holds([-above_zero, small]), margin=text)
 
 
-def _rises(summary: dict, key: str, label: str, paper: str) -> dict:
+def _rises(summary: dict, key: str, label: str, paper: str, floor: dict) -> dict:
     claim, name = f'alpha_target 0.5 raises {label} ({paper})', TPC.format(0.5)
-    before, after = _mean(summary, 'original', key), _mean(summary, name, key)
+    before, after = (estimate(summary, n, key, floor) for n in ('original', name))
     criterion = f'TPC-CMA 0.5 above the original in {key}'
     if before is None or after is None:
         return _verdict(claim, criterion)
-    return _verdict(claim, criterion, f'{before:.3f} -> {after:.3f}', after > before)
+    sign, text = outcome(after, before)
+    return _verdict(claim, criterion, f'{before.value:.3f} -> {after.value:.3f}',
+                    _holds([sign]), margin=text)
 
 
-def _posthoc_centroid_only(reduced: dict) -> dict:
+def _posthoc_centroid_only(summary: dict, reduced: dict, floor: dict) -> dict:
     claim = 'post-hoc mean-centering removes the centroid gap only'
     criterion = 'centroid reduced by > 50 %, distribution gap reduced by < 10 %'
-    cut = reduced.get('posthoc mean-centering')
-    if not cut:
+    name = 'posthoc mean-centering'
+    cuts = {k: reduction_estimate(summary, reduced, name, k, floor)
+            for k in ('centroid', 'distribution')}
+    if None in cuts.values():
         return _verdict(claim, criterion)
+    (centroid, text), (distribution, _) = (outcome(cuts['centroid'], 50.0),
+                                           outcome(cuts['distribution'], 10.0))
     return _verdict(claim, criterion,
-                    f'centroid -{cut["centroid"]:.1f} %, distribution {-cut["distribution"]:+.1f} %',
-                    cut['centroid'] > 50 and cut['distribution'] < 10)
+                    f'centroid -{cuts["centroid"].value:.1f} %, '
+                    f'distribution {-cuts["distribution"].value:+.1f} %',
+                    _holds([centroid, -distribution]), margin=f'centroid {text}')
 
 
-def _tpc_against_const(reduced: dict) -> dict:
+def _best(estimates: Dict[str, Estimate]) -> Tuple[str, str]:
+    """The clear winner, or :data:`TIE` when another is within the spread of the best; with
+    the margin to the first such (else to the runner-up)."""
+    ranked = sorted(estimates, key=lambda n: estimates[n].value, reverse=True)
+    beaten = {n: outcome(estimates[ranked[0]], estimates[n]) for n in ranked[1:]}
+    tied = [n for n in ranked[1:] if beaten[n][0] <= 0]
+    shown = tied[0] if tied else ranked[1]
+    return (TIE if tied else ranked[0]), f'{ranked[0]} over {shown}: {beaten[shown][1]}'
+
+
+def _tpc_against_const(summary: dict, reduced: dict, floor: dict) -> dict:
     claim = 'TPC-CMA against constant-alpha CMA at the same alpha (0.5)'
     criterion = 'winner: the larger centroid reduction'
-    names = [TPC.format(0.5), CONST.format(0.5)]
-    if not all(n in reduced for n in names):
+    cuts = {n: reduction_estimate(summary, reduced, n, 'centroid', floor)
+            for n in (TPC.format(0.5), CONST.format(0.5))}
+    if None in cuts.values():
         return _verdict(claim, criterion)
-    cuts = {n: reduced[n]['centroid'] for n in names}
-    ours = ', '.join(f'{n} -{c:.1f} %' for n, c in cuts.items())
-    return _verdict(claim, criterion, ours, winner=max(cuts, key=cuts.get))
+    ours = ', '.join(f'{n} -{c.value:.1f} %' for n, c in cuts.items())
+    winner, text = _best(cuts)
+    return _verdict(claim, criterion, ours, winner=winner, margin=text)
 
 
 def _r_squared(r2: dict) -> dict:
@@ -104,37 +148,45 @@ def _r_squared(r2: dict) -> dict:
     best = max((k for k, v in per_key.items() if v == v), key=per_key.get)
     ours = (f'distribution {per_key["distribution"]:.3f}, raw {per_key["raw"]:.3f}, '
             f'best {best} {per_key[best]:.3f}')
-    return _verdict(claim, criterion, ours, per_key['distribution'] > per_key['raw'], best)
+    return _verdict(claim, criterion, ours, per_key['distribution'] > per_key['raw'], best,
+                    margin='a fit over the runs: no spread over seeds')
 
 
-def _best_captioner(summary: dict) -> dict:
+def _best_captioner(summary: dict, floor: dict) -> dict:
     claim = 'captioning from images: TPC-CMA 0.5 against the post-hoc baselines'
     criterion = 'winner: the highest CIDEr from images among TPC-CMA 0.5, mean-centering and C3'
     names = [n for n in summary if n == TPC.format(0.5) or n == 'posthoc mean-centering'
              or n.startswith(C3_PREFIX)]
-    scores = {n: _mean(summary, n, 'caption_image/CIDEr') for n in names}
-    scores = {n: v for n, v in scores.items() if v is not None}
+    scores = {n: estimate(summary, n, 'caption_image/CIDEr', floor) for n in names}
+    scores = {n: e for n, e in scores.items() if e is not None}
     if len(scores) < 2:
         return _verdict(claim, criterion)
-    ours = ', '.join(f'{n} {v:.3f}' for n, v in scores.items())
-    return _verdict(claim, criterion, ours, winner=max(scores, key=scores.get))
+    ours = ', '.join(f'{n} {e.value:.3f}' for n, e in scores.items())
+    winner, text = _best(scores)
+    return _verdict(claim, criterion, ours, winner=winner, margin=text)
 
 
-def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict) -> Dict[str, dict]:
-    """claim id -> verdict, in the paper's order (ids are stable across reports)."""
+def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict,
+                   floor: Optional[dict] = None) -> Dict[str, dict]:
+    """claim id -> verdict, in the paper's order (ids are stable across reports).
+
+    ``floor``: metric -> std over pretraining seeds for the report's protocol
+    (:func:`.margins.pretraining_floor`); without it a spread is the seeds' alone.
+    """
+    floor = floor or {}
     return dict(
-        gaps_fall=_gaps_fall(summary),
-        magnitude_0_05=_magnitude(reduced, 0.05),
-        magnitude_0_5=_magnitude(reduced, 0.5),
-        zero_shot_cost=_zero_shot_cost(zero_shot),
+        gaps_fall=_gaps_fall(summary, floor),
+        magnitude_0_05=_magnitude(summary, reduced, 0.05, floor),
+        magnitude_0_5=_magnitude(summary, reduced, 0.5, floor),
+        zero_shot_cost=_zero_shot_cost(summary, zero_shot, floor),
         ari_rises=_rises(summary, 'clustering/ari_class', 'ARI vs class',
-                         '{} -> {}'.format(*PAPER[0.5]['ari'])),
+                         '{} -> {}'.format(*PAPER[0.5]['ari']), floor),
         cider_rises=_rises(summary, 'caption_image/CIDEr', 'CIDEr from images',
-                           f'+{PAPER[0.5]["cider"]} %'),
-        posthoc_centroid_only=_posthoc_centroid_only(reduced),
-        tpc_against_const=_tpc_against_const(reduced),
+                           f'+{PAPER[0.5]["cider"]} %', floor),
+        posthoc_centroid_only=_posthoc_centroid_only(summary, reduced, floor),
+        tpc_against_const=_tpc_against_const(summary, reduced, floor),
         r_squared=_r_squared(r2),
-        best_captioner=_best_captioner(summary))
+        best_captioner=_best_captioner(summary, floor))
 
 
 def _judged(verdict: Optional[dict]) -> bool:
@@ -161,14 +213,19 @@ def compare_verdicts(quick: Dict[str, dict], full: Dict[str, dict]) -> List[str]
 
 def verdict_table(verdicts: Dict[str, dict]) -> List[str]:
     """The verdicts as markdown lines."""
+    def holds(value):
+        return {True: 'yes', False: '**no**', TIE: 'tie', None: 'not judged'}[value]
+
     def word(v):
         if v['winner'] is not None:
-            return f'winner: {v["winner"]}' + ('' if v['holds'] is None else
-                                               f'; {"yes" if v["holds"] else "**no**"}')
-        return {True: 'yes', False: '**no**', None: 'not judged'}[v['holds']]
+            winner = 'tie' if v['winner'] == TIE else f'winner: {v["winner"]}'
+            return winner + ('' if v['holds'] is None else f'; {holds(v["holds"])}')
+        return holds(v['holds'])
 
-    lines = ['', '**Verdict per claim** (the criterion is ours; the paper gives numbers only):', '',
-             '| claim | criterion | ours | verdict |', '|---|---|---|---|']
-    lines += [f'| {v["claim"]} | {v["criterion"]} | {v["ours"]} | {word(v)} |'
-              for v in verdicts.values()]
+    lines = ['', '**Verdict per claim** (the criterion is ours; the paper gives numbers only; '
+             'a difference within twice its spread is a tie: docs/results.md, "Ties"):', '',
+             '| claim | criterion | ours | margin against the spread | verdict |',
+             '|---|---|---|---|---|']
+    lines += [f'| {v["claim"]} | {v["criterion"]} | {v["ours"]} | {v["margin"] or "-"} '
+              f'| {word(v)} |' for v in verdicts.values()]
     return lines

@@ -1,10 +1,12 @@
 """The claim verdicts of the reproduction report, and the quick mode telling the full mode's story."""
 import copy
 import json
+import math
 import os.path as osp
 
 import pytest
 
+from tpc_cma_lab.margins import TIE, pretraining_floor
 from tpc_cma_lab.report import aggregate, r_squared, reductions, zero_shot_change
 from tpc_cma_lab.report_text import POOLS
 from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts, verdict_table
@@ -14,12 +16,15 @@ FULL = osp.join(REPO, 'docs', 'results', 'results.json')
 QUICK = osp.join(REPO, 'docs', 'results', 'quick', 'results.json')
 
 
-def _summary(rows: dict) -> dict:
-    """variant -> (alpha_target, centroid, distribution, raw, zero-shot, ARI, CIDEr)."""
+def _summary(rows: dict, seeds: int = 3, std: dict = None) -> dict:
+    """variant -> (alpha_target, centroid, distribution, raw, zero-shot, ARI, CIDEr);
+    ``std``: variant -> metric -> std over the ``seeds`` (0 where not given)."""
     keys = ('gap/centroid', 'gap/distribution', 'gap/raw', 'zero_shot/top1',
             'clustering/ari_class', 'caption_image/CIDEr')
-    return {name: dict(alpha_target=values[0],
-                       metrics={k: (v, 0.0) for k, v in zip(keys, values[1:])})
+    std = std or {}
+    return {name: dict(alpha_target=values[0], seeds=seeds,
+                       metrics={k: (v, std.get(name, {}).get(k, 0.0))
+                                for k, v in zip(keys, values[1:])})
             for name, values in rows.items()}
 
 
@@ -31,10 +36,10 @@ ROWS = {'original': (0.0, 1.0, 0.6, 1.2, 80.0, 0.10, 1.0),
         'CMA const alpha=0.5': (0.5, 0.2, 0.45, 0.8, 70.0, 0.35, 2.8)}
 
 
-def _verdicts(rows=ROWS, r2=None):
-    summary = _summary(rows)
+def _verdicts(rows=ROWS, r2=None, seeds=3, std=None, floor=None):
+    summary = _summary(rows, seeds, std)
     r2 = r2 or {'all runs': {'clustering/ari_class': dict(distribution=0.2, raw=0.5, mmd=0.7)}}
-    return claim_verdicts(summary, reductions(summary), zero_shot_change(summary), r2)
+    return claim_verdicts(summary, reductions(summary), zero_shot_change(summary), r2, floor)
 
 
 def test_each_verdict_follows_its_criterion_from_the_numbers():
@@ -55,6 +60,65 @@ def test_each_verdict_follows_its_criterion_from_the_numbers():
     assert v['best_captioner']['winner'] == 'posthoc C3 centring + noise 0.1'
     table = '\n'.join(verdict_table(v))
     assert table.count('\n| ') == len(v) + 1 and '**no**' in table
+
+
+CIDER = 'caption_image/CIDEr'
+
+
+def _caption_std(std: float) -> dict:
+    return {n: {CIDER: std} for n in ('posthoc mean-centering', 'posthoc C3 centring + noise 0.1',
+                                      'TPC-CMA alpha=0.5')}
+
+
+def test_a_winner_only_beyond_twice_the_spread_of_the_difference():
+    """CIDEr 3.0 (TPC-CMA 0.5) against 2.5 (C3): margin 0.5. The rule's limit, computed here
+    from the population stds the report stores: 2 * sqrt(2 * s**2 * n / (n - 1))."""
+    def limit(std, seeds=3):
+        return 2 * math.sqrt(2 * std**2 * seeds / (seeds - 1))
+
+    clear = _verdicts(std=_caption_std(0.05))['best_captioner']
+    assert limit(0.05) < 0.5 and clear['winner'] == 'TPC-CMA alpha=0.5'
+    assert f'margin 0.5 vs 2 x spread {limit(0.05):.3g}' in clear['margin']
+    assert 'no pretraining variation' in clear['margin']  # fine-tuning seeds only
+    # Clear of the runner-up, not of a third whose spread reaches the best (CIDEr 2.0 +- 1.0).
+    wide = _caption_std(0.05)
+    wide['posthoc mean-centering'] = {CIDER: 1.0}
+    third = _verdicts(std=wide)['best_captioner']
+    assert third['winner'] == TIE and 'over posthoc mean-centering' in third['margin']
+    tie = _verdicts(std=_caption_std(0.2))['best_captioner']
+    assert limit(0.2) > 0.5 and tie['winner'] == TIE
+    assert '| tie |' in '\n'.join(verdict_table({'best_captioner': tie}))
+    # A tie against a winner is a disagreement between two reports.
+    assert compare_verdicts({'best_captioner': tie}, {'best_captioner': clear}) == [
+        f"best_captioner: winner 'tie' (quick: {tie['ours']}) vs 'TPC-CMA alpha=0.5' "
+        f"(full: {clear['ours']})"]
+
+
+def test_one_seed_calls_a_winner_only_beyond_the_pretraining_floor():
+    one = _verdicts(seeds=1)  # std 0 over one seed is no spread at all
+    assert one['best_captioner']['winner'] == TIE and 'no spread' in one['best_captioner']['margin']
+    assert one['cider_rises']['holds'] == TIE and one['magnitude_0_05']['holds'] == TIE
+    # The floor is each row's std over pretraining seeds: limit 2 * sqrt(2) * floor.
+    below = _verdicts(seeds=1, floor={CIDER: 0.15})['best_captioner']  # limit 0.424
+    assert below['winner'] == 'TPC-CMA alpha=0.5'
+    assert 'one seed: the pretraining-seed floor only' in below['margin']
+    assert _verdicts(seeds=1, floor={CIDER: 0.2})['best_captioner']['winner'] == TIE  # 0.566
+    # Magnitude: a 10 % centroid reduction against the threshold 33.3 %, limit 2 x floor.
+    assert _verdicts(seeds=1, floor={'reduction/centroid': 11.0})['magnitude_0_05'][
+        'holds'] is False
+    assert _verdicts(seeds=1, floor={'reduction/centroid': 12.0})['magnitude_0_05'][
+        'holds'] == TIE
+    # Several seeds: the floor adds to their spread (both rows: sqrt(0.1**2 * 1.5 + 0.15**2)).
+    both = _verdicts(std=_caption_std(0.1), floor={CIDER: 0.15})['best_captioner']
+    assert both['winner'] == TIE and '3 fine-tuning seeds and the pretraining-seed floor' in \
+        both['margin']
+
+
+def test_the_floor_applies_to_the_protocol_it_was_measured_at():
+    settings = json.load(open(FULL))['settings']
+    assert pretraining_floor(settings)[CIDER] > 0
+    assert pretraining_floor(dict(settings, decoder_iters=1000)) == {}
+    assert pretraining_floor(dict(settings, original='checkpoint 0123')) == {}
 
 
 def test_a_missing_run_is_not_judged():
@@ -83,7 +147,8 @@ def _recomputed(path: str) -> dict:
     runs = report['runs']
     summary = aggregate(runs)
     verdicts = claim_verdicts(summary, reductions(summary), zero_shot_change(summary),
-                              {pool: r_squared(runs, pool) for pool in POOLS})
+                              {pool: r_squared(runs, pool) for pool in POOLS},
+                              pretraining_floor(report['settings']))
     assert verdicts == report['verdicts'], f'{path} was written by other code'
     return verdicts
 
