@@ -56,11 +56,8 @@ def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
         return {k: s['metrics'][f'gap/{k}'][0] for k in DISTANCE_KEYS
                 if f'gap/{k}' in s['metrics']}
 
-    def ordered(cut):  # gap_reduction's order is a set's: it changes with PYTHONHASHSEED
-        return {k: cut[k] for k in DISTANCE_KEYS if k in cut}
-
     before = gaps(summary['original'])
-    return {name: ordered(gap_reduction(before, gaps(s))) for name, s in summary.items()}
+    return {name: gap_reduction(before, gaps(s)) for name, s in summary.items()}
 
 
 def zero_shot_change(summary: dict) -> Dict[str, dict]:

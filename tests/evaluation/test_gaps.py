@@ -193,6 +193,14 @@ def test_gap_reduction_is_percent_of_the_before_value():
     assert not set(DISTANCE_KEYS) & set(SIMILARITY_KEYS)
 
 
+
+def test_gap_reduction_keeps_the_before_order():
+    """A set's iteration order follows the hash seed; a results file's key order must not
+    (with this many keys a set's order matches by chance about once in len(keys)! runs)."""
+    gaps = {k: 1.0 + i for i, k in enumerate(DISTANCE_KEYS)}
+    assert len(gaps) >= 6
+    assert list(gap_reduction(gaps, dict(reversed(list(gaps.items()))))) == list(DISTANCE_KEYS)
+
 def test_empty_input_raises_a_clear_error():
     with pytest.raises(ValueError, match='empty'):
         gap_metrics(torch.zeros(0, 4), torch.zeros(0, 4))

@@ -180,10 +180,11 @@ def gap_metrics(img: torch.Tensor, text: torch.Tensor, max_mmd_samples: int = 50
 
 def gap_reduction(before: Dict[str, float], after: Dict[str, float]) -> Dict[str, float]:
     """``100 * (1 - G_after / G_before)`` for every gap key both share (docs/spec.md);
-    similarities (``SIMILARITY_KEYS``) are left out."""
+    similarities (``SIMILARITY_KEYS``) are left out. The keys keep ``before``'s order
+    (a set intersection would order them by the hash seed, and a results file's bytes with it)."""
     out = {}
-    for key in before.keys() & after.keys():
-        if key in SIMILARITY_KEYS:
+    for key in before:
+        if key in SIMILARITY_KEYS or key not in after:
             continue
         out[key] = 100.0 * (1.0 - after[key] / before[key]) if before[key] else float('nan')
     return out
