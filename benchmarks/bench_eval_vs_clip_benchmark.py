@@ -15,7 +15,8 @@ of ``--images`` images with ``--captions`` captions each and a zero-shot set of
 
 Both start from the same decoded images (ours as BGR uint8 through the data
 preprocessor, which it times; clip_benchmark as the floats that preprocessor
-gives: RGB, normalised) and the same token ids. The script prints the agreeing numbers before timing.
+gives: RGB, normalised) and the same token ids. The script prints the numbers
+both give, and stops if any differs (no ties here), before timing.
 
 CPU:  python -m benchmarks.bench_eval_vs_clip_benchmark --arch tiny --images 100
 """

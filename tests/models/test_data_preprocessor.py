@@ -12,7 +12,8 @@ def _batch(shapes):
     generator = torch.Generator().manual_seed(0)
     return dict(inputs=[torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
                         for shape in shapes],
-                data_samples=[DataSample(text_tokens=torch.arange(4) + i) for i in range(len(shapes))])
+                data_samples=[DataSample(text_tokens=torch.arange(4) + i)
+                              for i in range(len(shapes))])
 
 
 def test_images_of_one_size_are_normalised_as_one_batch_with_the_same_values():
