@@ -7,20 +7,23 @@ of ``--images`` images with ``--captions`` captions each and a zero-shot set of
 
 * ``ours, full``: ``apis.embed_split`` of the caption set (each image through the
   tower once), Recall@K both ways, every gap key, and zero-shot (embedding the
-  zero-shot images, prototypes, top-1 / top-5 / mean per-class recall);
+  zero-shot images alone, as validation does, prototypes, top-1 / top-5 / mean
+  per-class recall);
 * ``clip_benchmark``: its ``zeroshot_retrieval.evaluate`` and
   ``zeroshot_classification.evaluate`` on the open_clip model: retrieval and
   zero-shot only (it has no gap keys).
 
-Both start from the same decoded images (ours as uint8 through the data
-preprocessor, which it times; clip_benchmark as the normalised floats) and the
-same token ids. The script prints the agreeing numbers before timing.
+Both start from the same decoded images (ours as BGR uint8 through the data
+preprocessor, which it times; clip_benchmark as the floats that preprocessor
+gives: RGB, normalised) and the same token ids. The script prints the numbers
+both give, and stops if any differs (no ties here), before timing.
 
 CPU:  python -m benchmarks.bench_eval_vs_clip_benchmark --arch tiny --images 100
 """
 import argparse
 
 import torch
+from mmengine.dataset import pseudo_collate
 from clip_benchmark.metrics import zeroshot_classification, zeroshot_retrieval
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader, TensorDataset
@@ -60,12 +63,11 @@ def main():
     copy_open_clip_weights(ours, theirs)
     tokenizer = CLIPTokenizer(context_length=ARCHS[args.arch]['t'][3])
     pre = ours.data_preprocessor
-    mean, std = pre.mean.flatten(), pre.std.flatten()
 
     def decoded(n, seed):
         images, _ = make_batch(args.arch, n, seed=seed)
-        raw = (images * 60 + 120).clamp(0, 255).to(torch.uint8)
-        return raw, (raw.float() - mean[:, None, None]) / std[:, None, None]
+        raw = (images * 60 + 120).clamp(0, 255).to(torch.uint8)  # BGR, as files load
+        return raw, pre(dict(inputs=raw), False)['inputs']  # RGB, normalised
 
     raw, floats = decoded(args.images, 1)
     captions = [[f'a {WORDS[i % 12]} {WORDS[(i // 12 + j) % 12]} thing {i}, view {j}'
@@ -77,16 +79,24 @@ def main():
     items = [dict(inputs=raw[i], data_samples=DataSample(
         text_tokens=tokenizer([caption])[0], img_id=i)) for i in range(args.images)
         for caption in captions[i]]
-    zs_items = [dict(inputs=zs_raw[i], data_samples=DataSample(
-        text_tokens=tokenizer(['x'])[0], img_id=i)) for i in range(args.zs_images)]
+    zs_items = [dict(inputs=zs_raw[i], data_samples=DataSample(img_id=i))
+                for i in range(args.zs_images)]
+
+    def zero_shot_images():
+        # a zero-shot set has no captions: images only, as the validation loop embeds it
+        out = []
+        for start in range(0, args.zs_images, args.batch):
+            packed = pre(pseudo_collate(zs_items[start:start + args.batch]), False)
+            out.append(ours(packed['inputs'], packed['data_samples'], mode='tensor')['img_embeds'])
+        return torch.cat(out)
 
     def ours_full():
         embeds = embed_split(ours, items, args.batch, progress=False)
         out = retrieval_recall(embeds['img'], embeds['text'], embeds['img_ids'], (1, 5))
         out.update(gap_metrics(embeds['img'], embeds['text']))
-        zs = embed_split(ours, zs_items, args.batch, progress=False)
+        zs = zero_shot_images()
         ours.set_zero_shot(classes, TEMPLATES)
-        out.update(zero_shot_accuracy(zs['img'], ours.class_prototypes(), labels, (1, 5)))
+        out.update(zero_shot_accuracy(zs, ours.class_prototypes(), labels, (1, 5)))
         return out
 
     retrieval_loader = [(floats[i:i + args.batch // args.captions],
@@ -106,10 +116,14 @@ def main():
 
     with torch.no_grad():
         mine, got = ours_full(), clip_benchmark()
-    print('# agreement: ' + ', '.join(
-        f'{m} {mine[m]:.2f} vs {100 * got[g]:.2f}' for m, g in (
-            ('top1', 'acc1'), ('top5', 'acc5'), ('mean_per_class_recall', 'mean_per_class_recall'),
-            ('t2i_R1', 'image_retrieval_recall@1'), ('i2t_R1', 'text_retrieval_recall@1'))))
+    pairs = [(mine[m], 100 * got[g], m) for m, g in (
+        ('top1', 'acc1'), ('top5', 'acc5'), ('mean_per_class_recall', 'mean_per_class_recall'),
+        ('t2i_R1', 'image_retrieval_recall@1'), ('i2t_R1', 'text_retrieval_recall@1'))]
+    print('# agreement: ' + ', '.join(f'{m} {a:.2f} vs {b:.2f}' for a, b, m in pairs))
+    differing = [m for a, b, m in pairs if abs(a - b) > 1e-6]
+    if differing:  # no ties here (distinct captions and prompts): equal or not comparable
+        raise RuntimeError(f'The two evaluations disagree on {differing}: they do not see '
+                           'the same images or texts, so their times are not comparable.')
     load_before = load_average()
     med = interleaved({'ours, full': torch.no_grad()(ours_full),
                        'clip_benchmark': torch.no_grad()(clip_benchmark)},

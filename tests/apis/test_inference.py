@@ -147,3 +147,25 @@ def test_mmpretrain_get_model_with_the_scoped_type(tmp_path):
     built.eval()
     got = DualEncoderInferencer(built).embed_texts(TEXTS)
     torch.testing.assert_close(got, DualEncoderInferencer(config, ckpt).embed_texts(TEXTS))
+
+
+def test_mmpretrains_feature_extractor_runs_the_image_part_of_a_plugin_pipeline(tmp_path):
+    """mmpretrain's FeatureExtractor on a plugin config (docs/interop.md): the image part of
+    the test pipeline, built in the plugin scope whatever scope is current, gives the data
+    set's image embedding."""
+    from mmengine.config import Config
+    from mmpretrain.apis import FeatureExtractor
+
+    from tpc_cma_mm.apis import image_pipeline_cfg
+    model, config, ckpt = tiny_files(tmp_path)
+    _, path = write_image(tmp_path)
+    cfg = Config.fromfile(config)
+    cfg.model._scope_ = 'tpc_cma_mm'  # as the shipped model configs have it
+    cfg.test_dataloader.dataset.pipeline = image_pipeline_cfg(cfg)
+    assert [t['type'] for t in cfg.test_dataloader.dataset.pipeline] == [
+        'ResizeEdge', 'CenterCrop', 'PackInputs']
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # as a fresh process has it
+        extractor = FeatureExtractor(cfg, pretrained=ckpt)
+    (feature, ) = extractor(path)
+    torch.testing.assert_close(F.normalize(feature[None], dim=-1),
+                               through_the_test_pipeline(model, path), rtol=0, atol=1e-5)

@@ -49,3 +49,36 @@ def test_extract_feat_is_the_image_feature():
     images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model.extract_feat(images), model.encode_image(images))
+
+
+def test_verify_dataset_calls_on_a_plugin_data_config_with_the_documented_options(tmp_path):
+    """What mmpretrain's tools/misc/verify_dataset.py does (its LoadImageFromFile lookup,
+    TRANSFORMS.build, build_dataset in the mmpretrain scope, the loader on every entry), on a
+    plugin config given docs/interop.md's two --cfg-options: the broken image is found."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.datasets import build_dataset, get_transform_idx
+    from mmpretrain.registry import TRANSFORMS
+
+    from benchmarks.fabricate import write_karpathy
+    write_karpathy(str(tmp_path), splits=('train', 'val', 'test'))
+    broken = str(tmp_path / 'val2014' / 'COCO_val2014_000000500001.jpg')  # the val image
+    with open(broken, 'wb') as f:
+        f.write(b'not a jpeg')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'datasets', 'coco_karpathy.py'))
+    cfg.merge_from_dict({'val_dataloader.dataset.data_root': str(tmp_path),
+                         'val_dataloader.dataset.pipeline.0.type': 'LoadImageFromFile',
+                         'val_dataloader.dataset._scope_': 'tpc_cma_mm'})
+    dataset_cfg = cfg.val_dataloader.dataset
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # the tool sets no scope
+        loader = TRANSFORMS.build(dataset_cfg.pipeline[
+            get_transform_idx(dataset_cfg.pipeline, 'LoadImageFromFile')])
+        dataset_cfg.pipeline = []
+        dataset = build_dataset(dataset_cfg)
+    failed = set()
+    for index in range(len(dataset)):
+        item = dataset[index]
+        try:
+            loader(item)
+        except Exception:  # noqa: BLE001  (the tool logs any failure the same way)
+            failed.add(item['img_path'])
+    assert len(dataset) == 2 and failed == {broken}  # one image, two captions

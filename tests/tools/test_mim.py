@@ -63,3 +63,29 @@ def test_mim_train_finds_the_config_and_runs_the_plugin_train_tool(installed, tm
     text = run.stdout + run.stderr
     assert run.returncode != 0
     assert 'FileNotFoundError' in text and 'absent.pth' in text and 'tiny pretrained' in text, text
+
+
+def test_mims_own_table_of_the_model_index_without_an_install():
+    """docs/interop.md's alternative to `mim search` in an editable checkout: mim's own
+    table functions on the repository's model-index.yml list every metafile model."""
+    import yaml
+    from mim.commands.search import convert2df
+    from modelindex.load_model_index import load
+    names = [m['Name'] for f in ('clip', 'tpc_cma')
+             for m in yaml.safe_load(open(osp.join(REPO, 'configs', f, 'metafile.yml')))['Models']]
+    table = convert2df(load(osp.join(REPO, 'model-index.yml')))
+    assert sorted(table.index) == sorted(names)
+
+
+@pytest.mark.slow
+def test_mim_search_misses_an_editable_install_where_docs_say(tmp_path):
+    """An editable (PEP 660) install leaves only metadata in site-packages; mim looks for
+    the package beside it, then under top_level.txt's first name (docs/interop.md, "mim")."""
+    python, site = make_overlay_venv(tmp_path)
+    subprocess.run([python, '-m', 'pip', 'install', '-q', '--no-deps', '--no-build-isolation',
+                    '-e', REPO], check=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    run = subprocess.run([python, '-m', 'mim', 'search', 'tpc_cma_mm'], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert f'{site}/tpc_cma_lab/model-index.yml' in run.stderr, run.stderr

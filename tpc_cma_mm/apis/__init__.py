@@ -3,7 +3,8 @@
 ``init_model`` (checked, weights-only loading), ``embed_split`` (the one
 embedding loop), ``caption_scores`` (the captioning protocol), ``gap_report``,
 ``DualEncoderInferencer`` (embed images and texts, zero-shot with given class
-names), ``build_runner`` (what tools/train.py and tools/test.py run),
+names), ``image_pipeline_cfg`` (a config's test pipeline for
+mmpretrain's ``FeatureExtractor``), ``build_runner`` (what tools/train.py and tools/test.py run),
 ``convert_clip_checkpoint`` (other projects' CLIP weights in) and
 ``check_data``, ``schedule_curves`` (lr and curriculum alpha without
 training), ``model_complexity`` (FLOPs of both towers), ``browse_dataset`` (a sheet of
@@ -21,6 +22,7 @@ from .convert import convert_clip_checkpoint
 from .embed import embed_split
 from .fingerprint import checkpoint_id, config_digest, digest, state_dict_digest
 from .gap_report import gap_report, write_gap_report
+from .image_pipeline import image_pipeline_cfg
 from .inference import DualEncoderInferencer
 from .model import init_model, load_config, load_weights
 from .outputs import OutputExistsError, json_bytes, npz_bytes, read_json, write_outputs
@@ -31,7 +33,7 @@ from .schedule_curves import schedule_curves
 __all__ = ['browse_dataset', 'build_runner', 'cache_embeddings', 'caption_scores', 'check_data',
            'checkpoint_id', 'config_digest', 'convert_clip_checkpoint', 'decode_and_score',
            'DECODER_CONFIG', 'digest', 'DualEncoderInferencer', 'embed_split', 'gap_report',
-           'init_model', 'json_bytes', 'limit_dataset', 'load_config', 'load_weights',
+           'image_pipeline_cfg', 'init_model', 'json_bytes', 'limit_dataset', 'load_config', 'load_weights',
            'model_complexity', 'npz_bytes', 'OutputExistsError', 'read_json',
            'rescale_schedule', 'schedule_curves', 'state_dict_digest', 'write_gap_report',
            'write_outputs']

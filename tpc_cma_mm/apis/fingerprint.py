@@ -11,6 +11,8 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
+from tpc_cma_mm.utils.checkpoint import update_with_tensor
+
 __all__ = ['checkpoint_id', 'config_digest', 'digest', 'state_dict_digest']
 
 DIGITS = 16
@@ -40,9 +42,13 @@ def checkpoint_id(path: str) -> str:
 
 @torch.no_grad()
 def state_dict_digest(model: nn.Module) -> str:
-    """Digest of a model's weights: every key, shape, dtype and value."""
+    """Digest of a model's weights: every key, shape, dtype and value.
+
+    The tensor format of a checkpoint's ``content_digest``, but in the state dict's
+    order, bare keys and 16 digits: the captioning caches and the caption files of
+    the committed results (docs/results) are named by it, so it keeps its values.
+    """
     sha = hashlib.sha256()
     for key, value in model.state_dict().items():
-        sha.update(f'{key}:{tuple(value.shape)}:{value.dtype};'.encode('utf-8'))
-        sha.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        update_with_tensor(sha, key, value)
     return sha.hexdigest()[:DIGITS]

@@ -19,9 +19,9 @@ pass ``channel_order='rgb'`` for RGB arrays) and PIL images are converted
 from RGB explicitly. Resizing, cropping and channel swaps are the
 config's (``to_rgb`` of the data preprocessor), never the inferencer's.
 
-mmpretrain's ``FeatureExtractor`` cannot run a plugin config (its pipeline is
-built in the mmpretrain scope and ``TokenizeCaption`` needs a caption): this is
-the plugin's feature extractor (docs/interop.md).
+mmpretrain's ``FeatureExtractor`` runs a plugin config only with the image part of
+its test pipeline (``image_pipeline_cfg``, docs/interop.md); this inferencer takes
+the config as it is and embeds texts too.
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -33,22 +33,13 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from tpc_cma_mm.datasets.transforms import TokenizeCaption
 from tpc_cma_mm.registry import TRANSFORMS
+from .image_pipeline import config_test_pipeline, split_image_pipeline
 from .model import init_model
 
 __all__ = ['DualEncoderInferencer']
 
 ImageInput = Union[str, np.ndarray, 'PIL.Image.Image']
-
-
-def _test_pipeline(cfg: Config) -> list:
-    for split in ('test_dataloader', 'val_dataloader'):
-        pipeline = cfg.get(split, {}).get('dataset', {}).get('pipeline')
-        if pipeline is not None:
-            return list(pipeline)
-    raise ValueError('The config has no test_dataloader.dataset.pipeline (nor a val one) to '
-                     'prepare images with: pass pipeline=[...] to DualEncoderInferencer.')
 
 
 class DualEncoderInferencer:
@@ -80,7 +71,7 @@ class DualEncoderInferencer:
         self.batch_size = batch_size
         cfg = getattr(self.model, 'cfg', None)
         self._pipeline_cfg = list(pipeline) if pipeline is not None else (
-            _test_pipeline(cfg) if cfg is not None else None)
+            config_test_pipeline(cfg) if cfg is not None else None)
         self._scope = cfg.get('default_scope', 'tpc_cma_mm') if cfg is not None else 'tpc_cma_mm'
         self._loader = self._transforms = None
 
@@ -103,13 +94,11 @@ class DualEncoderInferencer:
         if self._pipeline_cfg is None:
             raise ValueError('A model given without a config has no test pipeline: pass pipeline='
                              "[...] (e.g. the config's test_dataloader.dataset.pipeline).")
-        with DefaultScope.overwrite_default_scope(self._scope):
-            built = [TRANSFORMS.build(t) for t in self._pipeline_cfg]
-        loaders = [t for t in built if isinstance(t, LoadImageFromFile)]
-        self._loader = loaders[0] if loaders else LoadImageFromFile()
         # Captions are not images' business: the text side is embed_texts.
-        self._transforms = Compose([t for t in built
-                                    if not isinstance(t, (LoadImageFromFile, TokenizeCaption))])
+        loader, image_transforms = split_image_pipeline(self._pipeline_cfg, self._scope)
+        with DefaultScope.overwrite_default_scope(self._scope):
+            self._loader = TRANSFORMS.build(loader) if loader else LoadImageFromFile()
+        self._transforms = Compose([TRANSFORMS.build(t) for t in image_transforms])
 
     def _prepare(self, image: ImageInput, channel_order: str) -> dict:
         from PIL import Image

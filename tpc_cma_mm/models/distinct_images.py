@@ -63,8 +63,13 @@ class DistinctImages:
         distinct, source = self.plan(inputs, samples)
         new = encode(inputs[distinct]) if distinct else None
         self.rows_embedded += len(distinct)
-        rows = [new[i] if where == 'new' else self._previous[i][1] for where, i in source]
-        out = torch.stack(rows)
+        # One gather from [new rows; previous batch's rows] (copies, as stacking them was).
+        reused = list(dict.fromkeys(i for where, i in source if where == 'previous'))
+        pool = torch.cat([part for part in (new, *(self._previous[i][1][None] for i in reused))
+                          if part is not None])
+        offset = {key: (0 if new is None else len(new)) + n for n, key in enumerate(reused)}
+        index = [i if where == 'new' else offset[i] for where, i in source]
+        out = pool[torch.tensor(index, device=pool.device)]
         self._previous = {}
         for row, sample in enumerate(samples):
             key = sample.get('img_id')

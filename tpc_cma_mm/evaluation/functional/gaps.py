@@ -54,15 +54,17 @@ def bures_distance(cov_a: torch.Tensor, cov_b: torch.Tensor) -> float:
 
 
 def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    sq = a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2 * a @ b.t()
-    return sq.clamp(min=0)
+    """||a_i||^2 + ||b_j||^2 - 2 <a_i, b_j>, at least 0; the (m, n) matrix is made once
+    and then changed in place (each step the same operation as out of place)."""
+    sq = a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1)
+    return sq.sub_((a @ b.t()).mul_(2)).clamp_(min=0)
 
 
 def _kernel_sum(a: torch.Tensor, b: torch.Tensor, gamma: float, block: int) -> float:
     """sum_ij k(a_i, b_j), by row blocks to keep memory at O(block * m)."""
     total = 0.0
     for start in range(0, len(a), block):
-        total += float(torch.exp(-gamma * _squared_distances(a[start:start + block], b)).sum())
+        total += float(_squared_distances(a[start:start + block], b).mul_(-gamma).exp_().sum())
     return total
 
 

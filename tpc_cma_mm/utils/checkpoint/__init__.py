@@ -14,7 +14,7 @@
 Every load path and the test that shows it is weights-only:
 docs/reliability.md, "Checkpoints never run code".
 """
-from .digest import DIGEST_KEY, content_digest, digest_mismatch
+from .digest import DIGEST_KEY, content_digest, digest_mismatch, update_with_tensor
 from .download import cached_download, url_cache_path
 from .resume import find_resumable_checkpoint, is_complete_checkpoint
 from .scope import close_run_scopes, close_safe_loading, open_safe_loading, safe_loading
@@ -26,5 +26,5 @@ __all__ = [
     'cached_download', 'content_digest', 'digest_mismatch',
     'close_run_scopes', 'close_safe_loading', 'find_resumable_checkpoint', 'is_complete_checkpoint',
     'mmengine_safe_globals', 'open_safe_loading', 'refuse_unsafe_env', 'safe_loading',
-    'safe_torch_load', 'url_cache_path'
+    'safe_torch_load', 'update_with_tensor', 'url_cache_path'
 ]

@@ -15,9 +15,17 @@ from typing import Any, Optional
 import torch
 from mmengine.logging import print_log
 
-__all__ = ['DIGEST_KEY', 'content_digest', 'digest_mismatch']
+__all__ = ['DIGEST_KEY', 'content_digest', 'digest_mismatch', 'update_with_tensor']
 
 DIGEST_KEY = 'content_sha256'
+
+
+def update_with_tensor(sha: 'hashlib._Hash', path: str, tensor: torch.Tensor) -> None:
+    """Feed one tensor to ``sha``: its path, shape and dtype, then its bytes. The one
+    tensor format of this digest and of ``apis.state_dict_digest``."""
+    tensor = tensor.detach().cpu().contiguous()
+    sha.update(f'{path}:{tuple(tensor.shape)}:{tensor.dtype};'.encode('utf-8'))
+    sha.update(tensor.reshape(-1).view(torch.uint8).numpy())
 
 
 def content_digest(checkpoint: dict) -> str:
@@ -27,9 +35,7 @@ def content_digest(checkpoint: dict) -> str:
 
     def walk(path: str, value: Any) -> None:
         if isinstance(value, torch.Tensor):
-            tensor = value.detach().cpu().contiguous()
-            sha.update(f'{path}:{tuple(tensor.shape)}:{tensor.dtype};'.encode('utf-8'))
-            sha.update(tensor.reshape(-1).view(torch.uint8).numpy())
+            update_with_tensor(sha, path, value)
         elif isinstance(value, dict):
             for key in sorted(value, key=str):
                 walk(f'{path}/{key}', value[key])
