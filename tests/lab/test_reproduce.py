@@ -11,6 +11,7 @@ from mmengine.config import Config
 from scipy import stats
 
 from tpc_cma_lab import report, reproduce
+from tpc_cma_lab.engine import run_config
 from tpc_cma_lab.report_text import POOLS, TASKS
 from tpc_cma_mm.apis import rescale_schedule
 from tpc_cma_mm.apis.outputs import OutputExistsError
@@ -30,26 +31,37 @@ def test_rescale_schedule_scales_every_scheduler_boundary():
 
 def test_variants_differ_only_where_the_baseline_says():
     cfg = Config.fromfile(osp.join(REPO, reproduce.TINY_METHOD))
-    settings = dict(alphas=[0.1, 0.5], const_alphas=[0.5], c3_noise_std=0.2)
-    variants = reproduce.variant_configs(cfg, settings)
-    assert variants['original'][0] is None and variants['posthoc mean-centering'][1] == 'MeanCentering'
+    settings = dict(alphas=[0.1, 0.5], const_alphas=[0.5], c3_noise_std=0.2, finetune_iters=30,
+                    threads=1)
+    variants = reproduce.variants(settings)
+    assert not variants['original'].trained
+    assert variants['posthoc mean-centering'].posthoc == 'MeanCentering'
     # Captioning: C3 is mean-centering plus noise on the decoder's training embeddings;
     # the gap shift is not captioned; every other variant captions its own embeddings.
-    assert variants['posthoc C3 centring + noise 0.2'][1:] == (
-        'MeanCentering', 0.0, dict(center=True, noise_std=0.2))
-    assert variants['posthoc mean-centering'][3] == dict(center=True)
-    assert variants['posthoc gap shift'][3] is None
-    assert variants['TPC-CMA alpha=0.5'][3] == variants['original'][3] == dict(center=False)
-    finetune = variants['contrastive fine-tuning'][0]
+    c3 = variants['posthoc C3 centring + noise 0.2']
+    assert (c3.trained, c3.posthoc, c3.alpha_target, c3.captioning) == (
+        False, 'MeanCentering', 0.0, dict(center=True, noise_std=0.2))
+    assert variants['posthoc mean-centering'].captioning == dict(center=True)
+    assert variants['posthoc gap shift'].captioning is None
+    assert variants['TPC-CMA alpha=0.5'].captioning == variants['original'].captioning \
+        == dict(center=False)
+
+    def config(name):
+        job = reproduce.Job(config=cfg.filename, work_dir='w', settings=settings,
+                            original='o.pth', variant=name, seed=0)
+        return run_config(reproduce.variant_run(job, cfg, variants[name]), cfg)
+
+    finetune = config('contrastive fine-tuning')
     assert finetune.model.cma_loss is None
     assert all(h['type'] != 'TPCCurriculumHook' for h in finetune.custom_hooks)
-    const = variants['CMA const alpha=0.5'][0]
+    const = config('CMA const alpha=0.5')
     assert const.model.alpha == 0.5 and const.model.cma_loss is not None
     assert all(h['type'] != 'TPCCurriculumHook' for h in const.custom_hooks)
     for alpha in (0.1, 0.5):
-        hooks = [h for h in variants[f'TPC-CMA alpha={alpha}'][0].custom_hooks
-                 if h['type'] == 'TPCCurriculumHook']
+        tpc = config(f'TPC-CMA alpha={alpha}')
+        hooks = [h for h in tpc.custom_hooks if h['type'] == 'TPCCurriculumHook']
         assert hooks[0]['alpha_target'] == alpha
+        assert (tpc.load_from, tpc.train_cfg.max_iters, tpc.randomness.seed) == ('o.pth', 30, 0)
     # The source config is left untouched.
     assert [h for h in cfg.custom_hooks if h['type'] == 'TPCCurriculumHook'][0]['alpha_target'] == 0.05
 
@@ -177,16 +189,18 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
         refused.stderr.strip().splitlines()[-1]
 
 
-def _settings(mode, config='a', original='b'):
-    return dict(reproduce.MODES[mode], config=config, original=original)
+def _settings(mode, config='a', original='b', threads=1):
+    return dict(reproduce.MODES[mode], config=config, original=original, threads=threads)
 
 
 def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
     full = _settings('full')
     cached = {'original | seed 0': dict(variant='original', protocol=reproduce.protocol(full))}
     reproduce.check_cache(cached, full, 'results.json')  # same settings: resumes
+    # Another thread count gives other numbers (docs/results.md, "Reproducing the
+    # numbers"): its runs are not mixed in either.
     for other in (_settings('quick'), _settings('full', config='c'),
-                  _settings('full', original='d')):
+                  _settings('full', original='d'), _settings('full', threads=2)):
         with pytest.raises(ValueError, match='other settings.*--work-dir'):
             reproduce.check_cache(cached, other, 'results.json')
     with pytest.raises(ValueError, match='other settings'):
@@ -196,6 +210,8 @@ def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
     reproduce.check_work_dir(str(tmp_path), full)
     with pytest.raises(ValueError, match='another protocol'):
         reproduce.check_work_dir(str(tmp_path), _settings('full', config='c'))
+    with pytest.raises(ValueError, match='another protocol'):
+        reproduce.check_work_dir(str(tmp_path), _settings('full', threads=2))
 
 
 def test_fingerprints_follow_config_content_not_file_name(tmp_path):
@@ -320,10 +336,12 @@ def test_a_training_run_logs_to_its_work_dir_not_the_console(tmp_path, capsys):
     logs); the console now keeps the reproduction's own lines and each run's whole log
     is in its work dir."""
     from tiny_runner import tiny_runner_cfg
-    from tpc_cma_lab.reproduce.jobs import train
+    from tpc_cma_lab.engine import Run, train
+    from tpc_cma_mm.apis.fingerprint import config_digest
     cfg = Config(tiny_runner_cfg(tmp_path / 'unused', max_iters=3, curriculum=False,
                                  log_level='INFO'))  # the shipped configs' level
-    ckpt = train(cfg, str(tmp_path / 'run'), None, seed=0, iters=3)
+    ckpt, _ = train(Run(config='tiny', config_digest=config_digest(cfg),
+                        work_dir=str(tmp_path / 'run'), iters=3), cfg)
     assert osp.isfile(ckpt)
     assert 'Iter(train)' not in capsys.readouterr().out
     logs = [osp.join(root, name) for root, _, names in os.walk(tmp_path / 'run')
