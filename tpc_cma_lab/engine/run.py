@@ -4,7 +4,7 @@ A :class:`Run` holds only plain values (numbers, strings, lists and dicts of
 them), so it is its own record: ``results.json`` and the run's ``run.json``
 name exactly what was trained, and nothing read back from them is ever code
 (docs/reliability.md). Its :func:`run_key` is a content hash of the fields and
-of the environment the numbers depend on (:mod:`.environment`)::
+of the environment the numbers depend on (:mod:`.env`)::
 
     run = Run(config='configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py',
               config_digest=config_digest(cfg), work_dir='work_dirs/x/tpc0.5',
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from tpc_cma_mm.apis.fingerprint import digest
-from .environment import environment_key
+from .env import environment_key
 
 __all__ = ['Run', 'check_plain', 'run_key']
 

@@ -20,7 +20,7 @@ from tpc_cma_mm.apis.outputs import json_bytes, read_json
 from tpc_cma_mm.utils.atomic_io import atomic_write
 from .configs import dump_run_config, run_config
 from .console import runner_logs_to_files
-from .environment import environment, set_threads
+from .env import environment, set_threads
 from .run import Run, run_key
 
 __all__ = ['HISTORY_KEYS', 'RUN_RECORD', 'checkpoint_of', 'train']
