@@ -146,7 +146,7 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     """--jobs 2 runs, then two runs dropped from the cache are redone in one process;
     then the work dir refuses another config, and a corrupt cache is named."""
     work = tmp_path / 'work'
-    done = _reproduce_run(work, '--jobs', '2')
+    done = _reproduce_run(work, '--jobs', '2', '--threads', '1')
     assert 'to go' in done.stdout  # one progress line per job with an ETA
     # The training-time estimate comes first, before the pretraining.
     assert done.stdout.index('[time]') < done.stdout.index('[pretrain]')
@@ -160,17 +160,25 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     (work / 'results.json').write_text(json.dumps(
         {k: v for k, v in parallel.items() if k not in redo}))
     # Another command than the one that wrote the report: refused up front ...
-    refused = _reproduce_run(work, '--jobs', '1', returncode=1)
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', returncode=1)
     assert 'OutputExistsError' in refused.stderr and '--overwrite' in refused.stderr
-    # ... and accepted with --overwrite.
-    _reproduce_run(work, '--jobs', '1', '--overwrite')
+    # The last jobs of a resumed run at another thread count would give other numbers:
+    # refused, naming the thread count ...
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '2', '--overwrite',
+                             returncode=1)
+    assert '"threads": 2' in refused.stderr and '--work-dir' in refused.stderr
+    # ... and at the recorded one, in this process instead of a worker, bit-identical.
+    _reproduce_run(work, '--jobs', '1', '--threads', '1', '--overwrite')
     sequential = json.loads((work / 'results.json').read_text())
     assert set(sequential) == set(parallel)
     for key in redo:
         got, want = sequential[key]['metrics'], parallel[key]['metrics']
         assert got.keys() == want.keys() and 'caption_image/CIDEr' in got
-        for name, value in want.items():
-            assert got[name] == pytest.approx(value, rel=1e-6, abs=1e-9), (key, name)
+        assert got == want, key
+    environment = json.loads((work / 'report' / 'results.json').read_text())[
+        'settings']['environment']
+    assert environment['threads'] == 1 and environment['libraries']['Pillow']
+    assert len(environment['original_checkpoint']['content_sha256']) == 64
     report_md = (work / 'report' / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in report_md and 'R²' in report_md
 
@@ -179,12 +187,13 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     other = tmp_path / 'other.py'
     other.write_text(f"_base_ = [{osp.join(REPO, reproduce.TINY_METHOD)!r}]\n"
                      "optim_wrapper = dict(optimizer=dict(lr=1e-3))\n")
-    refused = _reproduce_run(work, '--jobs', '1', '--config', str(other), '--overwrite',
-                             returncode=1)
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', '--config', str(other),
+                             '--overwrite', returncode=1)
     assert 'other settings' in refused.stderr and '--work-dir' in refused.stderr
 
     (work / 'results.json').write_text('{"original | seed 0": {"vari')  # cut short
-    refused = _reproduce_run(work, '--jobs', '1', '--overwrite', returncode=1)
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', '--overwrite',
+                             returncode=1)
     assert 'not valid JSON' in refused.stderr and 'JSONDecodeError' not in \
         refused.stderr.strip().splitlines()[-1]
 

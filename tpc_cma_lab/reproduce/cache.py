@@ -10,7 +10,7 @@ refused before anything is reused.
 """
 import json
 import os.path as osp
-from typing import Dict, Optional
+from typing import Optional
 
 from mmengine.config import Config
 
