@@ -198,8 +198,9 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
         refused.stderr.strip().splitlines()[-1]
 
 
-def _settings(mode, config='a', original='b', threads=1):
-    return dict(reproduce.MODES[mode], config=config, original=original, threads=threads)
+def _settings(mode, config='a', original='b', threads=1, code='git 1234'):
+    return dict(reproduce.MODES[mode], config=config, original=original, threads=threads,
+                libraries=dict(torch='2.14.1'), code=code)
 
 
 def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
@@ -209,7 +210,8 @@ def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
     # Another thread count gives other numbers (docs/results.md, "Reproducing the
     # numbers"): its runs are not mixed in either.
     for other in (_settings('quick'), _settings('full', config='c'),
-                  _settings('full', original='d'), _settings('full', threads=2)):
+                  _settings('full', original='d'), _settings('full', threads=2),
+                  _settings('full', code='git 5678')):
         with pytest.raises(ValueError, match='other settings.*--work-dir'):
             reproduce.check_cache(cached, other, 'results.json')
     with pytest.raises(ValueError, match='other settings'):

@@ -17,15 +17,15 @@ from mmengine.config import Config
 from tpc_cma_mm.utils.atomic_io import atomic_write
 from tpc_cma_mm.apis.fingerprint import checkpoint_id, config_digest, digest
 from tpc_cma_mm.apis.outputs import json_bytes, read_json
-from ..engine import environment_key
 from .benchmarks import extra_set_files
 
 __all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'protocol']
 
-# The settings one run's numbers depend on; a cached run is reused only if they match
-# (and the environment_key: libraries and code).
+# The settings one run's numbers depend on; a cached run is reused only if they match.
+# ``libraries`` and ``code`` are the main process's environment_key, read once so that
+# every job of a reproduction records the same.
 PROTOCOL_KEYS = ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
-                 'caption_test', 'config', 'original', 'threads')
+                 'caption_test', 'config', 'original', 'threads', 'libraries', 'code')
 
 
 def fingerprints(config: Config, pretrain_config: Optional[Config],
@@ -43,7 +43,7 @@ def fingerprints(config: Config, pretrain_config: Optional[Config],
 
 
 def protocol(settings: dict) -> dict:
-    return dict({key: settings.get(key) for key in PROTOCOL_KEYS}, **environment_key())
+    return {key: settings.get(key) for key in PROTOCOL_KEYS}
 
 
 def check_cache(results: dict, settings: dict, results_file: str) -> None:

@@ -32,7 +32,8 @@ from mmengine.registry import init_default_scope
 
 from tpc_cma_mm.apis.fingerprint import config_digest
 from tpc_cma_mm.apis.outputs import OutputExistsError, read_json
-from ..engine import Run, environment, load_records, save_records, set_threads, train
+from ..engine import (Run, environment, environment_key, load_records, save_records,
+                      set_threads, train)
 from ..report import write_report
 from .cache import check_cache, check_work_dir, fingerprints
 from .jobs import Job, run_job
@@ -77,7 +78,7 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
     # Data sets and models are also built outside a Runner (cached runs).
     init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
     pretrain = Config.fromfile(pretrain_config) if pretrain_config else None
-    settings = dict(settings, threads=threads, **fingerprints(
+    settings = dict(settings, threads=threads, **environment_key(), **fingerprints(
         base, pretrain, None if pretrain else base.load_from))
     results_file = osp.join(work_dir, 'results.json')
     results = load_records(results_file)
@@ -108,7 +109,7 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
             threads=threads), pretrain)
     settings['environment'] = environment(threads, original)
     print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
-          f'{len(pending)} to go, {jobs} at a time, {threads} threads each', flush=True)
+          f'{len(pending)} to go, {jobs} at a time, each on {threads} thread(s)', flush=True)
     parallel = jobs > 1 and len(pending) > 1
     work = [Job(config=config, work_dir=work_dir, settings=settings, original=original,
                 variant=name, seed=seed, progress=not parallel) for name, seed in pending]
