@@ -85,6 +85,19 @@ def _synthetic_results():
     return results
 
 
+def test_the_report_does_not_depend_on_which_job_finished_first():
+    """Parallel jobs finish in any order; the report's sums over runs (R², means) follow
+    the plan's order, so two reproductions with bit-identical runs give one report."""
+    results = _synthetic_results()
+    planned = list(results)
+    finished = dict(reversed(list(results.items())))
+    assert list(reproduce.in_plan_order(finished, planned)) == planned
+    assert list(reproduce.in_plan_order(dict(finished, extra=1), planned)) == planned + ['extra']
+    for pool in POOLS:
+        assert report.r_squared(reproduce.in_plan_order(finished, planned), pool) == \
+            report.r_squared(results, pool)
+
+
 @pytest.mark.parametrize('pool', POOLS)
 def test_r_squared_matches_scipy_linregress(pool):
     results = _synthetic_results()

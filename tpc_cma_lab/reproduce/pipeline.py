@@ -40,7 +40,7 @@ from .jobs import Job, run_job
 from .step_time import measured_step_time, training_estimate
 from .variants import variants
 
-__all__ = ['reproduce']
+__all__ = ['in_plan_order', 'reproduce']
 
 
 def _check_report_dir(out_dir: str, command: str, overwrite: bool) -> None:
@@ -52,6 +52,14 @@ def _check_report_dir(out_dir: str, command: str, overwrite: bool) -> None:
             raise OutputExistsError(
                 f'{out_dir} holds the report of another command ({previous!r}). Give another '
                 '--out, or --overwrite to replace it.')
+
+
+def in_plan_order(results: dict, planned: list) -> dict:
+    """``results`` with the planned jobs' keys first, in plan order, then the others sorted:
+    the report's sums over runs (R², means) must not depend on which parallel job
+    finished first (two runs with bit-identical runs differed in R²'s last digit)."""
+    keys = [key for key in planned if key in results]
+    return {key: results[key] for key in keys + sorted(set(results) - set(keys))}
 
 
 def _eta(start: float, done: int, total: int) -> str:
@@ -129,6 +137,7 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
             save_records(results, results_file)
             print(f'[{len(planned) - len(pending) + done}/{len(planned)}] {key} done  '
                   f'({_eta(start, done, len(pending))})', flush=True)
+    results = in_plan_order(results, [Job.key_of(name, seed) for name, seed in planned])
     write_report(results, settings, out_dir, command, overwrite, estimate, work_dir)
     print(f'Report written to {out_dir} in {(time.time() - start) / 60:.1f} min')
     return results
