@@ -10,7 +10,6 @@ are written atomically; files of other content in DIR are refused unless ``--ove
 import argparse
 import sys
 
-import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -27,7 +26,8 @@ def parse_args(argv=None):
     parser.add_argument('--resnet-config', help='a config whose model has the ResNet tower')
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument('--results', default='results/experiments/study.json')
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads of every run and score, recorded in each entry')
     parser.add_argument('--report', help='write study.md and the plots of --results here')
     parser.add_argument('--pool-report', help='write pool.md (R² per task and gap key) here')
     parser.add_argument('--overwrite', action='store_true',
@@ -46,13 +46,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
     pretrain, finetune = (Config.fromfile(p) for p in (args.pretrain_config, args.finetune_config))
     init_default_scope(finetune.get('default_scope', 'tpc_cma_mm'))
     resnet = Config.fromfile(args.resnet_config).model if args.resnet_config else None
     captioning = dict(decoder_iters=args.decoder_iters, num_train=args.caption_train,
                       num_test=args.caption_test) if args.caption else None
-    study = Study(pretrain, finetune, args.work_dir, args.results, resnet, captioning)
+    study = Study(pretrain, finetune, args.work_dir, args.results, resnet, captioning,
+                  args.threads)
     study.run([job for group in args.groups for job in EXPERIMENTS[group]])
     command = 'python tools/experiments.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     for out_dir, write in ((args.report, write_study_report),

@@ -10,7 +10,7 @@ given for that target (``--fixed-alpha 0.5=0.42``; none: not run)::
         --targets 0.25 0.5 0.75 --seeds 0 1 2 --fixed-alpha 0.25=0.27 0.5=0.42 0.75=0.70 \\
         --work-dir work_dirs/gap_targets --out work_dirs/gap_targets/table.md
 
-The logic is ``tpc_cma_mm.apis.gap_targets``.
+The logic is ``tpc_cma_lab.gap_targets``.
 """
 import argparse
 import os.path as osp
@@ -44,6 +44,8 @@ def parse_args(argv=None):
                         help='KEY=VALUE overrides applied to every config (e.g. '
                         'train_dataloader.batch_size=32)')
     parser.add_argument('--work-dir', default='work_dirs/gap_targets')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads of every run, recorded in its run.json')
     parser.add_argument('--out', help='markdown table (and .json beside it)')
     parser.add_argument('--overwrite', action='store_true')
     return parser.parse_args(argv)
@@ -54,7 +56,8 @@ def main(argv=None):
     args = parse_args(argv)
     configs = {name: load_config(path, args.cfg_options) for name, path in args.configs}
     fixed = {float(t): a for t, a in args.fixed_alpha}
-    rows = target_table(configs, args.targets, args.seeds, fixed, args.work_dir, args.key)
+    rows = target_table(configs, args.targets, args.seeds, fixed, args.work_dir, args.key,
+                        args.threads)
     table = table_markdown(rows)
     print(table)
     if args.out:

@@ -48,6 +48,10 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int,
                         help='runs in parallel, one process each, the CPU cores shared '
                         'among them (default: 1 with a GPU, else the number of cores)')
+    parser.add_argument('--threads', type=int,
+                        help='torch threads of every process (main and each job), recorded '
+                        'with the results: the numbers are bit-identical only at one thread '
+                        'count (default: the number of cores over --jobs)')
     args = parser.parse_args(argv)
     if args.report_only and not args.out:
         parser.error('--report-only needs --out, the folder of the report to rewrite')
@@ -55,6 +59,8 @@ def parse_args(argv=None):
         args.jobs = 1 if torch.cuda.is_available() else (os.cpu_count() or 1)
     if args.jobs < 1:
         parser.error(f'--jobs must be >= 1, got {args.jobs}')
+    if args.threads is not None and args.threads < 1:
+        parser.error(f'--threads must be >= 1, got {args.threads}')
     args.work_dir = args.work_dir or ('work_dirs/reproduce_quick' if args.quick
                                       else 'work_dirs/reproduce')
     settings = dict(MODES['quick' if args.quick else 'full'])
@@ -72,7 +78,7 @@ def main(argv=None):
         return
     reproduce(args.config, args.work_dir, settings, args.jobs,
               None if args.no_pretrain else args.pretrain_config, args.out, args.overwrite,
-              command=command)
+              command=command, threads=args.threads)
 
 
 if __name__ == '__main__':

@@ -16,56 +16,39 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 from tpc_cma_mm.apis.embed import embed_split
+from tpc_cma_mm.apis.fingerprint import config_digest
 from tpc_cma_mm.apis.model import init_model
 from tpc_cma_mm.evaluation.functional import gap_metrics
 from tpc_cma_mm.utils import safe_torch_load
+from .engine import Run, set_threads, train, with_curriculum
 
-__all__ = ['with_target', 'with_alpha_target', 'train_once', 'held_out_gaps', 'target_table',
+__all__ = ['with_target', 'with_alpha_target', 'curriculum_run', 'held_out_gaps', 'target_table',
            'table_markdown']
 
 
-def _curriculum(cfg: Config) -> dict:
-    hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] == 'TPCCurriculumHook']
-    if len(hooks) != 1:
-        raise ValueError(f'{cfg.filename} needs exactly one TPCCurriculumHook in '
-                         f'custom_hooks, found {len(hooks)}')
-    return hooks[0]
+def _target(reduction: float, key: str) -> dict:
+    return dict(target=dict(key=key, reduction=reduction))
 
 
 def with_target(cfg: Config, reduction: float, key: str = 'centroid') -> Config:
     """``cfg`` with its curriculum in target mode (the same phases and ramp)."""
-    cfg = copy.deepcopy(cfg)
-    hook = _curriculum(cfg)
-    hook.pop('alpha_target', None)
-    hook['target'] = dict(key=key, reduction=reduction)
-    return cfg
+    return with_curriculum(cfg, _target(reduction, key))
 
 
 def with_alpha_target(cfg: Config, alpha: float) -> Config:
     """``cfg`` with its curriculum in alpha_target mode at ``alpha``."""
-    cfg = copy.deepcopy(cfg)
-    hook = _curriculum(cfg)
-    hook.pop('target', None)
-    hook['alpha_target'] = alpha
-    return cfg
+    return with_curriculum(cfg, dict(alpha_target=alpha))
 
 
-def train_once(cfg: Config, work_dir: str, seed: int) -> str:
-    """Fine-tune ``cfg`` (no validation) into ``work_dir``; a finished run is reused."""
-    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    if not osp.isfile(ckpt):
-        cfg = copy.deepcopy(cfg)
-        cfg.work_dir = work_dir
-        cfg.randomness = dict(seed=seed, deterministic=False)
-        cfg.experiment_name = f'{osp.basename(work_dir)}_seed{seed}'
-        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-        cfg.train_cfg.pop('val_interval', None)
-        cfg.default_hooks.checkpoint.interval = cfg.train_cfg.max_iters
-        Runner.from_cfg(cfg).train()
-    return ckpt
+def curriculum_run(cfg: Config, curriculum: dict, work_dir: str, seed: int,
+                   threads: int) -> Run:
+    """The fine-tuning of ``cfg`` from its ``load_from`` with the curriculum's keys set,
+    its own length, no validation."""
+    return Run(config=cfg.filename, config_digest=config_digest(cfg), work_dir=work_dir,
+               seed=seed, load_from=cfg.load_from, curriculum=curriculum, validate=False,
+               threads=threads)
 
 
 def held_out_gaps(cfg: Config, checkpoint: str) -> Dict[str, float]:
@@ -81,17 +64,20 @@ def _reduction(before: Dict[str, float], after: Dict[str, float], key: str) -> f
 
 def target_table(configs: Dict[str, Config], targets: Sequence[float], seeds: Sequence[int],
                  fixed_alpha: Dict[float, Optional[float]], work_dir: str,
-                 key: str = 'centroid') -> List[dict]:
+                 key: str = 'centroid', threads: int = 1) -> List[dict]:
     """One row per (config, seed, target): the achieved test-split reduction of
     ``key`` (%), what the run estimated and reported, and the fixed
-    alpha_target's reduction (``fixed_alpha[target]``; ``None``: not run)."""
+    alpha_target's reduction (``fixed_alpha[target]``; ``None``: not run). Every run
+    trains at ``threads`` torch threads (``tpc_cma_lab.engine.train``)."""
+    set_threads(threads)  # the starting models' scores too
     rows = []
     for name, cfg in configs.items():
         before = held_out_gaps(cfg, cfg.load_from)
         for seed in seeds:
             for target in targets:
                 run_dir = osp.join(work_dir, name, f'seed{seed}', f'target{target:g}')
-                ckpt = train_once(with_target(cfg, target, key), run_dir, seed)
+                ckpt, _ = train(curriculum_run(cfg, _target(target, key), run_dir, seed,
+                                               threads), cfg)
                 state = safe_torch_load(ckpt)['tpc_curriculum']
                 row = dict(config=name, seed=seed, target=100 * target, key=key,
                            achieved=_reduction(before, held_out_gaps(cfg, ckpt), key),
@@ -102,8 +88,9 @@ def target_table(configs: Dict[str, Config], targets: Sequence[float], seeds: Se
                 if row['fixed_alpha'] is not None:
                     fixed_dir = osp.join(work_dir, name, f'seed{seed}',
                                          f'alpha{row["fixed_alpha"]:g}')
-                    fixed = train_once(with_alpha_target(cfg, row['fixed_alpha']),
-                                       fixed_dir, seed)
+                    fixed, _ = train(curriculum_run(
+                        cfg, dict(alpha_target=row['fixed_alpha']), fixed_dir, seed, threads),
+                        cfg)
                     row['fixed_achieved'] = _reduction(before, held_out_gaps(cfg, fixed), key)
                 rows.append(row)
     return rows

@@ -5,7 +5,9 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from tpc_cma_lab.gap_targets import table_markdown, with_alpha_target, with_target
+from tpc_cma_lab.engine import run_config
+from tpc_cma_lab.gap_targets import (curriculum_run, table_markdown, with_alpha_target,
+                                     with_target)
 from tpc_cma_mm.registry import HOOKS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -44,3 +46,18 @@ def test_table_has_one_line_per_run():
     lines = table_markdown(rows).splitlines()
     assert lines[2] == '| vit | 0 | centroid | 50 | 48.2 | 51.0 | yes | 0.42 | 55.5 |'
     assert lines[3] == '| vit | 1 | centroid | 50 | 30.0 | 33.0 | no | - | - |'
+
+
+def test_each_run_is_the_config_with_its_curriculum_from_its_load_from():
+    """What target_table trains (the engine's run): the mode's config of with_target /
+    with_alpha_target, from the config's load_from, without validation, its own length."""
+    base = Config.fromfile(TPC)
+    base.load_from = 'original.pth'
+    for curriculum, derived in ((dict(target=dict(key='centroid', reduction=0.5)),
+                                 with_target(base, 0.5)),
+                                (dict(alpha_target=0.42), with_alpha_target(base, 0.42))):
+        cfg = run_config(curriculum_run(base, curriculum, 'w', seed=2, threads=1), base)
+        assert cfg.custom_hooks == derived.custom_hooks
+        assert (cfg.load_from, cfg.randomness.seed, cfg.train_cfg.max_iters) == \
+            ('original.pth', 2, base.train_cfg.max_iters)
+        assert cfg.val_dataloader is None and 'val_interval' not in cfg.train_cfg

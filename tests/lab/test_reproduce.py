@@ -11,6 +11,7 @@ from mmengine.config import Config
 from scipy import stats
 
 from tpc_cma_lab import report, reproduce
+from tpc_cma_lab.engine import run_config
 from tpc_cma_lab.report_text import POOLS, TASKS
 from tpc_cma_mm.apis import rescale_schedule
 from tpc_cma_mm.apis.outputs import OutputExistsError
@@ -30,26 +31,37 @@ def test_rescale_schedule_scales_every_scheduler_boundary():
 
 def test_variants_differ_only_where_the_baseline_says():
     cfg = Config.fromfile(osp.join(REPO, reproduce.TINY_METHOD))
-    settings = dict(alphas=[0.1, 0.5], const_alphas=[0.5], c3_noise_std=0.2)
-    variants = reproduce.variant_configs(cfg, settings)
-    assert variants['original'][0] is None and variants['posthoc mean-centering'][1] == 'MeanCentering'
+    settings = dict(alphas=[0.1, 0.5], const_alphas=[0.5], c3_noise_std=0.2, finetune_iters=30,
+                    threads=1)
+    variants = reproduce.variants(settings)
+    assert not variants['original'].trained
+    assert variants['posthoc mean-centering'].posthoc == 'MeanCentering'
     # Captioning: C3 is mean-centering plus noise on the decoder's training embeddings;
     # the gap shift is not captioned; every other variant captions its own embeddings.
-    assert variants['posthoc C3 centring + noise 0.2'][1:] == (
-        'MeanCentering', 0.0, dict(center=True, noise_std=0.2))
-    assert variants['posthoc mean-centering'][3] == dict(center=True)
-    assert variants['posthoc gap shift'][3] is None
-    assert variants['TPC-CMA alpha=0.5'][3] == variants['original'][3] == dict(center=False)
-    finetune = variants['contrastive fine-tuning'][0]
+    c3 = variants['posthoc C3 centring + noise 0.2']
+    assert (c3.trained, c3.posthoc, c3.alpha_target, c3.captioning) == (
+        False, 'MeanCentering', 0.0, dict(center=True, noise_std=0.2))
+    assert variants['posthoc mean-centering'].captioning == dict(center=True)
+    assert variants['posthoc gap shift'].captioning is None
+    assert variants['TPC-CMA alpha=0.5'].captioning == variants['original'].captioning \
+        == dict(center=False)
+
+    def config(name):
+        job = reproduce.Job(config=cfg.filename, work_dir='w', settings=settings,
+                            original='o.pth', variant=name, seed=0)
+        return run_config(reproduce.variant_run(job, cfg, variants[name]), cfg)
+
+    finetune = config('contrastive fine-tuning')
     assert finetune.model.cma_loss is None
     assert all(h['type'] != 'TPCCurriculumHook' for h in finetune.custom_hooks)
-    const = variants['CMA const alpha=0.5'][0]
+    const = config('CMA const alpha=0.5')
     assert const.model.alpha == 0.5 and const.model.cma_loss is not None
     assert all(h['type'] != 'TPCCurriculumHook' for h in const.custom_hooks)
     for alpha in (0.1, 0.5):
-        hooks = [h for h in variants[f'TPC-CMA alpha={alpha}'][0].custom_hooks
-                 if h['type'] == 'TPCCurriculumHook']
+        tpc = config(f'TPC-CMA alpha={alpha}')
+        hooks = [h for h in tpc.custom_hooks if h['type'] == 'TPCCurriculumHook']
         assert hooks[0]['alpha_target'] == alpha
+        assert (tpc.load_from, tpc.train_cfg.max_iters, tpc.randomness.seed) == ('o.pth', 30, 0)
     # The source config is left untouched.
     assert [h for h in cfg.custom_hooks if h['type'] == 'TPCCurriculumHook'][0]['alpha_target'] == 0.05
 
@@ -71,6 +83,19 @@ def _synthetic_results():
                 variant=name, seed=seed, alpha_target=0.5 if '0.5' in name else 0.0,
                 work_dir=None, metrics=metrics)
     return results
+
+
+def test_the_report_does_not_depend_on_which_job_finished_first():
+    """Parallel jobs finish in any order; the report's sums over runs (R², means) follow
+    the plan's order, so two reproductions with bit-identical runs give one report."""
+    results = _synthetic_results()
+    planned = list(results)
+    finished = dict(reversed(list(results.items())))
+    assert list(reproduce.in_plan_order(finished, planned)) == planned
+    assert list(reproduce.in_plan_order(dict(finished, extra=1), planned)) == planned + ['extra']
+    for pool in POOLS:
+        assert report.r_squared(reproduce.in_plan_order(finished, planned), pool) == \
+            report.r_squared(results, pool)
 
 
 @pytest.mark.parametrize('pool', POOLS)
@@ -134,7 +159,7 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     """--jobs 2 runs, then two runs dropped from the cache are redone in one process;
     then the work dir refuses another config, and a corrupt cache is named."""
     work = tmp_path / 'work'
-    done = _reproduce_run(work, '--jobs', '2')
+    done = _reproduce_run(work, '--jobs', '2', '--threads', '1')
     assert 'to go' in done.stdout  # one progress line per job with an ETA
     # The training-time estimate comes first, before the pretraining.
     assert done.stdout.index('[time]') < done.stdout.index('[pretrain]')
@@ -148,17 +173,25 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     (work / 'results.json').write_text(json.dumps(
         {k: v for k, v in parallel.items() if k not in redo}))
     # Another command than the one that wrote the report: refused up front ...
-    refused = _reproduce_run(work, '--jobs', '1', returncode=1)
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', returncode=1)
     assert 'OutputExistsError' in refused.stderr and '--overwrite' in refused.stderr
-    # ... and accepted with --overwrite.
-    _reproduce_run(work, '--jobs', '1', '--overwrite')
+    # The last jobs of a resumed run at another thread count would give other numbers:
+    # refused, naming the thread count ...
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '2', '--overwrite',
+                             returncode=1)
+    assert '"threads": 2' in refused.stderr and '--work-dir' in refused.stderr
+    # ... and at the recorded one, in this process instead of a worker, bit-identical.
+    _reproduce_run(work, '--jobs', '1', '--threads', '1', '--overwrite')
     sequential = json.loads((work / 'results.json').read_text())
     assert set(sequential) == set(parallel)
     for key in redo:
         got, want = sequential[key]['metrics'], parallel[key]['metrics']
         assert got.keys() == want.keys() and 'caption_image/CIDEr' in got
-        for name, value in want.items():
-            assert got[name] == pytest.approx(value, rel=1e-6, abs=1e-9), (key, name)
+        assert got == want, key
+    environment = json.loads((work / 'report' / 'results.json').read_text())[
+        'settings']['environment']
+    assert environment['threads'] == 1 and environment['libraries']['Pillow']
+    assert len(environment['original_checkpoint']['content_sha256']) == 64
     report_md = (work / 'report' / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in report_md and 'R²' in report_md
 
@@ -167,26 +200,31 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     other = tmp_path / 'other.py'
     other.write_text(f"_base_ = [{osp.join(REPO, reproduce.TINY_METHOD)!r}]\n"
                      "optim_wrapper = dict(optimizer=dict(lr=1e-3))\n")
-    refused = _reproduce_run(work, '--jobs', '1', '--config', str(other), '--overwrite',
-                             returncode=1)
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', '--config', str(other),
+                             '--overwrite', returncode=1)
     assert 'other settings' in refused.stderr and '--work-dir' in refused.stderr
 
     (work / 'results.json').write_text('{"original | seed 0": {"vari')  # cut short
-    refused = _reproduce_run(work, '--jobs', '1', '--overwrite', returncode=1)
+    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', '--overwrite',
+                             returncode=1)
     assert 'not valid JSON' in refused.stderr and 'JSONDecodeError' not in \
         refused.stderr.strip().splitlines()[-1]
 
 
-def _settings(mode, config='a', original='b'):
-    return dict(reproduce.MODES[mode], config=config, original=original)
+def _settings(mode, config='a', original='b', threads=1, code='git 1234'):
+    return dict(reproduce.MODES[mode], config=config, original=original, threads=threads,
+                libraries=dict(torch='2.14.1'), code=code)
 
 
 def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
     full = _settings('full')
     cached = {'original | seed 0': dict(variant='original', protocol=reproduce.protocol(full))}
     reproduce.check_cache(cached, full, 'results.json')  # same settings: resumes
+    # Another thread count gives other numbers (docs/results.md, "Reproducing the
+    # numbers"): its runs are not mixed in either.
     for other in (_settings('quick'), _settings('full', config='c'),
-                  _settings('full', original='d')):
+                  _settings('full', original='d'), _settings('full', threads=2),
+                  _settings('full', code='git 5678')):
         with pytest.raises(ValueError, match='other settings.*--work-dir'):
             reproduce.check_cache(cached, other, 'results.json')
     with pytest.raises(ValueError, match='other settings'):
@@ -196,6 +234,8 @@ def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
     reproduce.check_work_dir(str(tmp_path), full)
     with pytest.raises(ValueError, match='another protocol'):
         reproduce.check_work_dir(str(tmp_path), _settings('full', config='c'))
+    with pytest.raises(ValueError, match='another protocol'):
+        reproduce.check_work_dir(str(tmp_path), _settings('full', threads=2))
 
 
 def test_fingerprints_follow_config_content_not_file_name(tmp_path):
@@ -320,10 +360,12 @@ def test_a_training_run_logs_to_its_work_dir_not_the_console(tmp_path, capsys):
     logs); the console now keeps the reproduction's own lines and each run's whole log
     is in its work dir."""
     from tiny_runner import tiny_runner_cfg
-    from tpc_cma_lab.reproduce.jobs import train
+    from tpc_cma_lab.engine import Run, train
+    from tpc_cma_mm.apis.fingerprint import config_digest
     cfg = Config(tiny_runner_cfg(tmp_path / 'unused', max_iters=3, curriculum=False,
                                  log_level='INFO'))  # the shipped configs' level
-    ckpt = train(cfg, str(tmp_path / 'run'), None, seed=0, iters=3)
+    ckpt, _ = train(Run(config='tiny', config_digest=config_digest(cfg),
+                        work_dir=str(tmp_path / 'run'), iters=3), cfg)
     assert osp.isfile(ckpt)
     assert 'Iter(train)' not in capsys.readouterr().out
     logs = [osp.join(root, name) for root, _, names in os.walk(tmp_path / 'run')

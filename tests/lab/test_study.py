@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
-from tpc_cma_lab.study import (HELD_OUT_SHAPES, POSTHOC_FIXES, SEEN_SHAPES, Study,
+from tpc_cma_lab.study import (HELD_OUT_SHAPES, POSTHOC_FIXES, SEEN_SHAPES, Study, StudyJob,
                                finetune_config, interpolate_state_dicts, job_key,
                                pretrain_config, write_study_report)
 from tpc_cma_mm.apis import caption_scores, embed_split, init_model
@@ -109,8 +109,8 @@ def test_study_runs_every_kind_of_job_and_resumes(tmp_path):
     fine = _tiny(Config.fromfile(FINETUNE), pretrain=False)
     results = str(tmp_path / 'study.json')
     spec = dict(loss='tpc', alpha=0.5, iters=4, seed=0, shapes=SEEN_SHAPES)
-    jobs = [('pretrain', None, dict(name='p', iters=4, seed=0)), ('finetune', 'p', spec),
-            ('wise', 'p', dict(spec, coefficient=0.0))]
+    jobs = [StudyJob('pretrain', None, dict(name='p', iters=4, seed=0)),
+            StudyJob('finetune', 'p', spec), StudyJob('wise', 'p', dict(spec, coefficient=0.0))]
     Study(pre, fine, str(tmp_path / 'work'), results).run(jobs)
     recorded = json.load(open(results))
     original = recorded['pretrain | None | p']['metrics']
@@ -138,7 +138,7 @@ def test_study_runs_every_kind_of_job_and_resumes(tmp_path):
     assert json.load(open(results)) == recorded
     assert not (tmp_path / 'other_work').exists()
     with pytest.raises(KeyError, match='run its pretraining job first'):
-        Study(pre, fine, str(tmp_path / 'work'), results).run([('finetune', 'q', spec)])
+        Study(pre, fine, str(tmp_path / 'work'), results).run([StudyJob('finetune', 'q', spec)])
 
 
 def _tiny_study(tmp_path, **kwargs):
@@ -152,7 +152,7 @@ def _tiny_study(tmp_path, **kwargs):
 def test_posthoc_entry_is_the_pretrained_model_plus_the_fix(tmp_path):
     pre, _, study = _tiny_study(tmp_path)
     original = dict(name='p', iters=4, seed=0)
-    study.run([('pretrain', None, original)] + [('posthoc', 'p', dict(posthoc=fix))
+    study.run([StudyJob('pretrain', None, original)] + [StudyJob('posthoc', 'p', dict(posthoc=fix))
                                                  for fix in POSTHOC_FIXES])
     cfg = pretrain_config(pre, original)
     model = init_model(cfg, study.results['pretrain | None | p']['checkpoint'])
@@ -196,9 +196,9 @@ def _files(root):
 @pytest.mark.slow  # a study with every kind of job, captioned
 def test_captions_are_added_to_recorded_entries_without_training(tmp_path):
     spec = dict(loss='const', alpha=0.5, iters=4, seed=0, shapes=SEEN_SHAPES)
-    jobs = [('pretrain', None, dict(name='p', iters=4, seed=0)), ('finetune', 'p', spec),
-            ('wise', 'p', dict(spec, coefficient=0.5))] + [
-                ('posthoc', 'p', dict(posthoc=fix)) for fix in POSTHOC_FIXES]
+    jobs = [StudyJob('pretrain', None, dict(name='p', iters=4, seed=0)),
+            StudyJob('finetune', 'p', spec), StudyJob('wise', 'p', dict(spec, coefficient=0.5))] + [
+                StudyJob('posthoc', 'p', dict(posthoc=fix)) for fix in POSTHOC_FIXES]
     pre, fine, study = _tiny_study(tmp_path)
     study.run(jobs)
     before, trained = dict(study.results), _files(tmp_path / 'work')
@@ -284,7 +284,7 @@ def test_a_results_file_never_names_code(tmp_path):
     study = Study(Config.fromfile(PRETRAIN), Config.fromfile(FINETUNE), str(tmp_path / 'w'),
                   results)
     with pytest.raises(ValueError, match=r"differs in \['vision_backbone'\].*never taken"):
-        study.run([('finetune', 'vit', dict(loss='const', alpha=0.5, iters=4, seed=0))])
+        study.run([StudyJob('finetune', 'vit', dict(loss='const', alpha=0.5, iters=4, seed=0))])
     assert not marker.exists() and not (tmp_path / 'w').exists()
     for bad_spec, message in (
             (dict(name='vit', iters=4, seed=0, shapes=[dict(type='os.system')]),

@@ -83,7 +83,7 @@ def run(tmp_path_factory):
         deterministic = torch.are_deterministic_algorithms_enabled()
         try:
             reproduce(config, str(root / 'work'), dict(SETTINGS), timing_steps=3,
-                      command='test')
+                      command='test', threads=torch.get_num_threads())
         finally:
             torch.use_deterministic_algorithms(deterministic)
         report = json.loads((root / 'work' / 'report' / 'results.json').read_text())

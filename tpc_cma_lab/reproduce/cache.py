@@ -3,12 +3,14 @@
 A work dir caches checkpoints, embeddings and ``results.json``; all of them
 depend on the protocol: the iteration and captioning settings *and* the
 content of both configs (or the original checkpoint's bytes with
-``--no-pretrain``). ``protocol.json`` in the work dir records it; a run with
-another protocol is refused before anything is reused.
+``--no-pretrain``), the thread count every role runs at, the libraries'
+versions and the code's (``tpc_cma_lab.engine.environment_key``).
+``protocol.json`` in the work dir records it; a run with another protocol is
+refused before anything is reused.
 """
 import json
 import os.path as osp
-from typing import Dict, Optional
+from typing import Optional
 
 from mmengine.config import Config
 
@@ -17,12 +19,13 @@ from tpc_cma_mm.apis.fingerprint import checkpoint_id, config_digest, digest
 from tpc_cma_mm.apis.outputs import json_bytes, read_json
 from .benchmarks import extra_set_files
 
-__all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'job_key',
-           'load_results', 'protocol', 'save_results']
+__all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'protocol']
 
 # The settings one run's numbers depend on; a cached run is reused only if they match.
+# ``libraries`` and ``code`` are the main process's environment_key, read once so that
+# every job of a reproduction records the same.
 PROTOCOL_KEYS = ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
-                 'caption_test', 'config', 'original')
+                 'caption_test', 'config', 'original', 'threads', 'libraries', 'code')
 
 
 def fingerprints(config: Config, pretrain_config: Optional[Config],
@@ -41,10 +44,6 @@ def fingerprints(config: Config, pretrain_config: Optional[Config],
 
 def protocol(settings: dict) -> dict:
     return {key: settings.get(key) for key in PROTOCOL_KEYS}
-
-
-def job_key(name: str, seed: int) -> str:
-    return f'{name} | seed {seed}'
 
 
 def check_cache(results: dict, settings: dict, results_file: str) -> None:
@@ -71,11 +70,3 @@ def check_work_dir(work_dir: str, settings: dict) -> None:
                 'settings and configs to resume it.')
     else:
         atomic_write(path, json_bytes(protocol(settings)))
-
-
-def load_results(results_file: str) -> Dict[str, dict]:
-    return read_json(results_file, 'results cache') if osp.isfile(results_file) else {}
-
-
-def save_results(results: dict, results_file: str) -> None:
-    atomic_write(results_file, json_bytes(results))

@@ -1,16 +1,17 @@
 """One job of the reproduction: fine-tune a variant (unless post-hoc) and score it.
 
-A job is a plain dict, so that it crosses to a spawned worker process::
+A job is a :class:`Job`, plain data that crosses to a spawned worker process::
 
-    dict(config='configs/tpc_cma/...py', work_dir='work_dirs/reproduce_quick',
-         settings=dict(...), original='.../iter_400.pth', name='TPC-CMA alpha=0.5', seed=0)
+    Job(config='configs/tpc_cma/...py', work_dir='work_dirs/reproduce_quick',
+        settings=dict(...), original='.../iter_1000.pth', variant='TPC-CMA alpha=0.5', seed=0)
 
-Every run is scored on the test split (gap keys, retrieval, clustering and
-zero-shot where the split has labels and the model classes, captioning) and on
-the config's extra sets (:mod:`.benchmarks`: zero-shot benchmarks, COCO
-single-label clustering), each after the variant's post-hoc fix. The decoder
-is ``reproduce.decoder_config`` of the config (default: the tiny one), trained
-anew per model; the decoded captions are kept in ``captions_file``.
+Every run is trained by the lab's engine (``tpc_cma_lab.engine.train``, at
+``settings['threads']``) and scored on the test split (gap keys, retrieval,
+clustering and zero-shot where the split has labels and the model classes,
+captioning) and on the config's extra sets (:mod:`.benchmarks`: zero-shot
+benchmarks, COCO single-label clustering), each after the variant's post-hoc
+fix. The decoder is ``reproduce.decoder_config`` of the config (default: the
+tiny one), trained anew per model; the decoded captions are kept in ``captions_file``.
 
 Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict``
 (``embeds`` as :func:`~tpc_cma_mm.apis.embed_split` returns them); the names in
@@ -19,48 +20,59 @@ Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict
 Expressiveness probes plug in there. The functions get the raw embeddings: a
 post-hoc variant's fix (fitted in :func:`evaluate`) is not applied to them.
 """
-import copy
 import os.path as osp
-import time
+from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 
-from tpc_cma_mm.evaluation.functional import build_posthoc, embedding_suite
 from tpc_cma_mm.apis.captioning import config_caption_scores, flat_caption_scores
-from tpc_cma_mm.apis.outputs import json_bytes
-from tpc_cma_mm.apis.embed import embed_split
+from tpc_cma_mm.apis.fingerprint import config_digest
 from tpc_cma_mm.apis.model import init_model
-from tpc_cma_mm.apis.schedule import rescale_schedule
+from tpc_cma_mm.apis.outputs import json_bytes
 from tpc_cma_mm.utils.atomic_io import atomic_write
+from ..engine import (Run, run_config, runner_logs_to_files, score_test_split, set_threads,
+                      train)
 from .benchmarks import score_extra_sets
-from .cache import job_key, protocol
-from .console import runner_logs_to_files
-from .variants import variant_configs
+from .cache import protocol
+from .variants import Variant, variants
 
-__all__ = ['EXTRA_METRICS', 'evaluate', 'run_job', 'train']
+__all__ = ['EXTRA_METRICS', 'Job', 'evaluate', 'run_job', 'variant_run']
 
 EXTRA_METRICS: Dict[str, Callable] = {}
 
 
-def train(cfg: Config, work_dir: str, load_from: Optional[str], seed: int, iters: int) -> str:
-    """Train once; a finished run's checkpoint is reused (the work dir's protocol is checked)."""
-    ckpt = osp.join(work_dir, f'iter_{iters}.pth')
-    if osp.isfile(ckpt):
-        return ckpt
-    cfg = copy.deepcopy(cfg)
-    rescale_schedule(cfg, iters)
-    cfg.train_cfg.val_interval = iters
-    cfg.work_dir, cfg.load_from = work_dir, load_from
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
-    cfg.default_hooks.logger.interval = max(1, iters // 50)
-    with runner_logs_to_files():
-        Runner.from_cfg(cfg).train()
-    return ckpt
+@dataclass(frozen=True)
+class Job:
+    """One variant with one seed; ``progress`` shows progress bars (off in pool workers)."""
+    config: str
+    work_dir: str
+    settings: dict
+    original: str
+    variant: str
+    seed: int
+    progress: bool = True
+
+    @staticmethod
+    def key_of(variant: str, seed: int) -> str:
+        """The key in ``results.json`` of ``variant`` with ``seed``."""
+        return f'{variant} | seed {seed}'
+
+    @property
+    def key(self) -> str:
+        return self.key_of(self.variant, self.seed)
+
+
+def variant_run(job: Job, base: Config, variant: Variant) -> Run:
+    """The training run of a fine-tuned variant: the method config from the original model."""
+    slug = variant.name.replace(' ', '_').replace('=', '')
+    return Run(config=job.config, config_digest=config_digest(base),
+               work_dir=osp.join(job.work_dir, f'{slug}_seed{job.seed}'), seed=job.seed,
+               iters=job.settings['finetune_iters'], load_from=job.original,
+               options=variant.options, curriculum=variant.curriculum,
+               threads=job.settings['threads'])
 
 
 def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
@@ -68,14 +80,7 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     """(metrics, extra metrics, captions file or None) of one model; captioned with the
     decoder options ``captioning`` (``center``, ``noise_std``) unless it is None."""
     model = init_model(cfg, ckpt, 'cuda' if torch.cuda.is_available() else 'cpu')
-    embeds = embed_split(model, Runner.build_dataloader(cfg.test_dataloader), progress=progress,
-                         desc='embed test')
-    prototypes = model.class_prototypes().cpu() if model.zero_shot else None
-    transform = build_posthoc(posthoc)
-    if transform is not None:
-        transform.fit(embeds['img'], embeds['text'])
-    metrics = embedding_suite(embeds['img'], embeds['text'], embeds['labels'],
-                              embeds['img_ids'], prototypes, posthoc=transform)
+    metrics, transform, embeds, _ = score_test_split(model, cfg, posthoc, progress)
     metrics.update(score_extra_sets(model, cfg, transform, progress))
     captions_file = None
     if captioning is not None:
@@ -99,21 +104,23 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     return metrics, extra, captions_file
 
 
-def run_job(job: dict) -> tuple:
-    """Fine-tune (unless post-hoc) and evaluate one variant with one seed."""
-    base = Config.fromfile(job['config'])
+def run_job(job: Job) -> tuple:
+    """Fine-tune (unless post-hoc) and evaluate one variant with one seed, at the
+    reproduction's thread count whichever process runs it."""
+    set_threads(job.settings['threads'])
+    base = Config.fromfile(job.config)
     init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
-    settings, name, seed = job['settings'], job['name'], job['seed']
-    cfg, posthoc, alpha, captioning = variant_configs(base, settings)[name]
-    slug = name.replace(' ', '_').replace('=', '')
-    ckpt = job['original'] if cfg is None else train(
-        cfg, osp.join(job['work_dir'], f'{slug}_seed{seed}'), job['original'], seed,
-        settings['finetune_iters'])
-    torch.manual_seed(seed)
+    variant = variants(job.settings)[job.variant]
+    cfg, ckpt = base, job.original
+    if variant.trained:
+        run = variant_run(job, base, variant)
+        ckpt, _ = train(run, base)
+        cfg = run_config(run, base)
+    torch.manual_seed(job.seed)
     metrics, extra, captions_file = evaluate(
-        cfg or base, ckpt, posthoc, settings, osp.join(job['work_dir'], 'captioning'),
-        job.get('progress', True), captioning)
-    return job_key(name, seed), dict(
-        variant=name, seed=seed, alpha_target=alpha, protocol=protocol(settings),
-        work_dir=None if cfg is None else osp.dirname(ckpt), metrics=metrics,
-        extra_metrics=extra, captions_file=captions_file)
+        cfg, ckpt, variant.posthoc, job.settings, osp.join(job.work_dir, 'captioning'),
+        job.progress, None if variant.captioning is None else dict(variant.captioning))
+    return job.key, dict(
+        variant=variant.name, seed=job.seed, alpha_target=variant.alpha_target,
+        protocol=protocol(job.settings), work_dir=osp.dirname(ckpt) if variant.trained else None,
+        metrics=metrics, extra_metrics=extra, captions_file=captions_file)

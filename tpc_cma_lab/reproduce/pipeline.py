@@ -4,8 +4,14 @@
 
     from tpc_cma_lab.reproduce import MODES, reproduce
     reproduce('configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py',
-              'work_dirs/reproduce_quick', dict(MODES['quick']), jobs=2,
+              'work_dirs/reproduce_quick', dict(MODES['quick']), jobs=2, threads=1,
               pretrain_config='configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py')
+
+Every role (this process: timing, pretraining, a job run here; each pool worker)
+runs at ``threads`` torch threads (default: the cores shared among the jobs),
+recorded in the protocol and, with the libraries, the code, the CPU and the
+original checkpoint's digest, in the report's ``results.json``
+(``settings['environment']``).
 
 Before the runs, a few training steps of the method config are timed on this
 device and the fine-tuning budget's time is printed (:mod:`.step_time`); the
@@ -21,19 +27,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Optional
 
-import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from tpc_cma_mm.apis.fingerprint import config_digest
 from tpc_cma_mm.apis.outputs import OutputExistsError, read_json
+from ..engine import (Run, environment, environment_key, load_records, save_records,
+                      set_threads, train)
 from ..report import write_report
-from .cache import (check_cache, check_work_dir, fingerprints, job_key, load_results,
-                    save_results)
-from .jobs import run_job, train
+from .cache import check_cache, check_work_dir, fingerprints
+from .jobs import Job, run_job
 from .step_time import measured_step_time, training_estimate
-from .variants import variant_configs
+from .variants import variants
 
-__all__ = ['reproduce']
+__all__ = ['in_plan_order', 'reproduce']
 
 
 def _check_report_dir(out_dir: str, command: str, overwrite: bool) -> None:
@@ -47,6 +54,14 @@ def _check_report_dir(out_dir: str, command: str, overwrite: bool) -> None:
                 '--out, or --overwrite to replace it.')
 
 
+def in_plan_order(results: dict, planned: list) -> dict:
+    """``results`` with the planned jobs' keys first, in plan order, then the others sorted:
+    the report's sums over runs (R², means) must not depend on which parallel job
+    finished first (two runs with bit-identical runs differed in R²'s last digit)."""
+    keys = [key for key in planned if key in results]
+    return {key: results[key] for key in keys + sorted(set(results) - set(keys))}
+
+
 def _eta(start: float, done: int, total: int) -> str:
     minutes = (time.time() - start) / 60
     left = minutes / done * (total - done) if done else float('nan')
@@ -56,30 +71,34 @@ def _eta(start: float, done: int, total: int) -> str:
 def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
               pretrain_config: Optional[str] = None, out_dir: Optional[str] = None,
               overwrite: bool = False, command: str = 'reproduce',
-              timing_steps: int = 3) -> dict:
+              timing_steps: int = 3, threads: Optional[int] = None) -> dict:
     """Run (or resume) the reproduction; returns the results of every run.
 
     ``pretrain_config=None`` takes the config's ``load_from`` as the original model.
     ``timing_steps`` training steps (the first a warm-up) are timed for the estimate.
+    ``threads``: torch threads of every process (default: the cores over ``jobs``).
     """
     out_dir = out_dir or osp.join(work_dir, 'report')
     _check_report_dir(out_dir, command, overwrite)
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    set_threads(threads)
     base = Config.fromfile(config)
     # Data sets and models are also built outside a Runner (cached runs).
     init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
     pretrain = Config.fromfile(pretrain_config) if pretrain_config else None
-    settings = dict(settings, **fingerprints(base, pretrain, None if pretrain else
-                                             base.load_from))
+    settings = dict(settings, threads=threads, **environment_key(), **fingerprints(
+        base, pretrain, None if pretrain else base.load_from))
     results_file = osp.join(work_dir, 'results.json')
-    results = load_results(results_file)
+    results = load_records(results_file)
     check_cache(results, settings, results_file)
     os.makedirs(work_dir, exist_ok=True)
     check_work_dir(work_dir, settings)
     start = time.time()
-    variants = variant_configs(base, settings)
-    planned = [(name, seed) for name in variants for seed in settings['seeds']]
-    pending = [job for job in planned if job_key(*job) not in results]
-    trained = [job for job in planned if variants[job[0]][0] is not None]
+    rows = variants(settings)
+    planned = [(name, seed) for name in rows for seed in settings['seeds']]
+    pending = [(name, seed) for name, seed in planned
+               if Job.key_of(name, seed) not in results]
+    trained = [job for job in planned if rows[job[0]].trained]
     # Timed before any long work; a step's time does not depend on the weights, so the
     # not yet pretrained original is timed from its initialisation.
     estimate = training_estimate(
@@ -92,13 +111,16 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
         original = base.load_from
     else:
         print(f'[pretrain] {pretrain_config}, {settings["pretrain_iters"]} iterations')
-        original = train(pretrain, osp.join(work_dir, 'pretrain'), None, 0,
-                         settings['pretrain_iters'])
+        original, _ = train(Run(
+            config=pretrain_config, config_digest=config_digest(pretrain),
+            work_dir=osp.join(work_dir, 'pretrain'), seed=0, iters=settings['pretrain_iters'],
+            threads=threads), pretrain)
+    settings['environment'] = environment(threads, original)
     print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
-          f'{len(pending)} to go, {jobs} at a time', flush=True)
+          f'{len(pending)} to go, {jobs} at a time, each on {threads} thread(s)', flush=True)
     parallel = jobs > 1 and len(pending) > 1
-    work = [dict(config=config, work_dir=work_dir, settings=settings, original=original,
-                 name=name, seed=seed, progress=not parallel) for name, seed in pending]
+    work = [Job(config=config, work_dir=work_dir, settings=settings, original=original,
+                variant=name, seed=seed, progress=not parallel) for name, seed in pending]
     with contextlib.ExitStack() as stack:
         if not parallel:
             finished = map(run_job, work)
@@ -108,14 +130,14 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
             # them may start workers of their own.
             pool = stack.enter_context(ProcessPoolExecutor(
                 min(jobs, len(pending)), mp_context=multiprocessing.get_context('spawn'),
-                initializer=torch.set_num_threads,
-                initargs=(max(1, (os.cpu_count() or 1) // jobs), )))
+                initializer=set_threads, initargs=(threads, )))
             finished = (f.result() for f in as_completed([pool.submit(run_job, w) for w in work]))
         for done, (key, entry) in enumerate(finished, start=1):
             results[key] = entry
-            save_results(results, results_file)
+            save_records(results, results_file)
             print(f'[{len(planned) - len(pending) + done}/{len(planned)}] {key} done  '
                   f'({_eta(start, done, len(pending))})', flush=True)
+    results = in_plan_order(results, [Job.key_of(name, seed) for name, seed in planned])
     write_report(results, settings, out_dir, command, overwrite, estimate, work_dir)
     print(f'Report written to {out_dir} in {(time.time() - start) / 60:.1f} min')
     return results

@@ -22,7 +22,7 @@ from tpc_cma_mm.utils.atomic_io import atomic_write
 from tpc_cma_mm.apis.fingerprint import config_digest, digest
 from tpc_cma_mm.apis.outputs import json_bytes, read_json
 from tpc_cma_mm.apis.schedule import rescale_schedule
-from .console import runner_logs_to_files
+from ..engine import runner_logs_to_files
 
 __all__ = ['device_name', 'measured_step_time', 'training_estimate']
 

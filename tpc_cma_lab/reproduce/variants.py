@@ -1,12 +1,11 @@
-"""The reproduction's modes and the variants every run is derived from."""
-import copy
-
-from mmengine.config import Config
+"""The reproduction's modes and its variants, as data every run is derived from."""
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Union
 
 from tpc_cma_mm.apis.captioning import POSTHOC_CAPTIONING
 from ..verdicts import C3_PREFIX
 
-__all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'variant_configs']
+__all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'Variant', 'variants']
 
 TINY_PRETRAIN = 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py'
 TINY_METHOD = 'configs/tpc_cma/tpc-cma-a0.05_vit-tiny-p8_1xb256-300i_shapes.py'
@@ -29,36 +28,41 @@ MODES = dict(
               c3_noise_std=C3_NOISE_STD))
 
 
-def variant_configs(base: Config, settings: dict) -> dict:
-    """name -> (config or None for the original, post-hoc transform, alpha_target, captioning).
+@dataclass(frozen=True)
+class Variant:
+    """One row of the report: the method config fine-tuned with ``options`` and
+    ``curriculum`` replaced (:class:`~tpc_cma_lab.engine.Run`'s fields), or with
+    ``trained=False`` the original model as it is; scored after the post-hoc fix
+    ``posthoc`` and captioned with the decoder options ``captioning`` (None: not
+    captioned)."""
+    name: str
+    trained: bool
+    alpha_target: float = 0.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    curriculum: Optional[Mapping[str, Any]] = field(default_factory=dict)
+    posthoc: Union[None, str, Mapping[str, Any]] = None
+    captioning: Optional[Mapping[str, Any]] = field(default_factory=lambda: dict(AS_IS))
 
-    ``captioning`` is the decoder's ``center`` / ``noise_std`` (``caption_scores``), or None
-    for a variant that is not captioned.
-    """
-    plain = copy.deepcopy(base)
-    plain.custom_hooks = [h for h in plain.get('custom_hooks', [])
-                          if h['type'] != 'TPCCurriculumHook']
+
+def variants(settings: dict) -> Dict[str, Variant]:
+    """Every variant of the reproduction with ``settings`` (``alphas``, ``const_alphas``,
+    ``c3_noise_std``), by name."""
+    centred = POSTHOC_CAPTIONING['MeanCentering']
     # C3 proper also corrupts the decoder's training embeddings with noise
     # (docs/captioning.md).
-    noise, centred = settings['c3_noise_std'], POSTHOC_CAPTIONING['MeanCentering']
-    variants = {'original': (None, None, 0.0, AS_IS),
-                'posthoc mean-centering': (None, 'MeanCentering', 0.0, centred),
-                f'{C3_PREFIX} {noise:g}': (None, 'MeanCentering', 0.0,
-                                           dict(centred, noise_std=noise)),
-                'posthoc gap shift': (None, dict(type='GapShift', lam=0.5), 0.0,
-                                      POSTHOC_CAPTIONING['GapShift'])}
-    finetune = copy.deepcopy(plain)
-    finetune.model.cma_loss = None
-    variants['contrastive fine-tuning'] = (finetune, None, 0.0, AS_IS)
-    for alpha in settings['const_alphas']:
-        const = copy.deepcopy(plain)
-        const.model.alpha = alpha
-        variants[f'CMA const alpha={alpha}'] = (const, None, alpha, AS_IS)
-    for alpha in settings['alphas']:
-        tpc = copy.deepcopy(base)
-        hooks = [h for h in tpc.custom_hooks if h['type'] == 'TPCCurriculumHook']
-        if not hooks:
-            raise ValueError(f'{base.filename} has no TPCCurriculumHook to vary alpha_target in.')
-        hooks[0]['alpha_target'] = alpha
-        variants[f'TPC-CMA alpha={alpha}'] = (tpc, None, alpha, AS_IS)
-    return variants
+    noise = settings['c3_noise_std']
+    rows = [Variant('original', trained=False),
+            Variant('posthoc mean-centering', trained=False, posthoc='MeanCentering',
+                    captioning=centred),
+            Variant(f'{C3_PREFIX} {noise:g}', trained=False, posthoc='MeanCentering',
+                    captioning=dict(centred, noise_std=noise)),
+            Variant('posthoc gap shift', trained=False, posthoc=dict(type='GapShift', lam=0.5),
+                    captioning=POSTHOC_CAPTIONING['GapShift']),
+            Variant('contrastive fine-tuning', trained=True, options={'model.cma_loss': None},
+                    curriculum=None)]
+    rows += [Variant(f'CMA const alpha={alpha}', trained=True, alpha_target=alpha,
+                     options={'model.alpha': alpha}, curriculum=None)
+             for alpha in settings['const_alphas']]
+    rows += [Variant(f'TPC-CMA alpha={alpha}', trained=True, alpha_target=alpha,
+                     curriculum=dict(alpha_target=alpha)) for alpha in settings['alphas']]
+    return {row.name: row for row in rows}

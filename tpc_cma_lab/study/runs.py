@@ -1,20 +1,16 @@
-"""Train one run of the study and score its image embeddings on both sides of the compromise."""
+"""Score a study model's image embeddings on both sides of the compromise."""
 import copy
-import os.path as osp
-import time
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from tpc_cma_mm.evaluation.functional import (attribute_probes, build_posthoc,
-                                              embedding_suite, zero_shot_accuracy)
+from tpc_cma_mm.evaluation.functional import attribute_probes, zero_shot_accuracy
 from tpc_cma_mm.datasets import COLOURS, POSITIONS, SHAPES, SIZES
-from tpc_cma_mm.apis.embed import embed_split
+from ..engine import embed_test, score_test_split
 from .variants import HELD_OUT_SHAPES
 
-__all__ = ['train_run', 'embed_with_attributes', 'score_model', 'ATTRIBUTE_PROMPTS']
+__all__ = ['embed_with_attributes', 'score_model', 'ATTRIBUTE_PROMPTS']
 
 ATTRIBUTES = ('shape', 'colour', 'size', 'position')
 # Zero-shot prompts of each attribute task, in the captions' own phrasing.
@@ -23,36 +19,13 @@ ATTRIBUTE_PROMPTS = dict(
     size=(tuple(SIZES), ('a photo of a {} shape', 'a picture of a {} shape')),
     position=(tuple(POSITIONS), ('a photo of a shape in the {}',
                                  'a picture of a shape in the {}')))
-HISTORY_KEYS = ('loss', 'loss_contrastive', 'contrastive_raw', 'loss_cma', 'alpha', 'grad_norm',
-                'alpha_cap')
-
-
-def train_run(cfg: Config, work_dir: str, load_from: Optional[str], seed: int) -> tuple:
-    """Train ``cfg``; returns (checkpoint, training record). A finished run is reused."""
-    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    if osp.isfile(ckpt):
-        return ckpt, None
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir, cfg.load_from = work_dir, load_from
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.time_ns()}'
-    cfg.default_hooks.logger.interval = max(1, cfg.train_cfg.max_iters // 20)
-    start = time.time()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    record = dict(train_minutes=(time.time() - start) / 60)
-    for key in HISTORY_KEYS:
-        buffer = runner.message_hub.log_scalars.get(f'train/{key}')
-        if buffer is not None:
-            record[key] = [float(v) for v in buffer.data[0]]
-    return ckpt, record
-
-
 def embed_with_attributes(model, dataloader_cfg: dict) -> dict:
     """Image and text embeddings of a ShapeCaptions split (``embed_split``), with every attribute."""
-    loader = Runner.build_dataloader(copy.deepcopy(dataloader_cfg))
-    embeds = embed_split(model, loader, progress=False)
-    data_list = loader.dataset.data_list
+    return _with_attributes(*embed_test(model, dataloader_cfg))
+
+
+def _with_attributes(embeds: dict, dataset) -> dict:
+    data_list = dataset.data_list
     attrs = {a: [data_list[i][f'attr_{a}'] for i in embeds['img_ids'].tolist()]
              for a in ATTRIBUTES}
     return dict(img=embeds['img'], text=embeds['text'], img_ids=embeds['img_ids'], attrs=attrs,
@@ -68,16 +41,13 @@ def score_model(model, cfg: Config, posthoc=None) -> Dict[str, float]:
     "model + fix": the transform is fitted on the test pairs (as embedding_suite does), its
     image side maps the test and the probes' val embeddings, its text side every prototype.
     """
-    test = embed_with_attributes(model, cfg.test_dataloader)
+    metrics, transform, embeds, dataset = score_test_split(model, cfg, posthoc)
+    test = _with_attributes(embeds, dataset)
     # The probes are fitted on the val split (the study trains without validation).
     probe_loader = copy.deepcopy(cfg.test_dataloader)
     probe_loader.dataset.split = 'val'
     probe_train = embed_with_attributes(model, probe_loader)
     prototypes = model.class_prototypes().cpu()
-    transform = build_posthoc(posthoc)
-    metrics = embedding_suite(test['img'], test['text'], test['labels'], test['img_ids'],
-                              prototypes, posthoc=transform)
-    # embedding_suite has fitted ``transform`` on the test pairs.
     image_side = transform.image if transform is not None else (lambda x: x)
     text_side = transform.text if transform is not None else (lambda x: x)
     test_img, prototypes = image_side(test['img']), text_side(prototypes)

@@ -1,18 +1,21 @@
 """Configs of the study's runs, derived from one loaded pretraining and one fine-tuning config.
 
 A run is a plain dict (a "spec"), so that the JSON of the results names
-exactly what was trained; ``finetune_config`` and ``pretrain_config`` turn a
-spec into an mmengine Config without writing config files.
+exactly what was trained; ``finetune_run`` and ``pretrain_run`` turn a spec
+into the engine's :class:`~tpc_cma_lab.engine.Run` (trained without
+validation: the study scores every checkpoint itself), ``finetune_config`` and
+``pretrain_config`` into the config that run trains.
 """
-import copy
 import math
+from typing import Optional
 
 from mmengine.config import Config
 
-from tpc_cma_mm.apis.schedule import rescale_schedule
+from tpc_cma_mm.apis.fingerprint import config_digest
+from ..engine import Run, curriculum_hook, run_config
 
-__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'check_spec', 'finetune_config',
-           'pretrain_config', 'spec_name']
+__all__ = ['SEEN_SHAPES', 'HELD_OUT_SHAPES', 'check_spec', 'finetune_config', 'finetune_run',
+           'pretrain_config', 'pretrain_run', 'spec_name']
 
 # Fine-tuning sees half the shapes; zero-shot on the other half measures what
 # fine-tuning costs the pretrained model's generality (docs/method.md, "Experiments").
@@ -24,6 +27,10 @@ SPEC_KEYS = ('name', 'iters', 'seed', 'temperature', 'keep_prob', 'tower', 'loss
              'lr', 'batch', 'shapes', 'combine', 'squared', 'probe_interval', 'phases',
              'coefficient', 'posthoc')
 PLAIN = (str, int, float, bool, type(None))
+# What a ResNet-tower pretraining takes from the ResNet config, and a fine-tuning from the
+# model it starts from (its temperature too).
+RESNET_TOWER_KEYS = ('vision_backbone', 'vision_neck', 'projection')
+PRETRAINED_MODEL_KEYS = RESNET_TOWER_KEYS + ('logit_scale_init', )
 
 
 def check_spec(spec, where: str) -> dict:
@@ -40,7 +47,7 @@ def check_spec(spec, where: str) -> dict:
         if key == 'keep_prob' and isinstance(value, dict):
             plain = all(isinstance(k, str) and isinstance(v, (int, float))
                         for k, v in value.items())
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple)):
             plain = all(isinstance(v, PLAIN) for v in value)
         else:
             plain = isinstance(value, PLAIN)
@@ -51,66 +58,77 @@ def check_spec(spec, where: str) -> dict:
     return spec
 
 
-def _train_only(cfg: Config) -> None:
-    # The study evaluates every checkpoint itself (runs.evaluate_checkpoint).
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg.pop('val_interval', None)
+def _replaced_model_keys(model: dict, keys) -> dict:
+    # Replaced, not merged: a ResNet tower's keys merged into a ViT config's tower
+    # would build neither.
+    model = model.to_dict() if hasattr(model, 'to_dict') else dict(model)
+    return {f'model.{key}': model[key] for key in keys if key in model}
 
 
-def finetune_config(base: Config, spec: dict) -> Config:
-    """The fine-tuning config of ``spec`` (keys: loss, alpha, iters, and optionally
-    lr, batch, shapes, combine, squared, and for TPC probe_interval, phases)."""
+def finetune_run(base: Config, spec: dict, work_dir: str, load_from: Optional[str] = None,
+                 pretrained_model: Optional[dict] = None, threads: int = 1) -> Run:
+    """The fine-tuning run of ``spec`` (keys: loss, alpha, iters, seed, and optionally lr,
+    batch, shapes, combine, squared, and for TPC probe_interval, phases) from
+    ``load_from``, with the tower of ``pretrained_model`` (a model config) if given."""
     if spec['loss'] not in FINETUNE_LOSSES:
         raise ValueError(f'spec loss must be one of {FINETUNE_LOSSES}, got {spec["loss"]!r}')
-    cfg = copy.deepcopy(base)
-    hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] == 'TPCCurriculumHook']
-    if not hooks:
-        raise ValueError(f'{base.filename} has no TPCCurriculumHook; the study derives '
-                         'every fine-tuning variant from a TPC-CMA config.')
+    curriculum_hook(base)  # every fine-tuning variant derives from a TPC-CMA config
+    options = {}
+    curriculum = None
     if spec['loss'] == 'tpc':
-        hooks[0]['alpha_target'] = spec['alpha']
+        curriculum = dict(alpha_target=spec['alpha'])
         for key in ('probe_interval', 'phases'):
             if key in spec:
-                hooks[0][key] = tuple(spec[key]) if key == 'phases' else spec[key]
-    else:
-        cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'TPCCurriculumHook']
+                curriculum[key] = tuple(spec[key]) if key == 'phases' else spec[key]
     if spec['loss'] == 'contrastive':
-        cfg.model.cma_loss = None
+        options['model.cma_loss'] = None
     if spec['loss'] == 'const':
-        cfg.model.alpha = spec['alpha']
+        options['model.alpha'] = spec['alpha']
     if 'squared' in spec:
-        cfg.model.cma_loss['squared'] = spec['squared']
+        options['model.cma_loss.squared'] = spec['squared']
     # A spec without 'combine' was run with the convex form, the default of the fine-tuning
     # config at the time; named here so that the shipped config's default can change.
-    cfg.model.combine = spec.get('combine', 'convex')
-    if 'lr' in spec:
-        cfg.optim_wrapper.optimizer.lr = spec['lr']
-    if 'batch' in spec:
-        cfg.train_dataloader.batch_size = spec['batch']
+    options['model.combine'] = spec.get('combine', 'convex')
+    for key, option in (('lr', 'optim_wrapper.optimizer.lr'),
+                        ('batch', 'train_dataloader.batch_size')):
+        if key in spec:
+            options[option] = spec[key]
     if spec.get('shapes') is not None:
-        cfg.train_dataloader.dataset.shapes = list(spec['shapes'])
-    rescale_schedule(cfg, spec['iters'])
-    _train_only(cfg)
-    return cfg
+        options['train_dataloader.dataset.shapes'] = list(spec['shapes'])
+    if pretrained_model is not None:
+        options.update(_replaced_model_keys(pretrained_model, PRETRAINED_MODEL_KEYS))
+    return Run(config=base.filename, config_digest=config_digest(base), work_dir=work_dir,
+               seed=spec.get('seed', 0), iters=spec['iters'], load_from=load_from,
+               options=options, curriculum=curriculum, validate=False, threads=threads)
 
 
-def pretrain_config(base: Config, spec: dict, resnet_model: dict = None) -> Config:
-    """The pretraining config of ``spec`` (keys: iters, and optionally temperature,
+def pretrain_run(base: Config, spec: dict, work_dir: str, resnet_model: dict = None,
+                 threads: int = 1) -> Run:
+    """The pretraining run of ``spec`` (keys: iters, seed, and optionally temperature,
     keep_prob, tower='vit'|'resnet')."""
-    cfg = copy.deepcopy(base)
+    options = {}
     if 'temperature' in spec:
-        cfg.model.logit_scale_init = math.log(1.0 / spec['temperature'])
+        options['model.logit_scale_init'] = math.log(1.0 / spec['temperature'])
     if 'keep_prob' in spec:
-        cfg.train_dataloader.dataset.keep_prob = dict(spec['keep_prob'])
+        options['train_dataloader.dataset.keep_prob'] = dict(spec['keep_prob'])
     if spec.get('tower', 'vit') == 'resnet':
         if resnet_model is None:
             raise ValueError('a ResNet-tower pretraining needs the ResNet model config '
                              '(tools/experiments.py --resnet-config).')
-        for key in ('vision_backbone', 'vision_neck', 'projection'):
-            cfg.model[key] = copy.deepcopy(resnet_model[key])
-    rescale_schedule(cfg, spec['iters'])
-    _train_only(cfg)
-    return cfg
+        options.update(_replaced_model_keys(resnet_model, RESNET_TOWER_KEYS))
+    return Run(config=base.filename, config_digest=config_digest(base), work_dir=work_dir,
+               seed=spec.get('seed', 0), iters=spec['iters'], options=options, validate=False,
+               threads=threads)
+
+
+def finetune_config(base: Config, spec: dict) -> Config:
+    """The config a fine-tuning of ``spec`` trains (see :func:`finetune_run`)."""
+    return run_config(finetune_run(base, spec, work_dir=''), base)
+
+
+def pretrain_config(base: Config, spec: dict, resnet_model: dict = None) -> Config:
+    """The config a pretraining of ``spec`` trains (see :func:`pretrain_run`)."""
+    return run_config(pretrain_run(base, spec, work_dir='', resnet_model=resnet_model), base)
 
 
 def spec_name(spec: dict) -> str:

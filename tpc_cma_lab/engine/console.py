@@ -1,4 +1,4 @@
-"""The reproduction's console: its own progress lines, every Runner's log in its file."""
+"""The lab's console: its own progress lines, every Runner's log in its file."""
 import contextlib
 import os
 from typing import Iterator
