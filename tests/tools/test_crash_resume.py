@@ -1,4 +1,5 @@
-"""SIGKILL mid-ramp, `tools/train.py --resume`, and the run ends exactly as an uninterrupted one."""
+"""SIGKILL of a `tools/train.py` process mid-ramp, `tools/train.py --resume` (in this process),
+and the run ends exactly as an uninterrupted one."""
 import os
 import os.path as osp
 import signal
@@ -11,6 +12,7 @@ import torch
 from mmengine.config import Config
 
 from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg, write_config
+from tool_runner import run_tool
 from tpc_cma_mm.utils import safe_torch_load
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -19,11 +21,11 @@ MAX_ITERS, INTERVAL, STALL_AT = 12, 4, 7  # ramp: iterations 4-9 (phases 0.25/0.
 VOLATILE = ('time', 'data_time', 'eta', 'memory')
 
 
-def _train(config, work_dir, *args, env=None, stall_marker=None):
+def _train(config, work_dir, env):
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([HERE, REPO]), **(env or {}))
+               PYTHONPATH=os.pathsep.join([HERE, REPO]), **env)
     cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
-           '--work-dir', str(work_dir), *args]
+           '--work-dir', str(work_dir)]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
@@ -56,9 +58,9 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     # what a kill during the next save would have left: ignored, then removed
     (work / f'.iter_{2 * INTERVAL}.pth.k1ll.partial').write_bytes(b'\x50\x4b torn')
 
-    resumed = _train(config, work, '--resume')
-    _, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-3000:]
+    # The resume needs no process of its own (tests/tool_runner.py): the kill did.
+    resumed = run_tool('tools/train.py', config, '--work-dir', work, '--resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert not list(work.glob('.*.partial'))
 
     final = f'iter_{MAX_ITERS}.pth'
