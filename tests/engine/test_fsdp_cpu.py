@@ -6,7 +6,11 @@ weights (tests/tools/test_dist_train.py) and in the probe the curriculum reads
 
 Every rank gathers the embeddings with gradients, so InfoNCE and the CMA
 statistics are those of the global batch whatever shards the parameters;
-FSDP's reduce-scatter averages gradients like DDP's all-reduce. SGD, as in
+FSDP's reduce-scatter averages gradients like DDP's all-reduce. Each FSDP rank is
+tools/train.py as tools/dist_train.sh starts it (``--launcher pytorch``), in a gloo
+process forked from this one (tests/gloo.py): a fresh interpreter per rank would pay
+the torch + mmpretrain import and prove nothing more (the launcher itself:
+tests/tools/test_dist_train.py). SGD, as in
 tests/tools/test_dist_train.py, so that the weights agree too. All runs start
 from one saved initial model (``load_from``): FlexibleRunner builds the model
 at another point of the seeded random stream than Runner does. The FSDP run
@@ -15,7 +19,6 @@ SGD momentum, curriculum state), which must also load strictly into an
 unsharded model. The FSDP and single-process runs are in float64
 (tests/float64_model.py): the layouts sum in different orders.
 """
-import os
 import os.path as osp
 
 import pytest
@@ -25,9 +28,11 @@ from mmengine.runner import Runner
 
 from benchmarks.bench_ddp_cpu import MODEL, read_scalars, run_training, write_config
 from float64_model import FLOAT64_CONFIG
+from gloo import run_gloo
 from tiny import tiny_model_cfg
 from tpc_cma_mm.engine.sharding import make_scalar_parameters_shardable
 from tpc_cma_mm.registry import MODELS
+from tool_runner import run_tool
 from tpc_cma_mm.utils import safe_torch_load
 
 ITERS, BATCH = 4, 16
@@ -60,10 +65,14 @@ def _final_state(work_dir, iters=ITERS):
     return safe_torch_load(osp.join(work_dir, f'iter_{iters}.pth'))['state_dict']
 
 
+def _train_rank(rank, config, work_dir, *args):
+    done = run_tool('tools/train.py', config, '--work-dir', work_dir, '--launcher', 'pytorch',
+                    *args)
+    assert done.returncode == 0, f'rank {rank}: {done.stderr[-3000:]}'
+
+
 @pytest.mark.slow  # 2 gloo processes
-def test_fsdp_on_two_gloo_processes_trains_like_one_process(tmp_path, monkeypatch):
-    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(  # float64_model, in the workers too
-        [osp.dirname(osp.dirname(osp.abspath(__file__))), os.environ.get('PYTHONPATH', '')]))
+def test_fsdp_on_two_gloo_processes_trains_like_one_process(tmp_path):
     torch.manual_seed(0)
     initial = str(tmp_path / 'initial.pth')
     torch.save(dict(state_dict=MODELS.build(MODEL).state_dict()), initial)
@@ -73,8 +82,8 @@ def test_fsdp_on_two_gloo_processes_trains_like_one_process(tmp_path, monkeypatc
     cfg.work_dir = one
     Runner.from_cfg(cfg).train()
     fsdp = str(tmp_path / 'fsdp')
-    run_training(write_config(str(tmp_path / 'fsdp.py'), BATCH, 2, ITERS, SGD, start + FSDP),
-                 fsdp, world=2, timeout=900)
+    run_gloo(_train_rank, write_config(str(tmp_path / 'fsdp.py'), BATCH, 2, ITERS, SGD,
+                                       start + FSDP), fsdp)
 
     keys = KEYS + PROBE_KEYS
     single = _curves(one, keys, range(1, ITERS + 3))
@@ -90,9 +99,8 @@ def test_fsdp_on_two_gloo_processes_trains_like_one_process(tmp_path, monkeypatc
     MODELS.build(MODEL).load_state_dict(sharded_state, strict=True)
 
     # Resumed from it, FSDP continues the single process's curve and weights.
-    run_training(write_config(str(tmp_path / 'fsdp6.py'), BATCH, 2, ITERS + 2, SGD,
-                              start + FSDP), fsdp, world=2, timeout=900,
-                 extra_args=('--resume', ))
+    run_gloo(_train_rank, write_config(str(tmp_path / 'fsdp6.py'), BATCH, 2, ITERS + 2, SGD,
+                                       start + FSDP), fsdp, '--resume')
     resumed = _curves(fsdp, keys, range(ITERS + 1, ITERS + 3))
     for key in keys:
         torch.testing.assert_close(resumed[key], single[key][ITERS:], rtol=1e-9, atol=1e-12)
