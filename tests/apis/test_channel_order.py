@@ -119,7 +119,6 @@ test_cfg = dict(type='TestLoop')
     return str(path)
 
 
-@pytest.mark.slow
 def test_tools_test_on_files_scores_as_on_the_dataset(tmp_path):
     """tools/test.py, as a user runs it (its main(argv), tests/tool_runner.py), on the data
     set and on its image files."""

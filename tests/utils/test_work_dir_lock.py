@@ -66,7 +66,6 @@ def test_the_default_hook_stops_a_training_before_it_writes_a_checkpoint(other_r
     assert (work / 'iter_2.pth').is_file()
 
 
-@pytest.mark.slow
 def test_train_tool_refuses_a_busy_work_dir_in_one_line(other_run, tmp_path):
     work, child = other_run
     # The default runtime (its hooks, the lock among them) and the tiny model and data.
