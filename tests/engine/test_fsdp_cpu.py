@@ -30,9 +30,9 @@ from benchmarks.bench_ddp_cpu import MODEL, read_scalars, run_training, write_co
 from float64_model import FLOAT64_CONFIG
 from gloo import run_gloo
 from tiny import tiny_model_cfg
+from tool_runner import run_tool
 from tpc_cma_mm.engine.sharding import make_scalar_parameters_shardable
 from tpc_cma_mm.registry import MODELS
-from tool_runner import run_tool
 from tpc_cma_mm.utils import safe_torch_load
 
 ITERS, BATCH = 4, 16
