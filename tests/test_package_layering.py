@@ -4,8 +4,6 @@ API loads no plotting backend."""
 import ast
 import os
 import os.path as osp
-import subprocess
-import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -101,12 +99,8 @@ def test_the_lab_imports_the_library_by_its_public_modules():
     assert 'tpc_cma_mm.apis.embed' in names and 'tpc_cma_lab.report' in names
 
 
-def test_importing_the_api_loads_no_plotting_backend_and_no_lab():
-    """A fresh interpreter: this one has matplotlib loaded by other tests."""
-    check = ('import sys, tpc_cma_mm.apis; '
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('matplotlib', 'tpc_cma_lab')))")
-    done = subprocess.run([sys.executable, '-c', check], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+def test_importing_the_api_loads_no_plotting_backend_and_no_lab(fresh_api_import):
+    """A fresh interpreter (tests/conftest.py): this one has matplotlib loaded by other tests."""
+    done = fresh_api_import
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == '[]'

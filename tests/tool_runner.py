@@ -1,5 +1,5 @@
-"""Run a tool's ``main(argv)`` in this process, as its command line would run it
-(import as ``from tool_runner import run_tool``).
+"""Run a tool's ``main(argv)`` (or a ``python -m`` module) in this process, as its command
+line would run it (import as ``from tool_runner import run_tool, run_module``).
 
 A subprocess pays the torch + mmpretrain import again (15-19 s on a small shared CPU)
 and proves nothing more for a tool whose ``__main__`` only calls ``main()``. What a
@@ -13,7 +13,9 @@ import importlib.util
 import io
 import os
 import os.path as osp
+import runpy
 import subprocess
+import sys
 import traceback
 
 import torch
@@ -46,17 +48,16 @@ def _drop_new_instances(before: dict) -> None:
                 instance.removeHandler(handler)
 
 
-def run_tool(path: str, *args) -> subprocess.CompletedProcess:
-    """``python path *args`` in this process: its return code, stdout and stderr."""
-    argv = [str(arg) for arg in args]
-    main = load_tool(path).main
+def _as_a_process(command: list, main) -> subprocess.CompletedProcess:
+    """What the interpreter would make of ``main()`` as ``command``: exit status, stdout
+    and stderr, with this process's state (see the module docstring) restored."""
     instances = {cls: set(cls._instance_dict) for cls in _managed_classes()}
-    environ = dict(os.environ)
+    environ, argv = dict(os.environ), list(sys.argv)
     flags = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     stdout, stderr, code = io.StringIO(), io.StringIO(), 0
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            returned = main(argv)
+            returned = main()
         # Tools whose main returns a status end with ``sys.exit(main())``.
         code = returned if isinstance(returned, int) else 0
     except SystemExit as done:  # what the interpreter makes of it at exit
@@ -72,7 +73,25 @@ def run_tool(path: str, *args) -> subprocess.CompletedProcess:
         _drop_new_instances(instances)
         os.environ.clear()
         os.environ.update(environ)
+        sys.argv[:] = argv
         torch.use_deterministic_algorithms(flags[0])
         torch.set_num_threads(flags[1])
-    return subprocess.CompletedProcess(['python', path, *argv], code, stdout.getvalue(),
-                                       stderr.getvalue())
+    return subprocess.CompletedProcess(command, code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_tool(path: str, *args) -> subprocess.CompletedProcess:
+    """``python path *args`` in this process: its return code, stdout and stderr."""
+    argv = [str(arg) for arg in args]
+    main = load_tool(path).main
+    return _as_a_process(['python', path, *argv], lambda: main(argv))
+
+
+def run_module(module: str, *args) -> subprocess.CompletedProcess:
+    """``python -m module *args`` in this process, for a module that reads ``sys.argv``."""
+    argv = [str(arg) for arg in args]
+
+    def main():
+        sys.argv[:] = [module, *argv]
+        runpy.run_module(module, run_name='__main__', alter_sys=False)
+
+    return _as_a_process(['python', '-m', module, *argv], main)

@@ -8,8 +8,6 @@ swapped, through the inferencer and through ``tools/test.py`` alike, silently.
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -19,6 +17,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from tiny import TINY_PIPELINE, tiny_dataset_cfg, tiny_model_cfg
+from tool_runner import run_tool
 from tpc_cma_mm.apis.embed import embed_split
 from tpc_cma_mm.apis.inference import DualEncoderInferencer
 from tpc_cma_mm.datasets import COLOURS
@@ -120,9 +119,9 @@ test_cfg = dict(type='TestLoop')
     return str(path)
 
 
-@pytest.mark.slow
 def test_tools_test_on_files_scores_as_on_the_dataset(tmp_path):
-    """tools/test.py, as a user runs it, on the data set and on its image files."""
+    """tools/test.py, as a user runs it (its main(argv), tests/tool_runner.py), on the data
+    set and on its image files."""
     torch.manual_seed(0)
     model = MODELS.build(tiny_model_cfg()).eval()
     torch.save(dict(state_dict=model.state_dict()), tmp_path / 'w.pth')
@@ -131,10 +130,8 @@ def test_tools_test_on_files_scores_as_on_the_dataset(tmp_path):
     for name, dataset in (('shapes', tiny_dataset_cfg('test', NUM)), ('files', files)):
         config = _test_config(tmp_path / f'{name}.py', dataset)
         out = tmp_path / f'{name}.json'
-        done = subprocess.run([sys.executable, 'tools/test.py', config, str(tmp_path / 'w.pth'),
-                               '--work-dir', str(tmp_path / name), '--out', str(out),
-                               '--out-item', 'metrics'],
-                              cwd=REPO, capture_output=True, text=True, timeout=600)
+        done = run_tool('tools/test.py', config, tmp_path / 'w.pth', '--work-dir',
+                        tmp_path / name, '--out', out, '--out-item', 'metrics')
         assert done.returncode == 0, done.stderr[-3000:]
         scores.append(json.loads(out.read_text()))
     assert scores[0].keys() == scores[1].keys() and 'gap/centroid' in scores[0]

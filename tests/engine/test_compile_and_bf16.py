@@ -20,7 +20,11 @@ def _tpc_cma_cfg(work_dir, **overrides):
 
 
 @pytest.mark.slow
-def test_compiled_train_step_gives_the_eager_losses(tmp_path):
+def test_compiled_train_step_gives_the_eager_losses(tmp_path, monkeypatch):
+    # Inductor compiles in this process: by default it starts a pool of compile workers,
+    # each a fresh interpreter importing torch (the generated code is the same).
+    import torch._inductor.config
+    monkeypatch.setattr(torch._inductor.config, 'compile_threads', 1)
     eager = _tpc_cma_cfg(tmp_path / 'eager')
     compiled = _tpc_cma_cfg(tmp_path / 'compiled', compile=dict(backend='inductor'))
     runner = run_tiny(compiled)

@@ -1,9 +1,11 @@
-"""SIGKILL mid-ramp, `tools/train.py --resume`, and the run ends exactly as an uninterrupted one."""
+"""SIGKILL of a `tools/train.py` process mid-ramp, `tools/train.py --resume`, and the run
+ends exactly as an uninterrupted one. The killed run is a process forked from this one and
+the resume runs in this process (tests/tool_runner.py): the kill needs a process of its
+own, not a fresh interpreter."""
+import multiprocessing
 import os
 import os.path as osp
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -11,54 +13,60 @@ import torch
 from mmengine.config import Config
 
 from tiny_runner import read_scalars, run_tiny, tiny_runner_cfg, write_config
+from tool_runner import run_tool
 from tpc_cma_mm.utils import safe_torch_load
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
 MAX_ITERS, INTERVAL, STALL_AT = 12, 4, 7  # ramp: iterations 4-9 (phases 0.25/0.5/0.25)
 VOLATILE = ('time', 'data_time', 'eta', 'memory')
 
 
-def _train(config, work_dir, *args, env=None, stall_marker=None):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([HERE, REPO]), **(env or {}))
-    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
-           '--work-dir', str(work_dir), *args]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def _train_until_stalled(config, work_dir, marker):
+    """tools/train.py in a process forked from this one: a real process to SIGKILL,
+    without a fresh interpreter's torch + mmpretrain import. It stalls after iteration
+    STALL_AT (crash_hooks.py); its stderr goes to ``marker.err`` if it ends before."""
+    os.environ.update(TPC_STALL_AT=str(STALL_AT), TPC_STALL_MARKER=str(marker))
+    done = run_tool('tools/train.py', config, '--work-dir', work_dir)
+    with open(f'{marker}.err', 'w') as f:
+        f.write(f'exit status {done.returncode}\n{done.stderr[-3000:]}')
 
 
 def _wait_for(child, marker, timeout=900):
     deadline = time.monotonic() + timeout
     while not osp.exists(marker):
-        assert child.poll() is None, f'training exited early: {child.stderr.read()[-3000:]}'
+        if not child.is_alive():
+            with open(f'{marker}.err') as f:
+                raise AssertionError(f'training exited early: {f.read()}')
         assert time.monotonic() < deadline, 'training never reached the kill point'
         time.sleep(0.2)
 
 
-@pytest.mark.slow  # kills a tools/train.py process, resumes it, and a reference run
+@pytest.mark.slow  # kills a training process, resumes it, and a reference run: 3 runs
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch):
     cfg = tiny_runner_cfg('unused', max_iters=MAX_ITERS, interval=INTERVAL, val=True)
     cfg['custom_hooks'].append(dict(type='StallAfterIterHook'))
     config = write_config(tmp_path / 'crash_cfg.py', cfg, imports=['crash_hooks'])
     work, marker = tmp_path / 'work', tmp_path / 'stalled'
 
-    child = _train(config, work, env=dict(TPC_STALL_AT=str(STALL_AT), TPC_STALL_MARKER=str(marker)))
+    monkeypatch.syspath_prepend(HERE)  # crash_hooks, for the config's custom_imports
+    child = multiprocessing.get_context('fork').Process(
+        target=_train_until_stalled, args=(config, work, marker))
+    child.start()
     # meanwhile, the same config uninterrupted, in this process
-    monkeypatch.syspath_prepend(HERE)
     ref_cfg = Config.fromfile(config)
     ref_cfg.work_dir = str(tmp_path / 'ref')
     run_tiny(ref_cfg)
     _wait_for(child, marker)
     os.kill(child.pid, signal.SIGKILL)  # mid-ramp, 3 iterations after iter_4.pth
-    assert child.wait() == -signal.SIGKILL
+    child.join()
+    assert child.exitcode == -signal.SIGKILL
     assert (work / 'last_checkpoint').read_text() == str(work / f'iter_{INTERVAL}.pth')
     # what a kill during the next save would have left: ignored, then removed
     (work / f'.iter_{2 * INTERVAL}.pth.k1ll.partial').write_bytes(b'\x50\x4b torn')
 
-    resumed = _train(config, work, '--resume')
-    _, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-3000:]
+    # The resume needs no process of its own (tests/tool_runner.py): the kill did.
+    resumed = run_tool('tools/train.py', config, '--work-dir', work, '--resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert not list(work.glob('.*.partial'))
 
     final = f'iter_{MAX_ITERS}.pth'

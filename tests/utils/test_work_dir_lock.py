@@ -9,6 +9,7 @@ import pytest
 
 import tpc_cma_mm.utils.work_dir_lock as work_dir_lock
 from tiny_runner import run_tiny, tiny_runner_cfg
+from tool_runner import run_tool
 from tpc_cma_mm.utils.work_dir_lock import WorkDirBusyError, lock_work_dir, unlock_work_dir
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -65,7 +66,6 @@ def test_the_default_hook_stops_a_training_before_it_writes_a_checkpoint(other_r
     assert (work / 'iter_2.pth').is_file()
 
 
-@pytest.mark.slow
 def test_train_tool_refuses_a_busy_work_dir_in_one_line(other_run, tmp_path):
     work, child = other_run
     # The default runtime (its hooks, the lock among them) and the tiny model and data.
@@ -75,9 +75,7 @@ def test_train_tool_refuses_a_busy_work_dir_in_one_line(other_run, tmp_path):
     config.write_text(f'_base_ = [{runtime!r}]\n' + ''.join(
         f'{key} = {value!r}\n' for key, value in tiny.items()
         if key not in ('default_hooks', 'custom_hooks', 'work_dir')))
-    result = subprocess.run([sys.executable, 'tools/train.py', str(config),
-                             '--work-dir', str(work)],
-                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    result = run_tool('tools/train.py', config, '--work-dir', work)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith('error: Work dir') and f'pid {child.pid}' in last
