@@ -10,7 +10,7 @@ given for that target (``--fixed-alpha 0.5=0.42``; none: not run)::
         --targets 0.25 0.5 0.75 --seeds 0 1 2 --fixed-alpha 0.25=0.27 0.5=0.42 0.75=0.70 \\
         --work-dir work_dirs/gap_targets --out work_dirs/gap_targets/table.md
 
-The logic is ``tpc_cma_mm.apis.gap_targets``.
+The logic is ``tpc_cma_lab.gap_targets``.
 """
 import argparse
 import os.path as osp
