@@ -6,10 +6,15 @@ exponential moving average of them, whose square root is the running gap. Its
 reference is the mean over the anchor phase (alpha = 0, the starting model);
 the setpoint follows the curriculum's ramp from that reference to the target
 and stays at the target while consolidating. A PI controller on the relative
-error ``(gap - setpoint) / reference`` sets alpha, clipped to
+error ``(predicted gap - setpoint) / reference`` sets alpha, clipped to
 ``[0, alpha_max]``; the integral does not wind up while alpha sits at a bound
-that the error pushes against. Everything is plain floats in ``state`` so that a
-checkpoint restores it exactly.
+that the error pushes against. The predicted gap is the running estimate
+extrapolated ``lead`` iterations along its running slope: the gap keeps moving
+after alpha changes (the optimizer's momentum carries the update on, and the
+running estimate trails the gap by its own average), and a controller on the
+estimate alone drives past the target (docs/method.md, "Gap targets").
+Everything is plain floats in ``state`` so that a checkpoint restores it
+exactly.
 """
 from numbers import Real
 from typing import Dict, Optional
@@ -44,9 +49,13 @@ class GapController:
             (0, 1); or
         value (float): the absolute gap to reach (> 0). Exactly one of the two.
         alpha_max (float): The stability limit on alpha (default 1).
-        gain (float): Proportional gain on the relative error (default 1).
+        gain (float): Proportional gain on the relative error (default 3).
         integral_gain (float): Integral gain per iteration (default 0.02).
-        momentum (float): Momentum of the running gap estimate (default 0.9).
+        momentum (float): Momentum of the running gap estimate and of its
+            slope (default 0.9).
+        lead (float): Iterations ahead the error is predicted (default 20:
+            the running estimate's mean delay m / (1 - m) = 9 at momentum
+            0.9, plus as much again for an optimizer momentum of 0.9).
         tolerance (float): Reached when the final running estimate lies
             within ``tolerance x reference`` of the target (default 0.05).
     """
@@ -55,7 +64,7 @@ class GapController:
         if not isinstance(target, dict):
             _fail('', 'must be a dict such as dict(key=\'centroid\', reduction=0.5)', target)
         unknown = set(target) - {'key', 'reduction', 'value', 'alpha_max', 'gain',
-                                 'integral_gain', 'momentum', 'tolerance'}
+                                 'integral_gain', 'momentum', 'lead', 'tolerance'}
         if unknown:
             _fail(str(sorted(unknown)), 'are not target settings', target)
         self.key = target.get('key', 'centroid')
@@ -68,23 +77,29 @@ class GapController:
         self.value = (_number(target, 'value', 0.0, 0.0, 10.0, open_low=True)
                       if 'value' in target else None)
         self.alpha_max = _number(target, 'alpha_max', 1.0, 0.0, 1.0, open_low=True)
-        self.gain = _number(target, 'gain', 1.0, 0.0, 100.0)
+        self.gain = _number(target, 'gain', 3.0, 0.0, 100.0)
         self.integral_gain = _number(target, 'integral_gain', 0.02, 0.0, 10.0)
         self.momentum = _number(target, 'momentum', 0.9, 0.0, 0.999)
+        self.lead = _number(target, 'lead', 20.0, 0.0, 1000.0)
         self.tolerance = _number(target, 'tolerance', 0.05, 0.0, 1.0, open_low=True)
         self.state: Dict[str, float] = dict(
             observed=0, ref_sum=0.0, ref_count=0, gap_ref=0.0, gap_goal=0.0, gap_sq_ema=0.0,
-            gap_est=0.0, setpoint=0.0, integral=0.0, limit=0, reached=-1, warned=0)
+            gap_est=0.0, slope=0.0, setpoint=0.0, integral=0.0, limit=0, reached=-1, warned=0)
 
     # ---------------------------------------------------------- measurement
     def observe(self, gap_sq: float, anchor: bool) -> None:
-        """Fold one step's unbiased squared estimate into the running gap;
-        in the anchor phase, into the reference too."""
+        """Fold one step's unbiased squared estimate into the running gap and
+        its change into the running slope; in the anchor phase, into the
+        reference too."""
         s = self.state
         m = self.momentum if s['observed'] else 0.0  # the first estimate as is
         s['gap_sq_ema'] = m * s['gap_sq_ema'] + (1 - m) * gap_sq
+        estimate = max(s['gap_sq_ema'], 0.0) ** 0.5
+        if s['observed']:
+            s['slope'] = self.momentum * s['slope'] + (1 - self.momentum) * (
+                estimate - s['gap_est'])
         s['observed'] += 1
-        s['gap_est'] = max(s['gap_sq_ema'], 0.0) ** 0.5
+        s['gap_est'] = estimate
         if anchor:
             s['ref_sum'] += gap_sq
             s['ref_count'] += 1
@@ -108,7 +123,7 @@ class GapController:
         if ref <= 0:
             return 0.0
         s['setpoint'] = ref + (s['gap_goal'] - ref) * shape
-        error = (s['gap_est'] - s['setpoint']) / ref
+        error = (s['gap_est'] + self.lead * s['slope'] - s['setpoint']) / ref
         bound, limit = self.alpha_max, 1
         if upper < bound:
             bound, limit = upper, 2
@@ -119,7 +134,14 @@ class GapController:
         if not (pushing_up or pushing_down):  # no wind-up against a bound
             s['integral'] += self.integral_gain * error
         raw = self.gain * error + s['integral']
-        s['limit'] = limit if raw >= bound and error > self.tolerance else 0
+        # The limit that last bound while the running gap was short of the setpoint
+        # (the tolerance of ``finish``): a noisy step below the bound does not clear
+        # it, reaching the setpoint does.
+        short = s['gap_est'] - s['setpoint'] > self.tolerance * ref
+        if raw >= bound and short:
+            s['limit'] = limit
+        elif not short:
+            s['limit'] = 0
         return min(max(raw, 0.0), bound)
 
     def finish(self) -> bool:
