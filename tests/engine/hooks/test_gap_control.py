@@ -282,3 +282,9 @@ def test_resume_mid_control_is_exact(tmp_path):
     assert logged[N]['target_reached'] == full_hook.controller.state['reached']
     for key in ('gap_est', 'gap_setpoint', 'target_limit', 'gap_sq_centroid'):
         assert key in logged[N], key
+    # A checkpoint of a controller without the running slope (an older version) is refused
+    # by name instead of a bare KeyError.
+    del ckpt['tpc_curriculum']['target_slope']
+    torch.save(ckpt, str(tmp_path / 'cut' / 'old_controller.pth'))
+    with pytest.raises(ValueError, match=r"target_slope.*another version of the gap controller"):
+        _run(tmp_path / 'cut', resume=True, load_from=str(tmp_path / 'cut' / 'old_controller.pth'))

@@ -253,6 +253,14 @@ class TPCCurriculumHook(Hook):
             self.state = {k: saved[k] for k in self.state}
             self.history = [float(a) for a in pending['history']]
             if self.controller is not None:
+                missing = [f'target_{k}' for k in self.controller.state
+                           if f'target_{k}' not in pending]
+                if missing:  # written by another version of the gap controller
+                    raise ValueError(
+                        f'TPCCurriculumHook: the checkpoint\'s {STATE_KEY!r} has no {missing}: '
+                        'it was written by another version of the gap controller, so its '
+                        'control cannot continue exactly; resume it with the version that '
+                        'wrote it, or start the run afresh (load_from without resume)')
                 self.controller.state = {k: pending[f'target_{k}']
                                          for k in self.controller.state}
             runner.logger.info(f'TPCCurriculumHook resumed at iter {runner.iter}: '
