@@ -12,6 +12,7 @@ from tpc_cma_mm.apis.figures.style import MARKERS, PALETTE, paper_style, plt
 from tpc_cma_mm.apis.outputs import figure_bytes
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 from .report_text import TASKS, in_pool
+from .verdicts import PLAIN_FINETUNING
 
 __all__ = ['CURVE_KEYS', 'compromise_figure', 'curriculum_figure', 'predictiveness_figure',
            'training_curves']
@@ -67,12 +68,14 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
                                key=lambda n: summary[n]['alpha_target'])
                 if not names:
                     continue
+                # Each curve starts at its alpha 0: plain contrastive fine-tuning.
+                names = [n for n in (PLAIN_FINETUNING, ) if n in summary] + names
                 x = [reduced[n][key] for n in names]
                 y, err = zip(*(summary[n]['metrics'][accuracy] for n in names))
                 ax.errorbar(x, y, yerr=err, fmt=marker + line, color=colour, capsize=3,
                             label=f'{family} (± std over seeds)')
                 alpha_labels[ax] += [(xi, yi, f'α={summary[n]["alpha_target"]:g}', colour)
-                               for n, xi, yi in zip(names, x, y)]
+                                     for n, xi, yi in zip(names, x, y) if n != PLAIN_FINETUNING]
             others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
             for i, name in enumerate(others):
                 mean, std = summary[name]['metrics'][accuracy]
@@ -82,7 +85,8 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
             ax.set_ylabel(f'{accuracy} (%)')
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc='center right', fontsize=9)
-        fig.suptitle('The compromise curve: accuracy against gap reduction')
+        fig.suptitle(f'The compromise curve: {accuracy} against gap reduction'
+                     + (' (classes fine-tuning never saw)' if 'held_out' in accuracy else ''))
         fig.tight_layout(rect=(0, 0, 0.8, 1))
         for ax, points in alpha_labels.items():
             _place_labels(ax, points)

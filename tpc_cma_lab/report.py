@@ -23,9 +23,10 @@ from tpc_cma_mm.apis.outputs import json_bytes, read_json, write_outputs
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, gap_reduction
 from .margins import pretraining_floor
 from .figures import compromise_figure, curriculum_figure, predictiveness_figure, training_curves
-from .report_text import (DISTANCE_KEYS, POOLS, TASKS, in_pool, markdown,
+from .matched import matched_accuracy, matched_table
+from .report_text import (DISTANCE_KEYS, HELD_OUT_TOP1, POOLS, TASKS, in_pool, markdown,
                           zero_shot_benchmarks)
-from .verdicts import claim_verdicts, verdict_table
+from .verdicts import PLAIN_FINETUNING, claim_verdicts, verdict_table
 
 __all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'rewrite_report', 'write_report',
            'zero_shot_change']
@@ -61,9 +62,11 @@ def reductions(summary: dict) -> Dict[str, Dict[str, float]]:
 
 
 def zero_shot_change(summary: dict) -> Dict[str, dict]:
-    """variant -> top-1 per benchmark, their mean, and the mean's change against the
-    original's: ``change_points`` (after - before) and ``change_relative`` (%; negative is
-    a drop). The mean is NaN for a variant that lacks a benchmark."""
+    """variant -> top-1 per benchmark of the accuracy axis (``zero_shot_benchmarks``), their
+    mean, and the mean's change against the original's: ``change_points`` (after - before)
+    and ``change_relative`` (%; negative is a drop); with a contrastive fine-tuning row,
+    ``net_points`` (after - that row's: what the alignment costs beyond fine-tuning at the
+    same budget). The mean is NaN for a variant that lacks a benchmark."""
     keys = zero_shot_benchmarks(summary)
     if not keys:
         return {}
@@ -73,12 +76,15 @@ def zero_shot_change(summary: dict) -> Dict[str, dict]:
         return float(np.mean(values)) if len(values) == len(keys) else float('nan')
 
     before = mean(summary['original'])
+    plain = mean(summary[PLAIN_FINETUNING]) if PLAIN_FINETUNING in summary else None
     out = {}
     for name, s in summary.items():
         after = mean(s)
         out[name] = dict(per_benchmark={k: s['metrics'][k][0] for k in keys if k in s['metrics']},
                          mean=after, change_points=after - before,
                          change_relative=100.0 * (after / before - 1.0) if before else float('nan'))
+        if plain is not None:
+            out[name]['net_points'] = after - plain
     return out
 
 
@@ -133,18 +139,21 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str,
     zero_shot = zero_shot_change(summary)
     r2 = {pool: r_squared(results, pool) for pool in POOLS}
     verdicts = claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings))
+    matched = matched_accuracy(summary, reduced, zero_shot)
+    benchmarks = zero_shot_benchmarks(summary)
     text = markdown(summary, reduced, zero_shot, r2, settings, command, estimate, rewritten_by)
+    text += '\n'.join(matched_table(matched, ', '.join(benchmarks))) + '\n'
     rewritten = {} if rewritten_by is None else dict(rewritten_by=rewritten_by)
     files = {
         'results.json': json_bytes(dict(command=command, **rewritten, settings=settings,
                                         summary=summary, gap_reduction=reduced,
-                                        zero_shot=zero_shot, r_squared=r2, verdicts=verdicts,
+                                        zero_shot=zero_shot, matched_accuracy=matched,
+                                        r_squared=r2, verdicts=verdicts,
                                         training_time_estimate=estimate, runs=results)),
         'results.md': (text + '\n'.join(verdict_table(verdicts)) + '\n').encode('utf-8')}
-    benchmarks = zero_shot_benchmarks(summary)
-    if benchmarks:  # the test split's own zero-shot if it has one, else the first set's
+    if benchmarks:  # the held-out classes' zero-shot, else the test split's, else a set's
         files['compromise_curve.png'] = compromise_figure(summary, reduced, min(
-            benchmarks, key=lambda k: (k != 'zero_shot/top1', k)))
+            benchmarks, key=lambda k: (k != HELD_OUT_TOP1, k != 'zero_shot/top1', k)))
     if r2['all runs']:
         files['gap_predictiveness.png'] = predictiveness_figure(results, r2)
     tpc = [n for n in summary if n.startswith('TPC-CMA')]

@@ -11,9 +11,12 @@ from tpc_cma_lab.margins import PRETRAINING_SPREAD, Estimate, outcome, sample_st
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 POOL = osp.join(REPO, 'results', 'experiments', 'pool.json')
 SEEDS = ('vit-seed1', 'vit-seed2', 'vit-seed3')
-# The pool's rows made by the reproduction's protocol: the pretrained model, its post-hoc fixes.
+# The pool's rows made by the reproduction's protocol: the pretrained model, its post-hoc
+# fixes, its contrastive fine-tuning on the seen shapes.
 KINDS = ('pretrain | None | {}', 'posthoc | {} | posthoc=MeanCentering',
-         'posthoc | {} | posthoc=GapShift')
+         'posthoc | {} | posthoc=GapShift',
+         'finetune | {} | alpha=0.0,iters=300,loss=contrastive,seed=0,'
+         'shapes=circle+triangle+cross+hexagon')
 
 
 def _pooled(values_per_kind):
@@ -26,7 +29,7 @@ def test_the_pretraining_floor_is_the_pools_spread_over_pretraining_seeds():
     rows = {kind: [pool[kind.format(s)]['metrics'] for s in SEEDS] for kind in KINDS}
     expected = {}
     for key in ('gap/centroid', 'gap/distribution', 'gap/raw', 'zero_shot/top1',
-                'clustering/ari_class', 'caption_image/CIDEr'):
+                'zero_shot_held_out/top1', 'clustering/ari_class', 'caption_image/CIDEr'):
         expected[key] = _pooled([[m[key] for m in ms] for ms in rows.values()
                                  if all(key in m for m in ms)])
     pretrained = rows[KINDS[0]]
@@ -37,7 +40,8 @@ def test_the_pretraining_floor_is_the_pools_spread_over_pretraining_seeds():
 
     for key in ('centroid', 'distribution', 'raw'):
         expected[f'reduction/{key}'] = change(f'gap/{key}', -1)
-    expected['zero_shot/change_relative'] = change('zero_shot/top1', 1)
+    # The accuracy axis of a report with held-out classes: top-1 on the held-out shapes.
+    expected['zero_shot/change_relative'] = change('zero_shot_held_out/top1', 1)
     assert set(PRETRAINING_SPREAD) == set(expected)
     for key, value in expected.items():  # the constants carry 3 significant digits
         assert PRETRAINING_SPREAD[key] == pytest.approx(value, rel=6e-3), key

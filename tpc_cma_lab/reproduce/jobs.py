@@ -13,6 +13,14 @@ benchmarks, COCO single-label clustering), each after the variant's post-hoc
 fix. The decoder is ``reproduce.decoder_config`` of the config (default: the
 tiny one), trained anew per model; the decoded captions are kept in ``captions_file``.
 
+Held-out classes: with ``reproduce.held_out_classes`` in the config, every
+variant fine-tunes on the other classes only (the shape generator's
+``shapes``) and zero-shot is also scored on the held-out classes' images,
+which fine-tuning never saw: the report's accuracy axis (docs/results.md,
+"Held-out accuracy")::
+
+    reproduce = dict(held_out_classes=['square', 'diamond', 'star', 'ring'])
+
 Extra metrics: ``EXTRA_METRICS`` maps a name to ``fn(model, cfg, embeds) -> dict``
 (``embeds`` as :func:`~tpc_cma_mm.apis.embed_split` returns them); the names in
 ``settings['extra_metrics']`` are computed for every run and kept in the run's
@@ -22,7 +30,7 @@ post-hoc variant's fix (fitted in :func:`evaluate`) is not applied to them.
 """
 import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -39,7 +47,7 @@ from .benchmarks import score_extra_sets
 from .cache import protocol
 from .variants import Variant, variants
 
-__all__ = ['EXTRA_METRICS', 'Job', 'evaluate', 'run_job', 'variant_run']
+__all__ = ['EXTRA_METRICS', 'Job', 'evaluate', 'held_out_classes', 'run_job', 'variant_run']
 
 EXTRA_METRICS: Dict[str, Callable] = {}
 
@@ -65,13 +73,36 @@ class Job:
         return self.key_of(self.variant, self.seed)
 
 
+def held_out_classes(cfg: Config) -> List[str]:
+    """The config's ``reproduce.held_out_classes`` (empty: none held out)."""
+    return list((cfg.get('reproduce') or {}).get('held_out_classes') or ())
+
+
+def _seen_classes_option(cfg: Config) -> dict:
+    """The training-set option that leaves the held-out classes out of fine-tuning."""
+    held_out = held_out_classes(cfg)
+    if not held_out:
+        return {}
+    dataset = cfg.train_dataloader.dataset
+    if str(dataset.get('type', '')).rsplit('.', 1)[-1] != 'ShapeCaptions':
+        raise ValueError(
+            f'reproduce.held_out_classes needs a training set that can leave classes out '
+            f'(ShapeCaptions\' shapes); this config trains on {dataset.get("type")!r}. '
+            'Remove reproduce.held_out_classes, or score held-out sets through '
+            'reproduce.extra_set_files instead.')
+    classnames = list(cfg.model.zero_shot['classnames'])
+    return {'train_dataloader.dataset.shapes': [c for c in classnames if c not in held_out]}
+
+
 def variant_run(job: Job, base: Config, variant: Variant) -> Run:
-    """The training run of a fine-tuned variant: the method config from the original model."""
+    """The training run of a fine-tuned variant: the method config from the original model,
+    on the classes the config does not hold out."""
     slug = variant.name.replace(' ', '_').replace('=', '')
     return Run(config=job.config, config_digest=config_digest(base),
                work_dir=osp.join(job.work_dir, f'{slug}_seed{job.seed}'), seed=job.seed,
                iters=job.settings['finetune_iters'], load_from=job.original,
-               options=variant.options, curriculum=variant.curriculum,
+               options={**_seen_classes_option(base), **variant.options},
+               curriculum=variant.curriculum,
                threads=job.settings['threads'])
 
 
@@ -80,7 +111,8 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     """(metrics, extra metrics, captions file or None) of one model; captioned with the
     decoder options ``captioning`` (``center``, ``noise_std``) unless it is None."""
     model = init_model(cfg, ckpt, 'cuda' if torch.cuda.is_available() else 'cpu')
-    metrics, transform, embeds, _ = score_test_split(model, cfg, posthoc, progress)
+    metrics, transform, embeds, _ = score_test_split(model, cfg, posthoc, progress,
+                                                     held_out_classes(cfg))
     metrics.update(score_extra_sets(model, cfg, transform, progress))
     captions_file = None
     if captioning is not None:

@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Union
 
 from tpc_cma_mm.apis.captioning import POSTHOC_CAPTIONING
-from ..verdicts import C3_PREFIX
+from ..verdicts import C3_PREFIX, PLAIN_FINETUNING
 
 __all__ = ['MODES', 'TINY_METHOD', 'TINY_PRETRAIN', 'Variant', 'variants']
 
@@ -58,7 +58,7 @@ def variants(settings: dict) -> Dict[str, Variant]:
                     captioning=dict(centred, noise_std=noise)),
             Variant('posthoc gap shift', trained=False, posthoc=dict(type='GapShift', lam=0.5),
                     captioning=POSTHOC_CAPTIONING['GapShift']),
-            Variant('contrastive fine-tuning', trained=True, options={'model.cma_loss': None},
+            Variant(PLAIN_FINETUNING, trained=True, options={'model.cma_loss': None},
                     curriculum=None)]
     rows += [Variant(f'CMA const alpha={alpha}', trained=True, alpha_target=alpha,
                      options={'model.alpha': alpha}, curriculum=None)

@@ -41,16 +41,16 @@ def score_model(model, cfg: Config, posthoc=None) -> Dict[str, float]:
     "model + fix": the transform is fitted on the test pairs (as embedding_suite does), its
     image side maps the test and the probes' val embeddings, its text side every prototype.
     """
-    metrics, transform, embeds, dataset = score_test_split(model, cfg, posthoc)
+    metrics, transform, embeds, dataset = score_test_split(model, cfg, posthoc,
+                                                          held_out=HELD_OUT_SHAPES)
     test = _with_attributes(embeds, dataset)
     # The probes are fitted on the val split (the study trains without validation).
     probe_loader = copy.deepcopy(cfg.test_dataloader)
     probe_loader.dataset.split = 'val'
     probe_train = embed_with_attributes(model, probe_loader)
-    prototypes = model.class_prototypes().cpu()
     image_side = transform.image if transform is not None else (lambda x: x)
     text_side = transform.text if transform is not None else (lambda x: x)
-    test_img, prototypes = image_side(test['img']), text_side(prototypes)
+    test_img = image_side(test['img'])
     probes = attribute_probes(image_side(probe_train['img']), probe_train['attrs'], test_img,
                               test['attrs'])
     metrics.update({f'probe/{k}': v for k, v in probes.items()})
@@ -60,8 +60,4 @@ def score_model(model, cfg: Config, posthoc=None) -> Dict[str, float]:
         protos = text_side(model.prompt_prototypes(names, templates))
         metrics[f'attr_zero_shot/{attr}'] = zero_shot_accuracy(test_img, protos, labels,
                                                                (1, ))['top1']
-    held_out = torch.tensor([s in HELD_OUT_SHAPES for s in test['attrs']['shape']])
-    for name, rows in (('held_out', held_out), ('seen', ~held_out)):
-        metrics[f'zero_shot_{name}/top1'] = zero_shot_accuracy(
-            test_img[rows], prototypes, test['labels'][rows], (1, ))['top1']
     return metrics
