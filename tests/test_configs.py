@@ -127,11 +127,11 @@ def test_metafiles_name_existing_configs():
 
 def test_metafile_metric_names_are_logged_keys():
     """Each metafile metric is named as the Runner logs it: the keys of the
-    reproduction's recorded runs (docs/results/quick/results.json)."""
+    reproduction's recorded runs (results/reproduction/quick/results.json)."""
     import json
 
     import yaml
-    with open(osp.join(REPO, 'docs', 'results', 'quick', 'results.json')) as f:
+    with open(osp.join(REPO, 'results', 'reproduction', 'quick', 'results.json')) as f:
         logged = set(json.load(f)['summary']['original']['metrics'])
     for folder in ('clip', 'tpc_cma'):
         with open(osp.join(REPO, 'configs', folder, 'metafile.yml')) as f:

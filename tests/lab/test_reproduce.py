@@ -64,6 +64,22 @@ def test_variants_differ_only_where_the_baseline_says():
         assert (tpc.load_from, tpc.train_cfg.max_iters, tpc.randomness.seed) == ('o.pth', 30, 0)
     # The source config is left untouched.
     assert [h for h in cfg.custom_hooks if h['type'] == 'TPCCurriculumHook'][0]['alpha_target'] == 0.05
+    # Every variant fine-tunes on the shapes the config does not hold out, in class order.
+    held_out = cfg.reproduce.held_out_classes
+    seen = [c for c in cfg.model.zero_shot.classnames if c not in held_out]
+    assert len(seen) == 4 and cfg.train_dataloader.dataset.get('shapes') is None
+    for name in ('contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5'):
+        assert config(name).train_dataloader.dataset.shapes == seen
+
+
+def test_held_out_classes_need_a_training_set_that_can_leave_them_out():
+    cfg = Config.fromfile(osp.join(REPO, reproduce.TINY_METHOD))
+    cfg.train_dataloader.dataset = dict(type='CocoCaptions', data_root='d')
+    job = reproduce.Job(config=cfg.filename, work_dir='w', settings=dict(
+        finetune_iters=3, threads=1), original='o.pth', variant='TPC-CMA alpha=0.5', seed=0)
+    variant = reproduce.variants(dict(alphas=[0.5], const_alphas=[], c3_noise_std=0.1))
+    with pytest.raises(ValueError, match="held_out_classes needs a training set.*'CocoCaptions'"):
+        reproduce.variant_run(job, cfg, variant['TPC-CMA alpha=0.5'])
 
 
 def _synthetic_results():

@@ -12,8 +12,8 @@ from tpc_cma_lab.report_text import POOLS
 from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts, verdict_table
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FULL = osp.join(REPO, 'docs', 'results', 'results.json')
-QUICK = osp.join(REPO, 'docs', 'results', 'quick', 'results.json')
+FULL = osp.join(REPO, 'results', 'reproduction', 'full', 'results.json')
+QUICK = osp.join(REPO, 'results', 'reproduction', 'quick', 'results.json')
 
 
 def _summary(rows: dict, seeds: int = 3, std: dict = None) -> dict:
@@ -119,6 +119,17 @@ def test_the_floor_applies_to_the_protocol_it_was_measured_at():
     assert pretraining_floor(settings)[CIDER] > 0
     assert pretraining_floor(dict(settings, decoder_iters=1000)) == {}
     assert pretraining_floor(dict(settings, original='checkpoint 0123')) == {}
+
+
+def test_the_alignment_cost_is_judged_against_contrastive_fine_tuning():
+    # Contrastive fine-tuning alone: 80 -> 78 (-2.5 %); TPC-CMA 0.05 at 79 (-1.25 %).
+    rows = dict(ROWS, **{'contrastive fine-tuning': (0.0, 0.98, 0.6, 1.2, 78.0, 0.1, 1.0)})
+    assert _verdicts(rows)['alignment_cost']['holds'] is False  # above plain fine-tuning
+    rows['contrastive fine-tuning'] = (0.0, 0.98, 0.6, 1.2, 79.5, 0.1, 1.0)
+    assert _verdicts(rows)['alignment_cost']['holds'] is True  # 79 below 79.5, std 0
+    spread = {n: {'zero_shot/top1': 0.5} for n in rows}  # sample std 0.61 per row
+    assert _verdicts(rows, std=spread)['alignment_cost']['holds'] == TIE
+    assert _verdicts()['alignment_cost']['holds'] is None  # no contrastive row
 
 
 def test_a_missing_run_is_not_judged():

@@ -16,14 +16,14 @@ from .env import (LIBRARIES, checkpoint_digest, code_version, cpu_model, environ
                           environment_key, library_versions, set_threads)
 from .records import load_records, save_records
 from .run import Run, check_plain, run_key
-from .score import TestScores, embed_test, score_test_split
+from .score import TestScores, embed_test, held_out_zero_shot, score_test_split
 from .train import HISTORY_KEYS, RUN_RECORD, checkpoint_of, train
 
 __all__ = [
     'CURRICULUM_HOOK', 'HISTORY_KEYS', 'LIBRARIES', 'RUN_CONFIG', 'RUN_RECORD', 'Run',
     'TestScores', 'check_plain', 'checkpoint_digest', 'checkpoint_of', 'code_version',
     'cpu_model', 'curriculum_hook', 'dump_run_config', 'embed_test', 'environment',
-    'environment_key', 'library_versions', 'load_records', 'replace_option', 'run_config',
-    'run_key', 'runner_logs_to_files', 'save_records', 'score_test_split', 'set_threads',
-    'train', 'with_curriculum'
+    'environment_key', 'held_out_zero_shot', 'library_versions', 'load_records',
+    'replace_option', 'run_config', 'run_key', 'runner_logs_to_files', 'save_records',
+    'score_test_split', 'set_threads', 'train', 'with_curriculum'
 ]
