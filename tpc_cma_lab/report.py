@@ -26,7 +26,8 @@ from .figures import compromise_figure, curriculum_figure, predictiveness_figure
 from .matched import matched_accuracy, matched_table
 from .report_text import (DISTANCE_KEYS, HELD_OUT_TOP1, POOLS, TASKS, in_pool, markdown,
                           zero_shot_benchmarks)
-from .verdicts import PLAIN_FINETUNING, claim_verdicts, verdict_table
+from .verdict_table import verdict_table
+from .verdicts import PLAIN_FINETUNING, claim_verdicts
 
 __all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'rewrite_report', 'write_report',
            'zero_shot_change']

@@ -6,13 +6,12 @@ missing); ``winner`` names the best of several competitors where a claim ranks t
 ``'tie'`` when another is within the spread of the best, else None; ``margin`` says what the
 decision rests on (:mod:`.margins`: a difference counts only beyond twice its spread over
 seeds, pretraining seeds included where measured). The quick mode must tell the full
-mode's story: :func:`compare_verdicts` lists where two reports' verdicts differ
-(docs/results.md, "Quick mode")::
+mode's story: :func:`tpc_cma_lab.verdict_table.compare_verdicts` lists where two
+reports' verdicts differ (docs/results.md, "The quick mode tells the same story")::
 
     from tpc_cma_lab.margins import pretraining_floor
-    from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts
+    from tpc_cma_lab.verdicts import claim_verdicts
     full = claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings))
-    compare_verdicts(quick_verdicts, full)   # [] when they tell the same story
 """
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -20,7 +19,7 @@ from .margins import (TIE, Estimate, change_estimate, estimate, outcome,
                       reduction_estimate)
 from .report_text import PAPER
 
-__all__ = ['C3_PREFIX', 'PLAIN_FINETUNING', 'claim_verdicts', 'compare_verdicts', 'verdict_table']
+__all__ = ['C3_PREFIX', 'PLAIN_FINETUNING', 'claim_verdicts']
 
 TPC, CONST = 'TPC-CMA alpha={}', 'CMA const alpha={}'
 C3_PREFIX = 'posthoc C3 centring + noise'
@@ -219,45 +218,3 @@ def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict,
         tpc_against_const=_tpc_against_const(summary, reduced, floor),
         r_squared=_r_squared(r2),
         best_captioner=_best_captioner(summary, floor))
-
-
-def _judged(verdict: Optional[dict]) -> bool:
-    return verdict is not None and (verdict['holds'] is not None or verdict['winner'] is not None)
-
-
-def compare_verdicts(quick: Dict[str, dict], full: Dict[str, dict]) -> List[str]:
-    """Where two reports disagree: a differing ``holds`` or ``winner``, or a claim only one
-    of them could judge. Empty when they tell the same story."""
-    out = []
-    for claim_id in sorted(set(quick) | set(full)):
-        a, b = quick.get(claim_id), full.get(claim_id)
-        if not (_judged(a) and _judged(b)):
-            if _judged(a) or _judged(b):
-                out.append(f'{claim_id}: judged by one report only (quick: '
-                           f'{a and a["ours"]}; full: {b and b["ours"]})')
-            continue
-        for field in ('holds', 'winner'):
-            if a[field] != b[field]:
-                out.append(f'{claim_id}: {field} {a[field]!r} (quick: {a["ours"]}) vs '
-                           f'{b[field]!r} (full: {b["ours"]})')
-    return out
-
-
-def verdict_table(verdicts: Dict[str, dict]) -> List[str]:
-    """The verdicts as markdown lines."""
-    def holds(value):
-        return {True: 'yes', False: '**no**', TIE: 'tie', None: 'not judged'}[value]
-
-    def word(v):
-        if v['winner'] is not None:
-            winner = 'tie' if v['winner'] == TIE else f'winner: {v["winner"]}'
-            return winner + ('' if v['holds'] is None else f'; {holds(v["holds"])}')
-        return holds(v['holds'])
-
-    lines = ['', '**Verdict per claim** (the criterion is ours; the paper gives numbers only; '
-             'a difference within twice its spread is a tie: docs/results.md, "Ties"):', '',
-             '| claim | criterion | ours | margin against the spread | verdict |',
-             '|---|---|---|---|---|']
-    lines += [f'| {v["claim"]} | {v["criterion"]} | {v["ours"]} | {v["margin"] or "-"} '
-              f'| {word(v)} |' for v in verdicts.values()]
-    return lines

@@ -9,7 +9,8 @@ import pytest
 from tpc_cma_lab.margins import TIE, pretraining_floor
 from tpc_cma_lab.report import aggregate, r_squared, reductions, zero_shot_change
 from tpc_cma_lab.report_text import POOLS
-from tpc_cma_lab.verdicts import claim_verdicts, compare_verdicts, verdict_table
+from tpc_cma_lab.verdict_table import compare_verdicts, verdict_table
+from tpc_cma_lab.verdicts import claim_verdicts
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FULL = osp.join(REPO, 'results', 'reproduction', 'full', 'results.json')
