@@ -145,11 +145,12 @@ TINY = ['--quick', '--pretrain-iters', '3', '--finetune-iters', '3', '--decoder-
 
 
 def _small_configs(folder) -> list:
-    """``--config`` and ``--pretrain-config`` of the tiny ones with 200 of the 1,000 val and
-    test samples and batches of 64: every run validates on the val split and every job
-    embeds the test split, and the test below proves how runs are parallelised, cached,
-    resumed and refused, which no split size changes."""
-    smaller = ('train_dataloader = dict(batch_size=64)\n'
+    """``--config`` and ``--pretrain-config`` of the tiny ones with 1,000 of the 10,000 train
+    samples, batches of 64 and 200 of the 1,000 val and test samples: every training and
+    every captioning draws the train split, every run validates on the val split and every
+    job embeds the test split, and the test below proves how runs are parallelised,
+    cached, resumed and refused, which no split size changes."""
+    smaller = ('train_dataloader = dict(batch_size=64, dataset=dict(num_samples=1000))\n'
                'val_dataloader = dict(dataset=dict(num_samples=200))\n'
                'test_dataloader = dict(dataset=dict(num_samples=200))\n')
     args = []
