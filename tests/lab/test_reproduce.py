@@ -175,7 +175,7 @@ def _reproduce_run(work, *extra, returncode=0):
 def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path, monkeypatch):
     """--jobs 2 runs, then two runs dropped from the cache are redone in one process;
     then the work dir refuses another config, and a corrupt cache is named."""
-    monkeypatch.chdir(REPO)  # the tool's default configs are relative paths
+    monkeypatch.chdir(REPO)  # where the tool ran as a subprocess
     monkeypatch.setenv('OMP_NUM_THREADS', '1')  # for the spawned workers
     work = tmp_path / 'work'
     configs = _small_configs(tmp_path)
