@@ -4,6 +4,7 @@ import hashlib
 import importlib.metadata
 import json
 import os.path as osp
+import shutil
 import subprocess
 
 import pytest
@@ -12,9 +13,10 @@ from mmengine.config import Config
 
 from tiny_runner import tiny_runner_cfg
 from tool_runner import REPO, run_tool
-from tpc_cma_lab.engine import (LIBRARIES, RUN_CONFIG, RUN_RECORD, Run, code_version,
-                                dump_run_config, environment, run_config, run_key, train)
+from tpc_cma_lab.engine import (LIBRARIES, RUN_CONFIG, RUN_RECORD, Run, dump_run_config,
+                                environment, run_config, run_key, train)
 from tpc_cma_lab.engine import env as env_module
+from tpc_cma_lab.engine.env import code_digest
 from tpc_cma_mm.apis.fingerprint import config_digest
 from tpc_cma_mm.utils import safe_torch_load
 from tpc_cma_mm.utils.checkpoint.digest import content_digest
@@ -51,15 +53,67 @@ def test_run_key_hashes_the_fields_and_the_environment_but_not_the_work_dir(monk
     fields = {k: v for k, v in dataclasses.asdict(run).items() if k != 'work_dir'}
     libraries = {name: importlib.metadata.version(name) for name in LIBRARIES}
     text = json.dumps(dict(run=fields, environment=dict(libraries=libraries,
-                                                        code=code_version())), sort_keys=True)
+                                                        code=code_digest())), sort_keys=True)
     assert run_key(run) == hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
     for change in (dict(seed=2), dict(threads=2), dict(iters=4), dict(load_from='x.pth'),
                    dict(options={'model.alpha': 0.6}), dict(curriculum=None),
                    dict(config_digest='abd'), dict(validate=False)):
         assert run_key(dataclasses.replace(run, **change)) != run_key(run), change
     key = run_key(run)
+    # Another commit of the same package code (a docs-only one) keeps the key ...
     monkeypatch.setattr(env_module, 'code_version', lambda: 'git another commit')
+    assert run_key(run) == key
+    # ... other package code does not.
+    monkeypatch.setattr(env_module, 'code_digest', lambda: 'other code')
     assert run_key(run) != key
+
+
+def _py_digests(root) -> dict:
+    """Independently of env.py: SHA-256 of every .py file of both packages by its path,
+    but mim's copies of configs/ and tools/ (tpc_cma_mm/.mim)."""
+    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for package in ('tpc_cma_mm', 'tpc_cma_lab')
+            for path in sorted((root / package).rglob('*.py'))
+            if '.mim' not in path.relative_to(root).parts}
+
+
+def test_the_code_key_is_the_content_of_the_packages_python_files(tmp_path):
+    """The key was the git commit (+dirty): a docs-only commit or any edit made the lab
+    refuse or redo every cached run."""
+    def copy(name):  # the packages as they are, never the repository itself
+        root = tmp_path / name
+        for package in ('tpc_cma_mm', 'tpc_cma_lab'):
+            shutil.copytree(osp.join(REPO, package), root / package,
+                            ignore=shutil.ignore_patterns('__pycache__'))
+        (root / 'docs').mkdir()
+        (root / 'docs' / 'method.md').write_text('# Method\n')
+        return root
+
+    root = copy('checkout')
+    files = _py_digests(root)
+    assert len(files) > 100 and 'tpc_cma_lab/engine/env.py' in files
+    text = json.dumps(files, sort_keys=True)
+    assert code_digest(str(root)) == hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+    assert code_digest(str(root)) == code_digest(REPO)  # where the checkout lies: no part
+    # Docs, data files and caches beside the code leave it unchanged ...
+    docs = copy('docs_edited')
+    (docs / 'docs' / 'method.md').write_text('# Method, reworded\n')
+    (docs / 'tpc_cma_mm' / 'notes.md').write_text('a file that is no code\n')
+    (docs / 'tpc_cma_lab' / '__pycache__').mkdir()
+    (docs / 'tpc_cma_lab' / '__pycache__' / 'env.cpython-311.pyc').write_bytes(b'\0')
+    assert code_digest(str(docs)) == code_digest(str(root))
+    # ... one changed byte of a package's Python file, a new file or a moved one does not.
+    edited = copy('code_edited')
+    env_py = edited / 'tpc_cma_lab' / 'engine' / 'env.py'
+    env_py.write_bytes(env_py.read_bytes() + b'\n')
+    added = copy('code_added')
+    (added / 'tpc_cma_mm' / 'extra.py').write_text('')
+    moved = copy('code_moved')
+    (moved / 'tpc_cma_mm' / 'registry.py').rename(moved / 'tpc_cma_mm' / 'registry_.py')
+    keys = {code_digest(str(r)) for r in (root, edited, added, moved)}
+    assert len(keys) == 4
+    with pytest.raises(FileNotFoundError, match='No Python file'):
+        code_digest(str(tmp_path / 'empty'))
 
 
 def test_a_run_holds_plain_values_only():
@@ -128,5 +182,7 @@ def test_the_environment_record(tmp_path):
     assert record['original_checkpoint']['content_sha256'] == content_digest(state)
     commit = subprocess.run(['git', '-C', REPO, 'rev-parse', 'HEAD'], capture_output=True,
                             text=True, check=True).stdout.strip()
-    assert record['code'] in (f'git {commit}', f'git {commit}+dirty')
+    # The commit is recorded beside the key's code digest, not in it.
+    assert record['commit'] in (f'git {commit}', f'git {commit}+dirty')
+    assert record['code'] == code_digest() == env_module.environment_key()['code']
     assert record['cpu'] and record['device'] == 'cpu'

@@ -2,14 +2,13 @@
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from mmengine.config import Config
 from scipy import stats
 
+from tool_runner import run_tool
 from tpc_cma_lab import report, reproduce
 from tpc_cma_lab.engine import run_config
 from tpc_cma_lab.report_text import POOLS, TASKS
@@ -161,21 +160,42 @@ TINY = ['--quick', '--pretrain-iters', '3', '--finetune-iters', '3', '--decoder-
         '--caption-train', '64', '--caption-test', '16', '--alphas', '0.5', '--const-alphas', '0.5']
 
 
+def _small_configs(folder) -> list:
+    """``--config`` and ``--pretrain-config`` of the tiny ones with 1,000 of the 10,000 train
+    samples, batches of 64 and 200 of the 1,000 val and test samples: every training and
+    every captioning draws the train split, every run validates on the val split and every
+    job embeds the test split, and the test below proves how runs are parallelised,
+    cached, resumed and refused, which no split size changes."""
+    smaller = ('train_dataloader = dict(batch_size=64, dataset=dict(num_samples=1000))\n'
+               'val_dataloader = dict(dataset=dict(num_samples=200))\n'
+               'test_dataloader = dict(dataset=dict(num_samples=200))\n')
+    args = []
+    for option, config in (('--config', reproduce.TINY_METHOD),
+                           ('--pretrain-config', reproduce.TINY_PRETRAIN)):
+        path = folder / osp.basename(config)
+        path.write_text(f'_base_ = [{osp.join(REPO, config)!r}]\n{smaller}')
+        args += [option, str(path)]
+    return args
+
+
 def _reproduce_run(work, *extra, returncode=0):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    done = subprocess.run([sys.executable, '-W', 'ignore', 'tools/reproduce.py', *TINY,
-                           '--work-dir', str(work), *extra],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    """``python tools/reproduce.py`` run by its ``main(argv)`` in this process
+    (tests/tool_runner.py): six subprocesses paid the torch + mmpretrain import six times
+    and proved nothing more; ``--jobs 2``'s workers are still spawned processes."""
+    done = run_tool('tools/reproduce.py', *TINY, '--work-dir', work, *extra)
     assert done.returncode == returncode, done.stdout[-2000:] + done.stderr[-3000:]
     return done
 
 
-@pytest.mark.slow  # tools/reproduce.py as 3 processes, one with 2 workers
-def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
+@pytest.mark.slow  # tools/reproduce.py with 2 worker processes, then resumed
+def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path, monkeypatch):
     """--jobs 2 runs, then two runs dropped from the cache are redone in one process;
     then the work dir refuses another config, and a corrupt cache is named."""
+    monkeypatch.chdir(REPO)  # where the tool ran as a subprocess
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')  # for the spawned workers
     work = tmp_path / 'work'
-    done = _reproduce_run(work, '--jobs', '2', '--threads', '1')
+    configs = _small_configs(tmp_path)
+    done = _reproduce_run(work, *configs, '--jobs', '2', '--threads', '1')
     assert 'to go' in done.stdout  # one progress line per job with an ETA
     # The training-time estimate comes first, before the pretraining.
     assert done.stdout.index('[time]') < done.stdout.index('[pretrain]')
@@ -189,15 +209,15 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
     (work / 'results.json').write_text(json.dumps(
         {k: v for k, v in parallel.items() if k not in redo}))
     # Another command than the one that wrote the report: refused up front ...
-    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', returncode=1)
+    refused = _reproduce_run(work, *configs, '--jobs', '1', '--threads', '1', returncode=1)
     assert 'OutputExistsError' in refused.stderr and '--overwrite' in refused.stderr
     # The last jobs of a resumed run at another thread count would give other numbers:
     # refused, naming the thread count ...
-    refused = _reproduce_run(work, '--jobs', '1', '--threads', '2', '--overwrite',
+    refused = _reproduce_run(work, *configs, '--jobs', '1', '--threads', '2', '--overwrite',
                              returncode=1)
     assert '"threads": 2' in refused.stderr and '--work-dir' in refused.stderr
     # ... and at the recorded one, in this process instead of a worker, bit-identical.
-    _reproduce_run(work, '--jobs', '1', '--threads', '1', '--overwrite')
+    _reproduce_run(work, *configs, '--jobs', '1', '--threads', '1', '--overwrite')
     sequential = json.loads((work / 'results.json').read_text())
     assert set(sequential) == set(parallel)
     for key in redo:
@@ -213,21 +233,21 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path):
 
     # Another --config in the same work dir used to report the old numbers
     # ("6 of 6 runs cached"); now it is refused.
-    other = tmp_path / 'other.py'
-    other.write_text(f"_base_ = [{osp.join(REPO, reproduce.TINY_METHOD)!r}]\n"
+    other = tmp_path / 'other.py'  # the same config but the learning rate
+    other.write_text(f"_base_ = [{configs[1]!r}]\n"
                      "optim_wrapper = dict(optimizer=dict(lr=1e-3))\n")
-    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', '--config', str(other),
-                             '--overwrite', returncode=1)
+    refused = _reproduce_run(work, *configs, '--jobs', '1', '--threads', '1', '--config',
+                             str(other), '--overwrite', returncode=1)
     assert 'other settings' in refused.stderr and '--work-dir' in refused.stderr
 
     (work / 'results.json').write_text('{"original | seed 0": {"vari')  # cut short
-    refused = _reproduce_run(work, '--jobs', '1', '--threads', '1', '--overwrite',
+    refused = _reproduce_run(work, *configs, '--jobs', '1', '--threads', '1', '--overwrite',
                              returncode=1)
     assert 'not valid JSON' in refused.stderr and 'JSONDecodeError' not in \
         refused.stderr.strip().splitlines()[-1]
 
 
-def _settings(mode, config='a', original='b', threads=1, code='git 1234'):
+def _settings(mode, config='a', original='b', threads=1, code='1234abcd1234abcd'):
     return dict(reproduce.MODES[mode], config=config, original=original, threads=threads,
                 libraries=dict(torch='2.14.1'), code=code)
 
@@ -240,7 +260,7 @@ def test_cached_runs_of_other_settings_or_configs_are_refused(tmp_path):
     # numbers"): its runs are not mixed in either.
     for other in (_settings('quick'), _settings('full', config='c'),
                   _settings('full', original='d'), _settings('full', threads=2),
-                  _settings('full', code='git 5678')):
+                  _settings('full', code='5678abcd5678abcd')):
         with pytest.raises(ValueError, match='other settings.*--work-dir'):
             reproduce.check_cache(cached, other, 'results.json')
     with pytest.raises(ValueError, match='other settings'):

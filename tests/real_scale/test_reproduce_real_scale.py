@@ -59,7 +59,9 @@ def _write_configs(root):
         f"    zero_shot=dict(benchmark='cifar10', templates={TEMPLATES!r}))))\n"
         f"reproduce = dict(extra_set_files=[{str(single)!r}], decoder_config={str(decoder)!r})\n"
         f"load_from = {str(root / 'original.pth')!r}\n"
-        "default_hooks = dict(logger=dict(interval=1))\n"
+        # Without the optimizer's state: 0.6 instead of 1.8 GB written per fine-tuned run,
+        # and no metric reads it.
+        "default_hooks = dict(logger=dict(interval=1), checkpoint=dict(save_optimizer=False))\n"
         "env_cfg = dict(dist_cfg=dict(backend='gloo'))\nlog_level = 'WARNING'\n")
     return str(method)
 

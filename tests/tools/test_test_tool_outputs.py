@@ -1,10 +1,7 @@
 """tools/test.py scores val_cfg's extra sets too; --out dumps predictions as .npz (no pickle)."""
 import glob
-import importlib.util
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,18 +9,12 @@ import torch
 from mmengine.config import Config
 
 from tiny import tiny_dataset_cfg, tiny_model_cfg
+from tool_runner import load_tool, run_tool
 from tpc_cma_mm.apis import embed_split, npz_bytes
 from tpc_cma_mm.apis.runner import score_extra_sets_in_test
 from tpc_cma_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _test_tool():
-    spec = importlib.util.spec_from_file_location('test_tool', osp.join(REPO, 'tools/test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _config(path, extra_sets=True):
@@ -58,7 +49,7 @@ def test_extra_sets_move_into_the_test_loop_unless_it_names_its_own(tmp_path):
 
 
 def test_out_suffix_must_match_what_is_dumped():
-    tool = _test_tool()
+    tool = load_tool('tools/test.py')
     with pytest.raises(SystemExit):
         tool.parse_args(['c.py', 'x.pth', '--out', 'results.pkl'])  # never a pickle
     with pytest.raises(SystemExit):
@@ -81,9 +72,10 @@ def test_test_tool_scores_extra_sets_and_dumps_embeddings(tmp_path):
     ckpt = tmp_path / 'model.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     out = tmp_path / 'preds.npz'
-    result = subprocess.run([sys.executable, 'tools/test.py', config, str(ckpt), '--work-dir',
-                             str(tmp_path / 'eval'), '--out', str(out)], cwd=REPO,
-                            capture_output=True, text=True, timeout=900)
+    # main(argv) in this process (tests/tool_runner.py): a subprocess paid the torch +
+    # mmpretrain import for each of the two runs and proved nothing more.
+    result = run_tool('tools/test.py', config, ckpt, '--work-dir', tmp_path / 'eval',
+                      '--out', out)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "val_cfg's extra sets ['shapes']" in result.stdout
     logged, = glob.glob(str(tmp_path / 'eval' / '*' / '*.json'))
@@ -100,7 +92,6 @@ def test_test_tool_scores_extra_sets_and_dumps_embeddings(tmp_path):
     assert arrays['img_id'].tolist() == want['img_ids'].tolist()
     assert arrays['gt_label'].tolist() == want['labels'].tolist()
     # The same run again writes the same bytes: no --overwrite needed.
-    again = subprocess.run([sys.executable, 'tools/test.py', config, str(ckpt), '--work-dir',
-                            str(tmp_path / 'eval'), '--out', str(out)], cwd=REPO,
-                           capture_output=True, text=True, timeout=900)
+    again = run_tool('tools/test.py', config, ckpt, '--work-dir', tmp_path / 'eval',
+                     '--out', out)
     assert again.returncode == 0, again.stderr[-3000:]
