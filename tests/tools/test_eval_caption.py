@@ -121,3 +121,32 @@ def test_embedding_cache_is_keyed_by_model_and_data(tmp_path):
     assert again['cache_file'] == second['cache_file']
     with pytest.raises(ValueError, match='was made for'):
         cache_embeddings(model, {}, second['cache_file'], meta=dict(key='another'))
+
+
+# What forked workers score: the model does not pickle, so the workers inherit it.
+_SHARED = {}
+
+
+def _score_shared(_):
+    return caption_scores(*_SHARED['args'], **_SHARED['kwargs'])
+
+
+@pytest.mark.slow  # two processes train one caption decoder
+def test_two_processes_scoring_one_model_share_its_decoder_in_turn(tmp_path):
+    """Parallel reproduction jobs score the pretrained model once per seed with one decoder
+    folder; the second used to stop with WorkDirBusyError. Both now finish, equal to one
+    process's scores."""
+    import multiprocessing
+
+    _, decoder_cfg = write_configs(tmp_path)
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg())
+    _SHARED.update(args=(model, tiny_dataset_cfg('train', 32), tiny_dataset_cfg('test', 8),
+                         str(tmp_path)),
+                   kwargs=dict(decoder_config=decoder_cfg, decoder_iters=20, meteor=False,
+                               progress=False))
+    with multiprocessing.get_context('fork').Pool(2) as pool:
+        first, second = pool.map(_score_shared, range(2), chunksize=1)
+    alone = _score_shared(None)
+    for result in (first, second):
+        assert (result['image'], result['text']) == (alone['image'], alone['text'])

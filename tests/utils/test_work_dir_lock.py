@@ -80,3 +80,25 @@ def test_train_tool_refuses_a_busy_work_dir_in_one_line(other_run, tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith('error: Work dir') and f'pid {child.pid}' in last
     assert not list(work.glob('iter_*.pth'))
+
+
+def test_processes_that_need_one_folder_take_turns(tmp_path):
+    """The second waits for the first to leave (a shared caption decoder trained by two
+    parallel reproduction jobs used to refuse the second: WorkDirBusyError)."""
+    log, ready = tmp_path / 'log', tmp_path / 'ready'
+    holder = subprocess.Popen([sys.executable, '-c', f'''
+import importlib.util, time
+spec = importlib.util.spec_from_file_location('work_dir_lock', {work_dir_lock.__file__!r})
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+with module.take_turns({str(tmp_path / "decoder")!r}):
+    open({str(ready)!r}, 'w').close()
+    time.sleep(1.0)
+    open({str(log)!r}, 'a').write('first out\\n')
+'''])
+    while not ready.exists():
+        assert holder.poll() is None, 'the holder ended before it took its turn'
+    with work_dir_lock.take_turns(str(tmp_path / 'decoder')):
+        with open(log, 'a') as f:
+            f.write('second in\n')
+    assert holder.wait() == 0
+    assert log.read_text().splitlines() == ['first out', 'second in']

@@ -31,6 +31,7 @@ from tpc_cma_mm.models.captioner import vocab_from_tokens
 from tpc_cma_mm.utils import safe_torch_load
 from tpc_cma_mm.utils.checkpoint import DIGEST_KEY, content_digest
 from tpc_cma_mm.utils.atomic_io import atomic_write
+from tpc_cma_mm.utils.work_dir_lock import take_turns
 from .embed import embed_split
 from .fingerprint import digest, state_dict_digest
 from .schedule import rescale_schedule
@@ -163,6 +164,15 @@ def caption_scores(model, train_dataset: dict, test_dataset: dict, out_dir: str,
     decoder_dir = osp.join(out_dir, 'decoder_' + digest(
         dict(key=key, config=decoder_config, iters=decoder_iters, **overrides)))
     cfg = _decoder_cfg(decoder_config, cache_file, cache, decoder_dir, decoder_iters, overrides)
+    # Parallel jobs scoring one model need one decoder: they train it in turn (the same
+    # deterministic weights), where the training lock would refuse the second.
+    with take_turns(decoder_dir):
+        return _train_and_decode(cfg, key, cache_file, cache, batch_size, meteor, progress)
+
+
+def _train_and_decode(cfg: Config, key: str, cache_file: str, cache: dict, batch_size: int,
+                      meteor: bool, progress: bool) -> dict:
+    """Train the decoder of ``cfg`` and score its captions of both modalities."""
     runner = Runner.from_cfg(cfg)
     runner.train()
     center = cfg.test_dataloader.dataset.center

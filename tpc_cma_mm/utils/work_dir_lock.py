@@ -13,6 +13,7 @@ a killed run never blocks the next one. Standard library only::
     ...
     unlock_work_dir('work_dirs/run')
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -25,9 +26,11 @@ try:
 except ImportError:  # Windows: no flock
     fcntl = None
 
-__all__ = ['LOCK_NAME', 'WorkDirBusyError', 'lock_work_dir', 'unlock_work_dir']
+__all__ = ['LOCK_NAME', 'TURN_NAME', 'WorkDirBusyError', 'lock_work_dir', 'take_turns',
+           'unlock_work_dir']
 
 LOCK_NAME = '.training.lock'
+TURN_NAME = '.turn.lock'
 # This process's locks (lock path -> file descriptor): flock locks belong to an
 # open file, so the same process locking again (a run restarted after an error
 # in one Python session) reuses its own instead of refusing itself.
@@ -89,5 +92,29 @@ def unlock_work_dir(work_dir: str) -> None:
     """Release this process's lock on ``work_dir`` (the lock file stays; it is reused)."""
     fd = _HELD.pop(_lock_path(work_dir), None)
     if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def take_turns(work_dir: str):
+    """Wait until no other process is inside ``take_turns(work_dir)``, then hold it.
+
+    For work that several processes may each need done in one folder, such as a
+    caption decoder that parallel reproduction jobs share (the pretrained model
+    scored for every seed): each trains and reads it in turn instead of being
+    refused by the training lock. Blocks on ``WORK_DIR/.turn.lock``; where the
+    platform has no ``flock`` it does not wait.
+    """
+    if fcntl is None:
+        yield
+        return
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(osp.realpath(work_dir), TURN_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
