@@ -10,7 +10,7 @@ from tpc_cma_mm.apis.outputs import OutputExistsError
 from tpc_cma_mm.evaluation.functional.gaps import DISTANCE_KEYS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-QUICK = osp.join(REPO, 'docs', 'results', 'quick', 'results.json')
+QUICK = osp.join(REPO, 'results', 'reproduction', 'quick', 'results.json')
 
 
 def test_reductions_follow_the_distance_keys_order():
