@@ -214,8 +214,8 @@ def test_report_has_every_column_and_the_zero_shot_change(run):
             assert change[name]['change_relative'] == pytest.approx(100 * (after / before - 1))
     table = (root / 'work' / 'report' / 'results.md').read_text()
     header = next(line for line in table.splitlines() if line.startswith('| variant'))
-    for column in ('centroid', 'zero_shot_cifar10 top-1', 'zero-shot mean',
-                   'Δ zero-shot (points)', 'Δ zero-shot %', 'coco_single_label ari_class',
+    for column in ('centroid', 'zero_shot_cifar10 top-1', 'accuracy axis: mean',
+                   'Δ (points)', 'Δ %', 'coco_single_label ari_class',
                    'coco_single_label nmi_class', 'coco_single_label ari_modality',
                    'coco_single_label nmi_modality', 'CIDEr image', 'Δdistribution %'):
         assert f' {column} |' in header, column
