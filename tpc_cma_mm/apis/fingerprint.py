@@ -46,7 +46,7 @@ def state_dict_digest(model: nn.Module) -> str:
 
     The tensor format of a checkpoint's ``content_digest``, but in the state dict's
     order, bare keys and 16 digits: the captioning caches and the caption files of
-    the committed results (docs/results) are named by it, so it keeps its values.
+    the committed results (results/reproduction) are named by it, so it keeps its values.
     """
     sha = hashlib.sha256()
     for key, value in model.state_dict().items():
