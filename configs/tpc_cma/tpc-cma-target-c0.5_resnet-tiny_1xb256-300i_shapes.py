@@ -1,0 +1,16 @@
+# The gap target on another tower: TPC-CMA fine-tuning of the tiny ResNet-tower CLIP
+# (configs/_base_/models/clip_resnet-tiny.py) asked to close 50 % of its centroid gap, with the
+# ViT's fine-tuning budget (CPU, minutes). Pretrain it first:
+#   python tools/train.py configs/clip/clip_resnet-tiny_1xb256-1k_shapes-pretrain.py --work-dir work_dirs/resnet_pretrain
+#   python tools/train.py configs/tpc_cma/tpc-cma-target-c0.5_resnet-tiny_1xb256-300i_shapes.py
+_base_ = ['./tpc-cma-target-c0.5_vit-tiny-p8_1xb256-300i_shapes.py']
+# The image tower of clip_resnet-tiny.py in place of the ViT (a config has one model dict).
+model = dict(
+    vision_backbone=dict(_delete_=True, type='ResNet_CIFAR', depth=18, base_channels=16,
+                         stem_channels=16, out_indices=(3, )),
+    vision_neck=dict(type='GlobalAveragePooling'),
+    projection=dict(in_channels=128))
+load_from = 'work_dirs/resnet_pretrain/iter_1000.pth'
+default_hooks = dict(require_files=dict(files=dict(load_from=(
+    'the tiny ResNet-tower pretrained model; make it with python tools/train.py '
+    'configs/clip/clip_resnet-tiny_1xb256-1k_shapes-pretrain.py --work-dir work_dirs/resnet_pretrain'))))
