@@ -47,7 +47,8 @@ from .benchmarks import score_extra_sets
 from .cache import protocol
 from .variants import Variant, variants
 
-__all__ = ['EXTRA_METRICS', 'Job', 'evaluate', 'held_out_classes', 'run_job', 'variant_run']
+__all__ = ['EXTRA_METRICS', 'Job', 'evaluate', 'held_out_classes', 'run_job',
+           'seen_classes_option', 'variant_run']
 
 EXTRA_METRICS: Dict[str, Callable] = {}
 
@@ -78,7 +79,7 @@ def held_out_classes(cfg: Config) -> List[str]:
     return list((cfg.get('reproduce') or {}).get('held_out_classes') or ())
 
 
-def _seen_classes_option(cfg: Config) -> dict:
+def seen_classes_option(cfg: Config) -> dict:
     """The training-set option that leaves the held-out classes out of fine-tuning."""
     held_out = held_out_classes(cfg)
     if not held_out:
@@ -101,7 +102,7 @@ def variant_run(job: Job, base: Config, variant: Variant) -> Run:
     return Run(config=job.config, config_digest=config_digest(base),
                work_dir=osp.join(job.work_dir, f'{slug}_seed{job.seed}'), seed=job.seed,
                iters=job.settings['finetune_iters'], load_from=job.original,
-               options={**_seen_classes_option(base), **variant.options},
+               options={**seen_classes_option(base), **variant.options},
                curriculum=variant.curriculum,
                threads=job.settings['threads'])
 

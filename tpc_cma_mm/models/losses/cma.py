@@ -1,10 +1,12 @@
 """Cross-modal alignment (CMA) loss: the three parts of the modality gap."""
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import torch
+from mmengine.registry import DefaultScope
 from torch import nn
 
 from tpc_cma_mm.registry import MODELS
+from .distribution_terms import DistributionTerm
 
 __all__ = ['CMALoss', 'cma_terms']
 
@@ -53,14 +55,16 @@ class CMALoss(nn.Module):
     L2-normalised image embeddings x and text embeddings y (docs/spec.md).
     With ``squared=False`` each term is the distance itself (its square
     root: ||mu_x - mu_y||, the root-mean-square residual, ||S_x - S_y||_F),
-    the form in which docs/spec.md defines the gaps.
+    the form in which docs/spec.md defines the gaps. ``extra_terms`` add
+    distribution terms (``distribution_terms.py``), each with its own weight.
 
     Example config::
 
         model = dict(
             type='DualEncoder', ...,
             cma_loss=dict(type='CMALoss', w_cent=1.0, w_dist=1.0, w_cov=1.0,
-                          squared=True))
+                          squared=True,
+                          extra_terms=[dict(type='PairCentroidUniformity', weight=0.5)]))
 
     ``forward`` returns a dict with ``cma`` (the weighted total) and the
     unweighted terms ``cma_cent``, ``cma_dist``, ``cma_cov`` as they enter the
@@ -72,10 +76,14 @@ class CMALoss(nn.Module):
         w_dist (float): Weight of the paired residual after centring.
         w_cov (float): Weight of the covariance mismatch.
         squared (bool): Squared terms (default) or the distances.
+        extra_terms (list[dict], optional): Distribution terms added to the total
+            (``DistributionTerm`` configs with their ``weight``), logged as
+            ``cma_<name>``.
     """
 
     def __init__(self, w_cent: float = 1.0, w_dist: float = 1.0,
-                 w_cov: float = 1.0, squared: bool = True):
+                 w_cov: float = 1.0, squared: bool = True,
+                 extra_terms: Optional[Sequence[dict]] = None):
         super().__init__()
         if not isinstance(squared, bool):
             raise ValueError(f'CMALoss.squared must be a bool, got {squared!r}')
@@ -87,6 +95,7 @@ class CMALoss(nn.Module):
                     f'CMALoss.{key} must be a finite non-negative number, got '
                     f'{value!r}; set it to 0 to switch the term off.')
         self.weights = dict(cent=float(w_cent), dist=float(w_dist), cov=float(w_cov))
+        self.extra_terms = nn.ModuleList(_build_terms(extra_terms or ()))
 
     def forward(self, img_embeds: torch.Tensor,
                 text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -97,6 +106,33 @@ class CMALoss(nn.Module):
             terms = {k: v.clamp(min=_SQRT_FLOOR).sqrt() for k, v in terms.items()}
         # Every term stays in the graph, also at weight 0 (docs/pitfalls.md, "A loss term skipped").
         total = sum(self.weights[k] * v for k, v in terms.items())
+        if len(self.extra_terms):
+            # in float32 under AMP, as cma_terms
+            img, text = (e.float() if e.dtype in _LOW_PRECISION else e
+                         for e in (img_embeds, text_embeds))
+            with torch.autocast(img.device.type, enabled=False):
+                for term in self.extra_terms:
+                    terms[term.name] = term(img, text)
+                    total = total + term.weight * terms[term.name]
         out = {f'cma_{k}': v for k, v in terms.items()}
         out['cma'] = total
         return out
+
+
+def _build_terms(configs: Sequence[dict]) -> list:
+    """The extra terms, built in this plugin's scope; each a ``DistributionTerm`` whose
+    name is its own."""
+    if isinstance(configs, dict) or not all(isinstance(c, dict) for c in configs):
+        raise ValueError('CMALoss.extra_terms must be a list of term configs such as '
+                         f"[dict(type='PairCentroidUniformity', weight=0.5)], got {configs!r}")
+    terms = []
+    for cfg in configs:
+        with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
+            term = MODELS.build(cfg)
+        if not isinstance(term, DistributionTerm):
+            raise ValueError(f'CMALoss.extra_terms: {cfg.get("type")!r} is not a distribution '
+                             'term (tpc_cma_mm/models/losses/distribution_terms.py)')
+        if term.name in {'cent', 'dist', 'cov'} | {t.name for t in terms}:
+            raise ValueError(f'CMALoss.extra_terms: the term {term.name!r} is given twice')
+        terms.append(term)
+    return terms
