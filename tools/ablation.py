@@ -10,6 +10,11 @@ captions (docs/method.md, "The distribution term")::
         --variants L_align "w_cov 100" "+ uniformity" --seeds 0 1 2 --reduction 0.5 \\
         --work-dir work_dirs/ablation --out results/experiments/cma_ablation.md
 
+One seed per call, then one table of them all (``--merge`` reads the calls'
+JSON files; nothing is trained)::
+
+    python tools/ablation.py --merge seed0.json seed1.json --out table.md
+
 The logic is ``tpc_cma_lab.ablation``.
 """
 import argparse
@@ -17,14 +22,14 @@ import sys
 
 from mmengine.config import DictAction
 
-from tpc_cma_mm.apis import json_bytes, load_config, write_outputs
-from tpc_cma_lab.ablation import LOSS_VARIANTS, ablation_table, table_markdown
+from tpc_cma_mm.apis import json_bytes, load_config, read_json, write_outputs
+from tpc_cma_lab.ablation import LOSS_VARIANTS, ablation_table, merge_rows, table_markdown
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='a TPC-CMA config with load_from set and '
-                        'reproduce.held_out_classes')
+    parser.add_argument('config', nargs='?', help='a TPC-CMA config with load_from set and '
+                        'reproduce.held_out_classes (not with --merge)')
     parser.add_argument('--variants', nargs='+', default=list(LOSS_VARIANTS),
                         choices=list(LOSS_VARIANTS), metavar='NAME',
                         help=f'default: all of {list(LOSS_VARIANTS)}')
@@ -38,17 +43,25 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/ablation')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads of every run, recorded in its run.json')
+    parser.add_argument('--merge', nargs='+', metavar='JSON',
+                        help='only merge the results files of earlier calls into one table')
     parser.add_argument('--out', help='markdown table (and .json beside it)')
     parser.add_argument('--overwrite', action='store_true')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.config is None) == (args.merge is None):
+        parser.error('give a CONFIG to run, or --merge JSON files to merge (not both)')
+    return args
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
-    rows = ablation_table(cfg, args.variants, args.seeds, args.reduction, args.work_dir,
-                          args.threads, captioning=not args.no_captioning)
+    if args.merge:
+        rows = merge_rows([read_json(path, 'ablation results')['rows'] for path in args.merge])
+    else:
+        cfg = load_config(args.config, args.cfg_options)
+        rows = ablation_table(cfg, args.variants, args.seeds, args.reduction, args.work_dir,
+                              args.threads, captioning=not args.no_captioning)
     table = table_markdown(rows)
     print(table)
     if args.out:

@@ -115,6 +115,23 @@ def ablation_table(cfg: Config, names: Sequence[str], seeds: Sequence[int],
     return rows
 
 
+def merge_rows(tables: Sequence[List[dict]]) -> List[dict]:
+    """The rows of several ``ablation_table`` calls (e.g. one per seed) as one table: one
+    starting-model row (the calls must agree on it) and every run once, in order."""
+    starts = [row for rows in tables for row in rows if row['variant'] == STARTING_MODEL]
+    if not starts or any(s['metrics'] != starts[0]['metrics'] for s in starts):
+        raise ValueError('the tables to merge must each start from the same model (their '
+                         f'{STARTING_MODEL!r} rows differ or are missing): they come from '
+                         'other configs or checkpoints.')
+    runs = {}
+    for row in (r for rows in tables for r in rows if r['variant'] != STARTING_MODEL):
+        key = (row['variant'], row['seed'])
+        if key in runs and runs[key] != row:
+            raise ValueError(f'two tables hold different results for {key}')
+        runs[key] = row
+    return [starts[0]] + list(runs.values())
+
+
 def table_markdown(rows: List[dict]) -> str:
     """Mean and standard deviation over seeds per variant (in the rows' order), with the
     number of seeds and how many runs reached the target."""

@@ -1,4 +1,5 @@
 """The distribution-term ablation: each variant's run as data, the table, and a tiny end to end."""
+import json
 import os.path as osp
 
 import numpy as np
@@ -9,8 +10,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from tiny import TINY_IMAGE, TINY_PIPELINE, tiny_model_cfg
+from tool_runner import run_tool
 from tpc_cma_lab.ablation import (LOSS_VARIANTS, STARTING_MODEL, ablation_run, ablation_table,
-                                  table_markdown)
+                                  merge_rows, table_markdown)
 from tpc_cma_lab.engine import run_config
 from tpc_cma_mm.apis import embed_split, init_model
 from tpc_cma_mm.evaluation.functional import gap_metrics
@@ -106,3 +108,31 @@ def test_rows_are_the_trained_models_scores_against_the_start(tmp_path):
     again = ablation_table(cfg, ['L_align', '+ MMD'], seeds=[0], reduction=0.5, work_dir=work,
                            captioning=False)
     assert again == rows
+
+
+def test_merge_keeps_one_starting_row_and_refuses_other_starts():
+    def row(variant, seed, value):
+        return dict(variant=variant, seed=seed, reached=1, metrics={'gap/centroid': value})
+    seed0 = [row(STARTING_MODEL, None, 1.0), row('L_align', 0, 0.5), row('+ MMD', 0, 0.6)]
+    seed1 = [row(STARTING_MODEL, None, 1.0), row('L_align', 1, 0.4)]
+    merged = merge_rows([seed0, seed1])
+    assert merged == [seed0[0], seed0[1], seed0[2], seed1[1]]
+    assert merge_rows([seed0, seed0]) == seed0  # a call given twice counts once
+    with pytest.raises(ValueError, match='same model'):
+        merge_rows([seed0, [row(STARTING_MODEL, None, 0.9)]])
+    with pytest.raises(ValueError, match='different results'):
+        merge_rows([seed0, [row(STARTING_MODEL, None, 1.0), row('L_align', 0, 0.7)]])
+
+
+def test_the_tool_merges_earlier_results_files(tmp_path):
+    rows = [dict(variant=STARTING_MODEL, seed=None, reached=None,
+                 metrics={'reduction/centroid': 0.0}),
+            dict(variant='L_align', seed=0, reached=1, metrics={'reduction/centroid': 50.5})]
+    first = tmp_path / 'seed0.json'
+    first.write_text(json.dumps(dict(command='x', rows=rows)))
+    out = tmp_path / 'table.md'
+    result = run_tool('tools/ablation.py', '--merge', str(first), '--out', str(out))
+    assert result.returncode == 0, result.stderr
+    assert '| L_align | 1 | 1/1 | 50.500 |' in result.stdout
+    assert json.loads((tmp_path / 'table.json').read_text())['rows'] == rows
+    assert run_tool('tools/ablation.py', TARGET, '--merge', str(first)).returncode == 2
