@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from tpc_cma_mm.apis.figures.style import MARKERS, PALETTE, paper_style, plt
 from tpc_cma_mm.apis.outputs import figure_bytes
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
+from .matched import FAMILIES
 from .report_text import TASKS, in_pool
 from .verdicts import PLAIN_FINETUNING
 
@@ -24,7 +25,8 @@ CURVE_STYLE = dict(alpha_sched=dict(lw=4, alpha=0.45, color=PALETTE[1]),
                    alpha=dict(lw=1.5, color=PALETTE[0]),
                    grad_con=dict(color=PALETTE[0]), grad_cma=dict(color=PALETTE[3]),
                    grad_cos=dict(color=PALETTE[4], ls='--'))
-FAMILIES = (('TPC-CMA', 'o', '-'), ('CMA const', 's', '--'))
+# Marker and line of each method family's curve (matched.FAMILIES names the families).
+FAMILY_STYLE = dict(zip(FAMILIES, (('o', '-'), ('s', '--'))))
 # Offsets (points) an alpha label may take, nearest first: right and left of its point,
 # then further up and down; a label takes the first that overlaps no earlier label.
 LABEL_OFFSETS = [(dx, dy) for ring in range(5) for dy in (5 + 11 * ring, -14 - 11 * ring)
@@ -63,7 +65,7 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
         alpha_labels = {ax: [] for ax in axes}
         for ax, key in zip(axes, ('distribution', 'centroid')):
-            for colour, (family, marker, line) in zip(PALETTE, FAMILIES):
+            for colour, (family, (marker, line)) in zip(PALETTE, FAMILY_STYLE.items()):
                 names = sorted((n for n in summary if n.startswith(family)),
                                key=lambda n: summary[n]['alpha_target'])
                 if not names:
@@ -76,7 +78,7 @@ def compromise_figure(summary: dict, reduced: dict, accuracy: str = 'zero_shot/t
                             label=f'{family} (± std over seeds)')
                 alpha_labels[ax] += [(xi, yi, f'α={summary[n]["alpha_target"]:g}', colour)
                                      for n, xi, yi in zip(names, x, y) if n != PLAIN_FINETUNING]
-            others = [n for n in summary if not n.startswith(tuple(f for f, _, _ in FAMILIES))]
+            others = [n for n in summary if not n.startswith(FAMILIES)]
             for i, name in enumerate(others):
                 mean, std = summary[name]['metrics'][accuracy]
                 ax.errorbar(reduced[name][key], mean, yerr=std, fmt=MARKERS[(i + 2) % 8],
