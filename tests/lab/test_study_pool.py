@@ -7,6 +7,8 @@ from scipy import stats
 from tool_runner import load_tool
 from tpc_cma_lab.study import POOL_TASKS, write_pool_report
 from tpc_cma_lab.study.pool import bootstrap_r_squared, pool_r_squared
+from tpc_cma_lab.study.pool_stats import (leave_one_group_out, partial_correlation,
+                                          permutation_p_value, spread)
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS
 
 
@@ -35,8 +37,9 @@ def test_interval_narrows_with_more_models_and_flags_no_relation():
 
 
 def test_pool_r_squared_reads_every_model_but_not_wise_mixes():
-    results = {str(i): dict(kind='finetune', metrics={'gap/a': float(i), 'task': 2.0 * i})
-               for i in range(5)}
+    results = {str(i): dict(kind='finetune', pretrained=f'm{i}', spec={}, metrics={
+        'gap/a': float(i), 'task': 2.0 * i, 'gap/distribution': 1.0 + i % 2,
+        'gap/distribution_rel': 0.5}) for i in range(5)}
     results['w'] = dict(kind='wise', metrics={'gap/a': 0.0, 'task': 99.0})
     assert pool_r_squared(results, 'task', ['gap/a'], num_resamples=50)['gap/a']['r2'] == \
         pytest.approx(1.0)
@@ -70,13 +73,25 @@ def _pool_results():
     return results
 
 
-def _cells(report: str, task: str, subset: str = 'every run') -> list:
-    lines = report.split(f'**{task}** ({subset})')[1].splitlines()
-    return [c.strip() for c in lines[4].strip('|').split('|')]
+def _rows(report: str, task: str, subset: str = 'every run') -> dict:
+    lines = report.split(f'**{task}** ({subset})')[1].splitlines()[4:4 + len(GAP_KEYS)]
+    cells = [[c.strip() for c in line.strip('|').split('|')] for line in lines]
+    return {row[0]: row[1:] for row in cells}
 
 
-@pytest.mark.slow  # bootstrap intervals and every figure of the pool report
-def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_path):
+def _expected_row(kept: list, groups: list, key: str, task: str) -> list:
+    x, y = np.array([m[key] for m in kept]), np.array([m[task] for m in kept])
+    fit = bootstrap_r_squared(x, y, num_resamples=2000, seed=0, groups=groups)
+    lomo = leave_one_group_out(x, y, groups).values()
+    partial = partial_correlation(x, y, np.array([spread(m) for m in kept]))
+    return [f'{fit["r2"]:.2f} [{fit["low"]:.2f}, {fit["high"]:.2f}]',
+            f'{stats.pearsonr(x, y).statistic:+.2f}'.replace('-', '−'),
+            f'{permutation_p_value(x, y, 2000, seed=0):.4f}',
+            f'{min(lomo):.2f} – {max(lomo):.2f}', f'{partial:+.2f}'.replace('-', '−')]
+
+
+@pytest.mark.slow  # bootstrap intervals, permutations and every figure of the pool report
+def test_pool_report_is_the_statistics_of_the_runs_that_have_the_task(tmp_path):
     results = _pool_results()
     with pytest.raises(KeyError, match='only_with_task'):
         pool_r_squared(results, 'caption_image/CIDEr', ['gap/centroid'])
@@ -84,24 +99,40 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
     for task in POOL_TASKS:
         for subset, kinds in (('every run', ('pretrain', 'finetune', 'posthoc')),
                               ('pretrained models only', ('pretrain', ))):
-            kept = [e['metrics'] for e in results.values()
-                    if e['kind'] in kinds and task in e['metrics']]
-            expected = [bootstrap_r_squared([m[f'gap/{k}'] for m in kept],
-                                            [m[task] for m in kept], num_resamples=2000, seed=0)
-                        for k in GAP_KEYS]
-            assert _cells(report, task, subset) == [
-                f'{r["r2"]:.2f} [{r["low"]:.2f}, {r["high"]:.2f}] ({"+" if r["r"] > 0 else "−"})'
-                for r in expected]
+            kept = [e for e in results.values() if e['kind'] in kinds and task in e['metrics']]
+            groups = [e['pretrained'] or e['spec']['name'] for e in kept]
+            assert _rows(report, task, subset) == {
+                k: _expected_row([e['metrics'] for e in kept], groups, f'gap/{k}', task)
+                for k in GAP_KEYS}
     # 12 runs (4 WiSE-FT mixes out); 5 lack CIDEr: 4 GapShift and one fine-tune.
-    assert '**clustering/ari_class** (every run): 12 runs.' in report
-    assert '**clustering/ari_class** (pretrained models only): 4 runs.' in report
-    assert ('**caption_image/CIDEr** (every run): 7 runs; 5 without caption_image/CIDEr '
-            'left out: ') in report
+    assert '**clustering/ari_class** (every run): 12 runs of 4 pretrained models.' in report
+    assert '**clustering/ari_class** (pretrained models only): 4 runs of 4 pretrained ' \
+        'models.' in report
+    assert ('**caption_image/CIDEr** (every run): 7 runs of 4 pretrained models; 5 without '
+            'caption_image/CIDEr left out: ') in report
     assert report.count('posthoc | m') == 4  # named in the CIDEr table's line only
+    assert 'counts once: none in this pool.' in report
     assert (tmp_path / 'pool_ari.png').stat().st_size > 0
     next(e for e in results.values() if e['kind'] == 'pretrain')['metrics'].pop('gap/mmd')
     with pytest.raises(KeyError, match='gap/mmd is missing from 1 runs'):
         write_pool_report(results, str(tmp_path), 'cmd')
+
+
+@pytest.mark.slow  # the pool report, rendered twice
+def test_a_run_repeating_another_runs_gap_keys_is_one_point_and_named(tmp_path):
+    """A post-hoc fix scored on another variant's embeddings (C3 on mean-centering's)
+    repeats its gap keys; before, the report counted both."""
+    results = _pool_results()
+    copy = dict(results['posthoc | m1 | {\'posthoc\': \'GapShift\'}'])
+    copy['metrics'] = {k: v + (1e-9 if k.startswith('gap/') else 0.5)
+                       for k, v in copy['metrics'].items()}
+    results['posthoc | m1 | C3'] = copy
+    report = open(write_pool_report(results, str(tmp_path), 'cmd', overwrite=True)).read()
+    assert ("counts once: posthoc | m1 | C3 merged into posthoc | m1 | {'posthoc': "
+            "'GapShift'}.") in report
+    del results['posthoc | m1 | C3']
+    original = open(write_pool_report(results, str(tmp_path / 'o'), 'cmd')).read()
+    assert report.split('**clustering')[1] == original.split('**clustering')[1]
 
 
 @pytest.mark.slow  # the pool study through its tool, captioned
