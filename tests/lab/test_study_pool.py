@@ -21,6 +21,19 @@ def test_r_squared_equals_scipy_linregress_and_the_interval_holds_it():
     assert out['low'] < out['r2'] < out['high'] and out['resamples_used'] == 500
 
 
+def test_interval_is_the_percentiles_of_each_resample_s_corrcoef():
+    """The resamples are scored at once (study/pool.py); each must be np.corrcoef's R² of
+    its draw, and a draw with a constant side must be left out."""
+    rng = np.random.default_rng(3)
+    x, y = np.array([0.0, 0.0, 0.0, 1.0, 2.0]), rng.normal(size=5)
+    out = bootstrap_r_squared(x, y, num_resamples=300, seed=5)
+    draws = np.random.default_rng(5).integers(len(x), size=(300, len(x)))
+    values = [np.corrcoef(x[d], y[d])[0, 1] ** 2 for d in draws if np.ptp(x[d]) > 0]
+    assert out['resamples_used'] == len(values) < 300
+    assert [out['low'], out['high']] == pytest.approx(np.percentile(values, [2.5, 97.5]),
+                                                      rel=1e-12, abs=1e-15)
+
+
 def test_interval_narrows_with_more_models_and_flags_no_relation():
     rng = np.random.default_rng(1)
     widths = []
@@ -75,7 +88,6 @@ def _cells(report: str, task: str, subset: str = 'every run') -> list:
     return [c.strip() for c in lines[4].strip('|').split('|')]
 
 
-@pytest.mark.slow  # bootstrap intervals and every figure of the pool report
 def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_path):
     results = _pool_results()
     with pytest.raises(KeyError, match='only_with_task'):
@@ -104,7 +116,6 @@ def test_pool_report_is_bootstrap_r_squared_on_the_runs_that_have_the_task(tmp_p
         write_pool_report(results, str(tmp_path), 'cmd')
 
 
-@pytest.mark.slow  # the pool study through its tool, captioned
 def test_cli_captioning_protocol_and_pool_report(tmp_path):
     tool = load_tool('tools/experiments.py')
     configs = ['--pretrain-config', 'configs/clip/clip_vit-tiny-p8_1xb256-1k_shapes-pretrain.py',
@@ -122,7 +133,6 @@ def test_cli_captioning_protocol_and_pool_report(tmp_path):
                                             report.split('`')[1])).read()
 
 
-@pytest.mark.slow  # two renders of the report with its bootstrap
 def test_reports_never_replace_other_content_or_write_through_a_link(tmp_path):
     """Before, --report / --pool-report rewrote pool.md / study.md whatever they held,
     in place and through a symbolic link."""

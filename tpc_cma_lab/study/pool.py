@@ -12,9 +12,21 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def _r_squared(x: np.ndarray, y: np.ndarray) -> float:
-    # A simple linear regression's R² is the squared Pearson correlation.
-    return _correlation(x, y) ** 2
+def _resampled_r_squared(x: np.ndarray, y: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """R² of every resample (a row of ``draws``), NaN where its x or y is constant.
+
+    A simple linear regression's R² is the squared Pearson correlation; np.corrcoef's
+    formula (centred products over the root of the centred squares), on every resample at
+    once: one np.corrcoef call per resample made a pool report's 2000 x keys x tasks
+    resamples cost minutes. It agrees with np.corrcoef to rounding.
+    """
+    xs, ys = x[draws], y[draws]
+    constant = (np.ptp(xs, axis=1) == 0) | (np.ptp(ys, axis=1) == 0)
+    xs = xs - xs.mean(axis=1, keepdims=True)
+    ys = ys - ys.mean(axis=1, keepdims=True)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        r = np.clip((xs * ys).sum(1) / np.sqrt((xs * xs).sum(1) * (ys * ys).sum(1)), -1, 1)
+    return np.where(constant, np.nan, r ** 2)
 
 
 def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: int = 2000,
@@ -34,7 +46,7 @@ def bootstrap_r_squared(x: Sequence[float], y: Sequence[float], num_resamples: i
         raise ValueError(f'bootstrap_r_squared level must lie in (0, 1), got {level}')
     rng = np.random.default_rng(seed)
     draws = rng.integers(len(x), size=(num_resamples, len(x)))
-    values = np.array([_r_squared(x[d], y[d]) for d in draws])
+    values = _resampled_r_squared(x, y, draws)
     values = values[~np.isnan(values)]
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, ) * 2
