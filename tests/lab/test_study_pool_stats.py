@@ -6,7 +6,7 @@ import torch
 from scipy import stats
 
 from tpc_cma_lab.study.pool import bootstrap_r_squared, r_squared_difference
-from tpc_cma_lab.study.pool_stats import (cluster_draws, duplicate_points,
+from tpc_cma_lab.study.pool_stats import (cluster_draws, draw_r_squared, duplicate_points,
                                           leave_one_group_out, partial_correlation,
                                           permutation_p_value, spread)
 from tpc_cma_mm.evaluation.functional.gaps import gap_metrics
@@ -110,3 +110,20 @@ def test_r_squared_difference_is_the_difference_with_an_interval_over_models():
                 stats.linregress(columns['gap/b'], columns['task']).rvalue ** 2)
     assert out['difference'] == pytest.approx(expected)
     assert 0 < out['low'] < out['difference'] < out['high']
+
+
+@pytest.mark.parametrize('groups', [list(range(12)), [i // 3 for i in range(12)],
+                                    [0, 0, 1, 2, 2, 2, 3, 4, 4, 5, 6, 6]])
+def test_each_resample_r_squared_is_np_corrcoef_s(groups):
+    """Scored at once where the resamples have one length (equal groups), one by one
+    where they do not; a resample with a constant side is nan."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=12), rng.normal(size=12)
+    x[:3] = 0.5  # some resamples hold group 0 only in x's constant rows
+    draws = cluster_draws(groups, 400, seed=0) + [np.array([0, 1, 2, 0])]
+    values = draw_r_squared(x, y, draws)
+    for draw, value in zip(draws, values):
+        if np.ptp(x[draw]) == 0:
+            assert np.isnan(value)
+        else:
+            assert value == pytest.approx(np.corrcoef(x[draw], y[draw])[0, 1] ** 2, abs=1e-12)

@@ -66,9 +66,11 @@ def held_out_zero_shot(img: torch.Tensor, prototypes: torch.Tensor, labels: torc
 
 
 def score_test_split(model, cfg: Config, posthoc=None, progress: bool = False,
-                     held_out: Optional[Sequence[str]] = None) -> TestScores:
-    """The scores of ``model`` on ``cfg.test_dataloader``, with what they came from."""
-    embeds, dataset = embed_test(model, cfg.test_dataloader, progress)
+                     held_out: Optional[Sequence[str]] = None,
+                     embedded: Optional[Tuple[dict, object]] = None) -> TestScores:
+    """The scores of ``model`` on ``cfg.test_dataloader``, with what they came from;
+    ``embedded``: :func:`embed_test`'s result for this model and split, not embedded again."""
+    embeds, dataset = embedded or embed_test(model, cfg.test_dataloader, progress)
     prototypes = model.class_prototypes().cpu() if model.zero_shot else None
     transform = build_posthoc(posthoc)
     # embedding_suite fits ``transform`` on these pairs; the caller reuses it fitted.

@@ -13,7 +13,7 @@ scored as validation scores it (its evaluator's prefix, ``topk``, seeds and
 split's pairs maps the set's image embeddings and its text side (prototypes or
 captions), so "model + fix" is one model on every benchmark.
 """
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,7 @@ from tpc_cma_mm.evaluation.functional import zero_shot_accuracy
 from tpc_cma_mm.registry import METRICS
 from tpc_cma_mm.apis.embed import embed_split
 
-__all__ = ['extra_set_files', 'extra_sets', 'score_extra_sets']
+__all__ = ['embed_extra_sets', 'extra_set_files', 'extra_sets', 'score_extra_sets']
 
 
 def extra_set_files(cfg: Config) -> Sequence[str]:
@@ -59,7 +59,7 @@ def _embed_images(model, loader, progress: bool, desc: str):
     return torch.cat(img), torch.tensor(labels)
 
 
-def _zero_shot(model, loader, spec: dict, transform, progress: bool, name: str) -> dict:
+def _zero_shot(model, loader, spec: dict, progress: bool, name: str) -> dict:
     evaluator = spec['evaluator']
     if evaluator.get('type') not in ('ZeroShotAccuracy', 'Accuracy'):
         raise ValueError(f'Zero-shot set {name!r}: the reproduction scores it like '
@@ -77,26 +77,24 @@ def _zero_shot(model, loader, spec: dict, transform, progress: bool, name: str) 
     finally:
         model.zero_shot = saved
         model.invalidate_prototypes()
-    if transform is not None:
-        img, prototypes = transform.image(img), transform.text(prototypes)
-    return zero_shot_accuracy(img, prototypes, labels, topk)
+    return dict(prefix=evaluator['prefix'], img=img, prototypes=prototypes, labels=labels,
+                topk=topk)
 
 
-def _clustering(model, loader, spec: dict, transform, progress: bool, name: str) -> dict:
+def _clustering(model, loader, spec: dict, progress: bool, name: str) -> dict:
     if spec['evaluator'].get('posthoc') is not None:
         raise ValueError(f'Extra set {name!r}: its evaluator has its own posthoc; the '
                          'reproduction applies each variant\'s fix itself. Remove it.')
     metric = METRICS.build(spec['evaluator'])
     metric.dataset_meta = loader.dataset.metainfo
-    embeds = embed_split(model, loader, progress=progress, desc=f'embed {name}')
-    img, text = embeds['img'], embeds['text']
-    if transform is not None:
-        img, text = transform.image(img), transform.text(text)
-    return metric.compute_embedding_metrics(img, text, embeds['img_ids'], embeds['labels'])
+    return dict(prefix=spec['evaluator']['prefix'], metric=metric,
+                embeds=embed_split(model, loader, progress=progress, desc=f'embed {name}'))
 
 
-def score_extra_sets(model, cfg: Config, transform=None, progress: bool = True) -> dict:
-    """``{prefix/key: value}`` of every extra set; ``transform`` is a fitted post-hoc fix."""
+def embed_extra_sets(model, cfg: Config, progress: bool = True) -> Dict[str, dict]:
+    """The model's part of every extra set's scores, by set name: what
+    :func:`score_extra_sets` scores after any post-hoc fix, so that the variants of one
+    model embed each set once (:mod:`.embedded`)."""
     out = {}
     for name, spec in extra_sets(cfg).items():
         evaluator = spec.get('evaluator')
@@ -105,11 +103,31 @@ def score_extra_sets(model, cfg: Config, transform=None, progress: bool = True) 
                              f'got {evaluator!r}.')
         loader = Runner.build_dataloader(spec['dataloader'])
         if spec.get('zero_shot') is not None:
-            scores = _zero_shot(model, loader, spec, transform, progress, name)
+            out[name] = _zero_shot(model, loader, spec, progress, name)
         elif evaluator.get('type') == 'JointClusteringMetric':
-            scores = _clustering(model, loader, spec, transform, progress, name)
+            out[name] = _clustering(model, loader, spec, progress, name)
         else:
             raise ValueError(f'Extra set {name!r}: the reproduction scores zero-shot sets '
                              f"and JointClusteringMetric sets, not {evaluator.get('type')!r}.")
-        out.update({f'{evaluator["prefix"]}/{key}': value for key, value in scores.items()})
+    return out
+
+
+def score_extra_sets(embedded: Dict[str, dict], transform=None) -> dict:
+    """``{prefix/key: value}`` of every set of :func:`embed_extra_sets`' ``embedded``;
+    ``transform`` is a fitted post-hoc fix."""
+    out = {}
+    for data in embedded.values():
+        if 'prototypes' in data:
+            img, prototypes = data['img'], data['prototypes']
+            if transform is not None:
+                img, prototypes = transform.image(img), transform.text(prototypes)
+            scores = zero_shot_accuracy(img, prototypes, data['labels'], data['topk'])
+        else:
+            embeds = data['embeds']
+            img, text = embeds['img'], embeds['text']
+            if transform is not None:
+                img, text = transform.image(img), transform.text(text)
+            scores = data['metric'].compute_embedding_metrics(img, text, embeds['img_ids'],
+                                                              embeds['labels'])
+        out.update({f'{data["prefix"]}/{key}': value for key, value in scores.items()})
     return out

@@ -38,13 +38,13 @@ from mmengine.registry import init_default_scope
 
 from tpc_cma_mm.apis.captioning import config_caption_scores, flat_caption_scores
 from tpc_cma_mm.apis.fingerprint import config_digest
-from tpc_cma_mm.apis.model import init_model
 from tpc_cma_mm.apis.outputs import json_bytes
 from tpc_cma_mm.utils.atomic_io import atomic_write
 from ..engine import (Run, run_config, runner_logs_to_files, score_test_split, set_threads,
                       train)
 from .benchmarks import score_extra_sets
 from .cache import protocol
+from .embedded import embedded, release
 from .variants import Variant, variants
 
 __all__ = ['EXTRA_METRICS', 'Job', 'evaluate', 'held_out_classes', 'run_job',
@@ -108,13 +108,15 @@ def variant_run(job: Job, base: Config, variant: Variant) -> Run:
 
 
 def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
-             progress: bool = True, captioning: Optional[dict] = None) -> tuple:
+             progress: bool = True, captioning: Optional[dict] = None,
+             keep: bool = False) -> tuple:
     """(metrics, extra metrics, captions file or None) of one model; captioned with the
-    decoder options ``captioning`` (``center``, ``noise_std``) unless it is None."""
-    model = init_model(cfg, ckpt, 'cuda' if torch.cuda.is_available() else 'cpu')
+    decoder options ``captioning`` (``center``, ``noise_std``) unless it is None; ``keep``:
+    the model and its embeddings serve the next call for it (:mod:`.embedded`)."""
+    model, test, sets = embedded(cfg, ckpt, progress, keep)
     metrics, transform, embeds, _ = score_test_split(model, cfg, posthoc, progress,
-                                                     held_out_classes(cfg))
-    metrics.update(score_extra_sets(model, cfg, transform, progress))
+                                                     held_out_classes(cfg), test)
+    metrics.update(score_extra_sets(sets, transform))
     captions_file = None
     if captioning is not None:
         with runner_logs_to_files():  # the caption decoder's training Runner
@@ -146,13 +148,15 @@ def run_job(job: Job) -> tuple:
     variant = variants(job.settings)[job.variant]
     cfg, ckpt = base, job.original
     if variant.trained:
+        release()  # the original model kept by the untrained variants: training needs the memory
         run = variant_run(job, base, variant)
         ckpt, _ = train(run, base)
         cfg = run_config(run, base)
     torch.manual_seed(job.seed)
     metrics, extra, captions_file = evaluate(
         cfg, ckpt, variant.posthoc, job.settings, osp.join(job.work_dir, 'captioning'),
-        job.progress, None if variant.captioning is None else dict(variant.captioning))
+        job.progress, None if variant.captioning is None else dict(variant.captioning),
+        keep=not variant.trained)
     return job.key, dict(
         variant=variant.name, seed=job.seed, alpha_target=variant.alpha_target,
         protocol=protocol(job.settings), work_dir=osp.dirname(ckpt) if variant.trained else None,
