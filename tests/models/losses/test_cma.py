@@ -108,13 +108,18 @@ def _dist_inputs():
     return _pairs(n=8, d=6, seed=3)  # float64: two summation orders are compared
 
 
+# Every distribution term too: each is computed on the gathered batch like the CMA terms.
+_DIST_LOSS = dict(w_cent=1.0, w_dist=0.5, w_cov=2.0, extra_terms=[
+    dict(type='PairCentroidUniformity', weight=0.3), dict(type='SharedPriorMoments', weight=0.2),
+    dict(type='MMDAlignment', weight=0.7)])
+
+
 def _cma_worker(rank, out_dir):
     x, y = _dist_inputs()
     part = slice(rank * 4, (rank + 1) * 4)
     x_local = x[part].clone().requires_grad_(True)
     y_local = y[part].clone().requires_grad_(True)
-    out = CMALoss(w_cent=1.0, w_dist=0.5, w_cov=2.0)(
-        gather_with_grad(x_local), gather_with_grad(y_local))
+    out = CMALoss(**_DIST_LOSS)(gather_with_grad(x_local), gather_with_grad(y_local))
     out['cma'].backward()
     torch.save(dict(terms={k: v.detach() for k, v in out.items()},
                     gx=x_local.grad, gy=y_local.grad),
@@ -127,8 +132,9 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     x, y = _dist_inputs()
     x.requires_grad_(True)
     y.requires_grad_(True)
-    out = CMALoss(w_cent=1.0, w_dist=0.5, w_cov=2.0)(x, y)
+    out = CMALoss(**_DIST_LOSS)(x, y)
     out['cma'].backward()
+    assert {'cma_unif', 'cma_prior', 'cma_mmd'} <= set(out)
     for rank in range(2):
         res = torch.load(tmp_path / f'rank{rank}.pt', weights_only=True)
         for key, value in out.items():
