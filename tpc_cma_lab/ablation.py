@@ -21,15 +21,14 @@ from typing import Dict, List, Sequence
 import numpy as np
 from mmengine.config import Config
 
-from tpc_cma_mm.apis.captioning import config_caption_scores, flat_caption_scores
 from tpc_cma_mm.apis.fingerprint import config_digest
-from tpc_cma_mm.apis.model import init_model
 from tpc_cma_mm.utils import safe_torch_load
-from .engine import Run, run_config, runner_logs_to_files, score_test_split, set_threads, train
-from .reproduce import held_out_classes, seen_classes_option
+from .engine import Run, run_config, set_threads, train
+from .reproduce import MODES, evaluate, seen_classes_option
+from .reproduce.variants import AS_IS
 
-__all__ = ['LOSS_VARIANTS', 'SCORES', 'STARTING_MODEL', 'ablation_run', 'ablation_table', 'score_model',
-           'table_markdown']
+__all__ = ['CAPTIONING', 'LOSS_VARIANTS', 'SCORES', 'STARTING_MODEL', 'ablation_run',
+           'ablation_table', 'merge_rows', 'score_model', 'table_markdown']
 
 
 def _with_terms(*terms: dict) -> dict:
@@ -58,6 +57,8 @@ SCORES = (('reduction/centroid', 'centroid reduction %'),
           ('clustering/ari_class', 'ARI vs class'),
           ('caption_image/CIDEr', 'CIDEr from images'))
 STARTING_MODEL = 'starting model'
+# The reproduction's quick captioning protocol.
+CAPTIONING = {k: MODES['quick'][k] for k in ('decoder_iters', 'caption_train', 'caption_test')}
 
 
 def ablation_run(cfg: Config, name: str, seed: int, reduction: float, work_dir: str,
@@ -77,16 +78,12 @@ def ablation_run(cfg: Config, name: str, seed: int, reduction: float, work_dir: 
 
 def score_model(cfg: Config, checkpoint: str, captioning_cfg: Config = None,
                 out_dir: str = None) -> dict:
-    """The test-split scores of ``checkpoint`` (a model of ``cfg``); with ``captioning_cfg``
-    also its captions, the decoder learning from that config's training captions."""
-    model = init_model(cfg, checkpoint)
-    metrics = score_test_split(model, cfg, held_out=held_out_classes(cfg)).metrics
-    if captioning_cfg is not None:
-        with runner_logs_to_files():
-            scores = config_caption_scores(model, captioning_cfg, out_dir, decoder_iters=300,
-                                           num_train=3000, num_test=300, meteor=False,
-                                           progress=False)
-        metrics.update(flat_caption_scores(scores))
+    """The test-split scores of ``checkpoint`` (a model of ``cfg``), as the reproduction
+    scores a run; with ``captioning_cfg`` also its captions (the quick protocol), the
+    decoder learning from that config's training captions."""
+    metrics, _, _ = evaluate(cfg, checkpoint, None, CAPTIONING, out_dir, progress=False,
+                             captioning=None if captioning_cfg is None else dict(AS_IS),
+                             caption_cfg=captioning_cfg)
     return metrics
 
 

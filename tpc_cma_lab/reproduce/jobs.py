@@ -109,10 +109,11 @@ def variant_run(job: Job, base: Config, variant: Variant) -> Run:
 
 def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
              progress: bool = True, captioning: Optional[dict] = None,
-             keep: bool = False) -> tuple:
+             keep: bool = False, caption_cfg: Optional[Config] = None) -> tuple:
     """(metrics, extra metrics, captions file or None) of one model; captioned with the
-    decoder options ``captioning`` (``center``, ``noise_std``) unless it is None; ``keep``:
-    the model and its embeddings serve the next call for it (:mod:`.embedded`)."""
+    decoder options ``captioning`` (``center``, ``noise_std``) unless it is None, the decoder
+    learning from ``caption_cfg``'s training captions (default: ``cfg``'s); ``keep``: the
+    model and its embeddings serve the next call for it (:mod:`.embedded`)."""
     model, test, sets = embedded(cfg, ckpt, progress, keep)
     metrics, transform, embeds, _ = score_test_split(model, cfg, posthoc, progress,
                                                      held_out_classes(cfg), test)
@@ -120,7 +121,7 @@ def evaluate(cfg: Config, ckpt: str, posthoc, settings: dict, out_dir: str,
     captions_file = None
     if captioning is not None:
         with runner_logs_to_files():  # the caption decoder's training Runner
-            scores = config_caption_scores(model, cfg, out_dir,
+            scores = config_caption_scores(model, caption_cfg or cfg, out_dir,
                                            decoder_iters=settings['decoder_iters'],
                                            num_train=settings['caption_train'],
                                            num_test=settings['caption_test'],

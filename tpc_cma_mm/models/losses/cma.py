@@ -14,6 +14,11 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 _SQRT_FLOOR = 1e-12
 
 
+def _full_precision(embeds: torch.Tensor) -> torch.Tensor:
+    """Half-precision (AMP) embeddings as float32; float32 and float64 as they are."""
+    return embeds.float() if embeds.dtype in _LOW_PRECISION else embeds
+
+
 def cma_terms(img_embeds: torch.Tensor,
               text_embeds: torch.Tensor) -> Dict[str, torch.Tensor]:
     """The CMA terms of docs/spec.md on ``(N, d)`` paired, normalised embeddings.
@@ -28,10 +33,7 @@ def cma_terms(img_embeds: torch.Tensor,
     if img_embeds.shape != text_embeds.shape or img_embeds.dim() != 2:
         raise ValueError('cma_terms needs two (N, d) tensors of one shape, got '
                          f'{tuple(img_embeds.shape)} and {tuple(text_embeds.shape)}')
-    if img_embeds.dtype in _LOW_PRECISION:
-        img_embeds = img_embeds.float()
-    if text_embeds.dtype in _LOW_PRECISION:
-        text_embeds = text_embeds.float()
+    img_embeds, text_embeds = _full_precision(img_embeds), _full_precision(text_embeds)
     with torch.autocast(img_embeds.device.type, enabled=False):
         num = img_embeds.shape[0]
         mu_img = img_embeds.mean(0)
@@ -108,8 +110,7 @@ class CMALoss(nn.Module):
         total = sum(self.weights[k] * v for k, v in terms.items())
         if len(self.extra_terms):
             # in float32 under AMP, as cma_terms
-            img, text = (e.float() if e.dtype in _LOW_PRECISION else e
-                         for e in (img_embeds, text_embeds))
+            img, text = _full_precision(img_embeds), _full_precision(text_embeds)
             with torch.autocast(img.device.type, enabled=False):
                 for term in self.extra_terms:
                     terms[term.name] = term(img, text)
