@@ -131,7 +131,7 @@ def test_shape_mistakes_raise_at_build_naming_the_key(overrides, expected):
 @pytest.mark.parametrize('backbone,neck,width', [
     (None, None, 32), (RESNET, dict(type='GlobalAveragePooling'), 64)])
 def test_projection_width_is_inferred_and_the_build_leaves_no_trace(backbone, neck, width):
-    from tpc_cma_mm.models.dual_encoder import build_in_plugin_scope
+    from tpc_cma_mm.models.plugin_scope import build_in_plugin_scope
     cfg = tiny_model_cfg(projection=dict(type='CLIPProjection', out_channels=32))
     if backbone:
         cfg.update(vision_backbone=backbone, vision_neck=neck)

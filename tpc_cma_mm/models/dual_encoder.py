@@ -5,7 +5,6 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
-from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from torch import nn
 
@@ -14,23 +13,13 @@ from tpc_cma_mm.utils.dist import gather_with_grad
 from .build_checks import build_projection
 from .distinct_images import DistinctImages
 from .objectives import AlignmentObjective
+from .plugin_scope import build_in_plugin_scope
 from .text_encoder import TextTransformer
 from .tokenizer import CLIPTokenizer
 from .tower_config import configure_towers
 from .vit_pooling import cls_fast_path_ok, vit_cls_forward
 
 __all__ = ['DualEncoder']
-
-
-def build_in_plugin_scope(cfg: dict) -> nn.Module:
-    """Build ``cfg`` from the plugin registry, whatever the caller's scope.
-
-    mmcv builds layers such as ``QuickGELU`` from mmengine's root registry,
-    which finds mmpretrain's and this plugin's modules only in this scope; so a
-    model built outside the Runner (notebooks, converters) needs it set.
-    """
-    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
-        return MODELS.build(cfg)
 
 
 @MODELS.register_module()

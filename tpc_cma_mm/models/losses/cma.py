@@ -2,10 +2,10 @@
 from typing import Dict, Optional, Sequence
 
 import torch
-from mmengine.registry import DefaultScope
 from torch import nn
 
 from tpc_cma_mm.registry import MODELS
+from ..plugin_scope import build_in_plugin_scope
 from .distribution_terms import DistributionTerm
 
 __all__ = ['CMALoss', 'cma_terms']
@@ -128,8 +128,7 @@ def _build_terms(configs: Sequence[dict]) -> list:
                          f"[dict(type='PairCentroidUniformity', weight=0.5)], got {configs!r}")
     terms = []
     for cfg in configs:
-        with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
-            term = MODELS.build(cfg)
+        term = build_in_plugin_scope(cfg)
         if not isinstance(term, DistributionTerm):
             raise ValueError(f'CMALoss.extra_terms: {cfg.get("type")!r} is not a distribution '
                              'term (tpc_cma_mm/models/losses/distribution_terms.py)')

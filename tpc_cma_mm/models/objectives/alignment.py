@@ -4,20 +4,15 @@ from numbers import Real
 from typing import Dict, Optional
 
 import torch
-from mmengine.registry import DefaultScope
 from torch import nn
 
 from tpc_cma_mm.registry import MODELS
+from ..plugin_scope import build_in_plugin_scope
 from .combination import alpha_cap, check_combine, constant_alpha_cap, loss_weights
 from .gap_estimate import batch_gap_squares
 from .grad_probe import GradProbe, select_params
 
 __all__ = ['AlignmentObjective']
-
-
-def _build(cfg: dict) -> nn.Module:
-    with DefaultScope.overwrite_default_scope('tpc_cma_mm'):
-        return MODELS.build(cfg)
 
 
 @MODELS.register_module()
@@ -64,8 +59,8 @@ class AlignmentObjective(nn.Module):
                  cma_loss: Optional[dict] = None, alpha: float = 0.0,
                  combine: str = 'convex', grad_probe: Optional[dict] = None):
         super().__init__()
-        self.contrastive_loss = _build(contrastive_loss)
-        self.cma_loss = _build(cma_loss) if cma_loss else None
+        self.contrastive_loss = build_in_plugin_scope(contrastive_loss)
+        self.cma_loss = build_in_plugin_scope(cma_loss) if cma_loss else None
         self.combine = check_combine(combine)
         self.grad_probe = GradProbe(**(grad_probe or {}))
         self.alpha, self.probe_this_step = 0.0, False
