@@ -6,7 +6,7 @@ from torch import nn
 
 from tpc_cma_mm.registry import MODELS
 from ..plugin_scope import build_in_plugin_scope
-from .distribution_terms import DistributionTerm
+from .distribution_terms import DistributionTerm, check_number
 
 __all__ = ['CMALoss', 'cma_terms']
 
@@ -90,13 +90,10 @@ class CMALoss(nn.Module):
         if not isinstance(squared, bool):
             raise ValueError(f'CMALoss.squared must be a bool, got {squared!r}')
         self.squared = squared
-        for key, value in dict(w_cent=w_cent, w_dist=w_dist, w_cov=w_cov).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not value >= 0 or value == float('inf'):
-                raise ValueError(
-                    f'CMALoss.{key} must be a finite non-negative number, got '
-                    f'{value!r}; set it to 0 to switch the term off.')
-        self.weights = dict(cent=float(w_cent), dist=float(w_dist), cov=float(w_cov))
+        self.weights = {key[2:]: check_number('CMALoss', key, value,
+                                              hint='set it to 0 to switch the term off.')
+                        for key, value in dict(w_cent=w_cent, w_dist=w_dist,
+                                               w_cov=w_cov).items()}
         self.extra_terms = nn.ModuleList(_build_terms(extra_terms or ()))
 
     def forward(self, img_embeds: torch.Tensor,

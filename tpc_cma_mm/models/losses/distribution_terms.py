@@ -15,14 +15,18 @@ from torch import nn
 
 from tpc_cma_mm.registry import MODELS
 
-__all__ = ['DistributionTerm', 'PairCentroidUniformity', 'SharedPriorMoments', 'MMDAlignment']
+__all__ = ['DistributionTerm', 'MMDAlignment', 'PairCentroidUniformity', 'SharedPriorMoments',
+           'check_number']
 
 
-def _check_number(owner: str, key: str, value, positive: bool = False) -> float:
+def check_number(owner: str, key: str, value, positive: bool = False, hint: str = '') -> float:
+    """``value`` as a float if it is a finite non-negative (or positive) number, else a
+    ValueError naming ``owner.key`` (and ``hint``, the fix)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
             value) or value < 0 or (positive and value == 0):
         bound = 'positive' if positive else 'non-negative'
-        raise ValueError(f'{owner}.{key} must be a finite {bound} number, got {value!r}')
+        raise ValueError(f'{owner}.{key} must be a finite {bound} number, got {value!r}'
+                         + (f'; {hint}' if hint else ''))
     return float(value)
 
 
@@ -42,7 +46,7 @@ class DistributionTerm(nn.Module):
 
     def __init__(self, weight: float = 1.0):
         super().__init__()
-        self.weight = _check_number(type(self).__name__, 'weight', weight)
+        self.weight = check_number(type(self).__name__, 'weight', weight)
 
     @staticmethod
     def check_inputs(img: torch.Tensor, text: torch.Tensor) -> None:
@@ -70,7 +74,7 @@ class PairCentroidUniformity(DistributionTerm):
 
     def __init__(self, weight: float = 1.0, t: float = 2.0):
         super().__init__(weight)
-        self.t = _check_number('PairCentroidUniformity', 't', t, positive=True)
+        self.t = check_number('PairCentroidUniformity', 't', t, positive=True)
 
     def forward(self, img: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         self.check_inputs(img, text)
