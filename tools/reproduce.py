@@ -17,7 +17,7 @@ import sys
 import torch
 
 from tpc_cma_lab.report import rewrite_report
-from tpc_cma_lab.reproduce import MODES, TINY_METHOD, TINY_PRETRAIN, reproduce
+from tpc_cma_lab.reproduce import MODES, TARGET_TOWERS, TINY_METHOD, TINY_PRETRAIN, reproduce
 
 
 def parse_args(argv=None):
@@ -40,6 +40,12 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+')
     parser.add_argument('--alphas', type=float, nargs='+', help='TPC-CMA alpha_target values')
     parser.add_argument('--const-alphas', type=float, nargs='+', help='constant-alpha CMA values')
+    parser.add_argument('--convex-alphas', type=float, nargs='*',
+                        help="TPC-CMA alpha_target values also run with combine='convex'")
+    parser.add_argument('--gap-targets', type=float, nargs='*',
+                        help='centroid reductions the gap-target rows ask for (none: no rows)')
+    parser.add_argument('--target-towers', nargs='*', choices=sorted(TARGET_TOWERS),
+                        help='towers besides the config\'s the gap-target rows also run on')
     parser.add_argument('--c3-noise-std', type=float,
                         help="noise std of the C3 captioning baseline's decoder training")
     for key in ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',

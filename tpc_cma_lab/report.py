@@ -26,10 +26,11 @@ from .figures import compromise_figure, curriculum_figure, predictiveness_figure
 from .matched import matched_accuracy, matched_table
 from .report_text import (DISTANCE_KEYS, HELD_OUT_TOP1, POOLS, TASKS, in_pool, markdown,
                           zero_shot_benchmarks)
+from .target_report import main_runs, target_rows, target_table, target_verdict
 from .verdict_table import verdict_table
 from .verdicts import PLAIN_FINETUNING, claim_verdicts
 
-__all__ = ['aggregate', 'in_pool', 'r_squared', 'reductions', 'rewrite_report', 'write_report',
+__all__ = ['aggregate', 'analyse', 'in_pool', 'r_squared', 'reductions', 'rewrite_report', 'write_report',
            'zero_shot_change']
 
 
@@ -112,6 +113,20 @@ def r_squared(results: dict, pool: str = 'all runs') -> Dict[str, Dict[str, floa
     return out
 
 
+def analyse(results: dict, settings: dict) -> tuple:
+    """(main runs, summary, reductions, zero-shot change, R² per pool, gap-target rows,
+    verdicts) of a reproduction's runs: what the report shows, each verdict included."""
+    main = main_runs(results)  # the gap-target section has its own table and verdict
+    summary = aggregate(main)
+    reduced = reductions(summary)
+    zero_shot = zero_shot_change(summary)
+    r2 = {pool: r_squared(main, pool) for pool in POOLS}
+    targets = target_rows(results)
+    verdicts = dict(claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings)),
+                    gap_targets=target_verdict(targets))
+    return main, summary, reduced, zero_shot, r2, targets, verdicts
+
+
 def _run_dir(run_dir: str, work_dir: str, variant: str) -> str:
     """``run_dir`` if it lies inside the reproduction's ``work_dir``; refused otherwise
     (an edited or moved results file would make the report read elsewhere)."""
@@ -135,19 +150,16 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str,
     inside it (none without it). ``rewritten_by``: the command that rewrote the report
     from recorded runs (:func:`rewrite_report`), said in both files.
     """
-    summary = aggregate(results)
-    reduced = reductions(summary)
-    zero_shot = zero_shot_change(summary)
-    r2 = {pool: r_squared(results, pool) for pool in POOLS}
-    verdicts = claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings))
+    main, summary, reduced, zero_shot, r2, targets, verdicts = analyse(results, settings)
     matched = matched_accuracy(summary, reduced, zero_shot)
     benchmarks = zero_shot_benchmarks(summary)
     text = markdown(summary, reduced, zero_shot, r2, settings, command, estimate, rewritten_by)
-    text += '\n'.join(matched_table(matched, ', '.join(benchmarks))) + '\n'
+    text += '\n'.join(matched_table(matched, ', '.join(benchmarks)) + target_table(targets)) + '\n'
     rewritten = {} if rewritten_by is None else dict(rewritten_by=rewritten_by)
     files = {
         'results.json': json_bytes(dict(command=command, **rewritten, settings=settings,
                                         summary=summary, gap_reduction=reduced,
+                                        gap_targets=targets,
                                         zero_shot=zero_shot, matched_accuracy=matched,
                                         r_squared=r2, verdicts=verdicts,
                                         training_time_estimate=estimate, runs=results)),
@@ -156,7 +168,7 @@ def write_report(results: dict, settings: dict, out_dir: str, command: str,
         files['compromise_curve.png'] = compromise_figure(summary, reduced, min(
             benchmarks, key=lambda k: (k != HELD_OUT_TOP1, k != 'zero_shot/top1', k)))
     if r2['all runs']:
-        files['gap_predictiveness.png'] = predictiveness_figure(results, r2)
+        files['gap_predictiveness.png'] = predictiveness_figure(main, r2)
     tpc = [n for n in summary if n.startswith('TPC-CMA')]
     if tpc:
         name = max(tpc, key=lambda n: summary[n]['alpha_target'])

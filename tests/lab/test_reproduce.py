@@ -203,9 +203,15 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path, mo
     parallel = json.loads((work / 'results.json').read_text())
     variants = {'original', 'posthoc mean-centering', 'posthoc gap shift',
                 f'posthoc C3 centring + noise {reproduce.MODES["quick"]["c3_noise_std"]:g}',
-                'contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5'}
+                'contrastive fine-tuning', 'CMA const alpha=0.5', 'TPC-CMA alpha=0.5',
+                'convex-form TPC-CMA alpha=0.5', 'gap target centroid 50 %', 'ConvNeXt: original',
+                'ConvNeXt: gap target centroid 50 %'}
     assert set(parallel) == {f'{v} | seed 0' for v in variants}
-    redo = ['posthoc mean-centering | seed 0', 'TPC-CMA alpha=0.5 | seed 0']
+    # The other tower's rows ran its own config from its own pretrained model.
+    assert parallel['ConvNeXt: gap target centroid 50 % | seed 0']['tower'] == 'ConvNeXt'
+    assert (work / 'pretrain_ConvNeXt').is_dir()
+    redo = ['posthoc mean-centering | seed 0', 'TPC-CMA alpha=0.5 | seed 0',
+            'ConvNeXt: gap target centroid 50 % | seed 0']
     (work / 'results.json').write_text(json.dumps(
         {k: v for k, v in parallel.items() if k not in redo}))
     # Another command than the one that wrote the report: refused up front ...
@@ -222,14 +228,17 @@ def test_parallel_runs_equal_sequential_ones_and_cached_runs_resume(tmp_path, mo
     assert set(sequential) == set(parallel)
     for key in redo:
         got, want = sequential[key]['metrics'], parallel[key]['metrics']
-        assert got.keys() == want.keys() and 'caption_image/CIDEr' in got
+        assert got.keys() == want.keys() and ('caption_image/CIDEr' in got) == (
+            'gap target' not in key)  # the gap-target rows are not captioned
         assert got == want, key
     environment = json.loads((work / 'report' / 'results.json').read_text())[
         'settings']['environment']
     assert environment['threads'] == 1 and environment['libraries']['Pillow']
     assert len(environment['original_checkpoint']['content_sha256']) == 64
+    assert len(environment['tower_checkpoints']['ConvNeXt']['content_sha256']) == 64
     report_md = (work / 'report' / 'results.md').read_text()
     assert 'TPC-CMA alpha=0.5' in report_md and 'R²' in report_md
+    assert '| ConvNeXt | 50 % |' in report_md and '| method config | 50 % |' in report_md
 
     # Another --config in the same work dir used to report the old numbers
     # ("6 of 6 runs cached"); now it is refused.

@@ -25,21 +25,24 @@ __all__ = ['PROTOCOL_KEYS', 'check_cache', 'check_work_dir', 'fingerprints', 'pr
 # ``libraries`` and ``code`` are the main process's environment_key, read once so that
 # every job of a reproduction records the same.
 PROTOCOL_KEYS = ('pretrain_iters', 'finetune_iters', 'decoder_iters', 'caption_train',
-                 'caption_test', 'config', 'original', 'threads', 'libraries', 'code')
+                 'caption_test', 'config', 'original', 'towers', 'threads', 'libraries', 'code')
 
 
 def fingerprints(config: Config, pretrain_config: Optional[Config],
-                 original_checkpoint: Optional[str]) -> dict:
+                 original_checkpoint: Optional[str], towers: Optional[dict] = None) -> dict:
     """``config``: the method config's content digest (with its ``reproduce.extra_set_files``'
     content); ``original``: the pretraining config's, or the original checkpoint's bytes with
-    ``--no-pretrain``."""
+    ``--no-pretrain``; ``towers``: each gap-target tower's method and pretraining configs'
+    (``towers``: name -> ``dict(config=path, pretrain=path)``)."""
     original = (f'config {config_digest(pretrain_config)}' if pretrain_config is not None
                 else f'checkpoint {checkpoint_id(original_checkpoint)}')
     files = extra_set_files(config)
     content = config_digest(config) if not files else digest(dict(
         config=config_digest(config), extra_set_files={p: config_digest(Config.fromfile(p))
                                                        for p in files}))
-    return dict(config=content, original=original)
+    tower_digests = {name: {role: config_digest(Config.fromfile(path)) for role, path in
+                            sorted(paths.items())} for name, paths in sorted((towers or {}).items())}
+    return dict(config=content, original=original, towers=tower_digests)
 
 
 def protocol(settings: dict) -> dict:

@@ -154,11 +154,14 @@ def run_job(job: Job) -> tuple:
         ckpt, _ = train(run, base)
         cfg = run_config(run, base)
     torch.manual_seed(job.seed)
+    # Every row's caption decoder learns from the method config's training captions, all
+    # classes, whatever classes the row fine-tuned on: the decoder is the same for every row.
     metrics, extra, captions_file = evaluate(
         cfg, ckpt, variant.posthoc, job.settings, osp.join(job.work_dir, 'captioning'),
         job.progress, None if variant.captioning is None else dict(variant.captioning),
-        keep=not variant.trained)
+        keep=not variant.trained, caption_cfg=base)
     return job.key, dict(
         variant=variant.name, seed=job.seed, alpha_target=variant.alpha_target,
+        section=variant.section, tower=variant.tower, gap_target=variant.gap_target,
         protocol=protocol(job.settings), work_dir=osp.dirname(ckpt) if variant.trained else None,
         metrics=metrics, extra_metrics=extra, captions_file=captions_file)

@@ -32,13 +32,13 @@ from mmengine.registry import init_default_scope
 
 from tpc_cma_mm.apis.fingerprint import config_digest
 from tpc_cma_mm.apis.outputs import OutputExistsError, read_json
-from ..engine import (Run, environment, environment_key, load_records, save_records,
-                      set_threads, train)
+from ..engine import (Run, checkpoint_digest, environment, environment_key, load_records,
+                      save_records, set_threads, train)
 from ..report import write_report
 from .cache import check_cache, check_work_dir, fingerprints
 from .jobs import Job, run_job
 from .step_time import measured_step_time, training_estimate
-from .variants import variants
+from .variants import TARGET_TOWERS, variants
 
 __all__ = ['in_plan_order', 'reproduce']
 
@@ -60,6 +60,28 @@ def in_plan_order(results: dict, planned: list) -> dict:
     finished first (two runs with bit-identical runs differed in R²'s last digit)."""
     keys = [key for key in planned if key in results]
     return {key: results[key] for key in keys + sorted(set(results) - set(keys))}
+
+
+def _pretrain_run(config: str, work_dir: str, settings: dict, threads: int) -> Run:
+    return Run(config=config, config_digest=config_digest(Config.fromfile(config)),
+               work_dir=work_dir, seed=0, iters=settings['pretrain_iters'], threads=threads)
+
+
+def _pretrain(run: Run) -> str:
+    """The checkpoint of one pretraining (cached by the engine), in this process or a worker."""
+    print(f'[pretrain] {run.config}, {run.iters} iterations', flush=True)
+    return train(run, Config.fromfile(run.config))[0]
+
+
+def _pretrain_all(runs: dict, pool: Optional[ProcessPoolExecutor]) -> dict:
+    """tower -> pretrained checkpoint (``None``: the method config's); the other towers'
+    pretrainings in the pool's workers while this process pretrains the method config's."""
+    if pool is None:
+        return {tower: _pretrain(run) for tower, run in runs.items()}
+    futures = {tower: pool.submit(_pretrain, run) for tower, run in runs.items()
+               if tower is not None}
+    done = {None: _pretrain(runs[None])} if None in runs else {}
+    return dict(done, **{tower: future.result() for tower, future in futures.items()})
 
 
 def _eta(start: float, done: int, total: int) -> str:
@@ -86,8 +108,9 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
     # Data sets and models are also built outside a Runner (cached runs).
     init_default_scope(base.get('default_scope', 'tpc_cma_mm'))
     pretrain = Config.fromfile(pretrain_config) if pretrain_config else None
+    towers = {name: TARGET_TOWERS[name] for name in settings.get('target_towers') or ()}
     settings = dict(settings, threads=threads, **environment_key(), **fingerprints(
-        base, pretrain, None if pretrain else base.load_from))
+        base, pretrain, None if pretrain else base.load_from, towers))
     results_file = osp.join(work_dir, 'results.json')
     results = load_records(results_file)
     check_cache(results, settings, results_file)
@@ -107,30 +130,35 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
         len([job for job in trained if job in pending]), settings['finetune_iters'])
     print(f'[time] {estimate["text"]}', flush=True)
     print(f'[logs] each run logs to its own folder under {work_dir}', flush=True)
-    if pretrain is None:
-        original = base.load_from
-    else:
-        print(f'[pretrain] {pretrain_config}, {settings["pretrain_iters"]} iterations')
-        original, _ = train(Run(
-            config=pretrain_config, config_digest=config_digest(pretrain),
-            work_dir=osp.join(work_dir, 'pretrain'), seed=0, iters=settings['pretrain_iters'],
-            threads=threads), pretrain)
-    settings['environment'] = environment(threads, original)
-    print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
-          f'{len(pending)} to go, {jobs} at a time, each on {threads} thread(s)', flush=True)
-    parallel = jobs > 1 and len(pending) > 1
-    work = [Job(config=config, work_dir=work_dir, settings=settings, original=original,
-                variant=name, seed=seed, progress=not parallel) for name, seed in pending]
+    pretrains = {name: _pretrain_run(paths['pretrain'], osp.join(work_dir, f'pretrain_{name}'),
+                                     settings, threads) for name, paths in towers.items()}
+    if pretrain is not None:
+        pretrains[None] = _pretrain_run(pretrain_config, osp.join(work_dir, 'pretrain'),
+                                        settings, threads)
+    parallel = jobs > 1 and len(pending) + len(pretrains) > 1
     with contextlib.ExitStack() as stack:
-        if not parallel:
+        # spawn, not fork: a forked child of a process that has run OpenMP can hang; the
+        # executor's workers are not daemons, so data loaders in them may start workers of
+        # their own.
+        pool = stack.enter_context(ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context('spawn'), initializer=set_threads,
+            initargs=(threads, ))) if parallel else None
+        originals = _pretrain_all(pretrains, pool)
+        original = originals.get(None, base.load_from)
+        settings['environment'] = environment(threads, original)
+        if towers:
+            settings['environment']['tower_checkpoints'] = {
+                name: dict(path=originals[name], content_sha256=checkpoint_digest(originals[name]))
+                for name in towers}
+        print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
+              f'{len(pending)} to go, {jobs} at a time, each on {threads} thread(s)', flush=True)
+        work = [Job(config=towers[rows[name].tower]['config'] if rows[name].tower else config,
+                    work_dir=work_dir, settings=settings, original=originals.get(
+                        rows[name].tower, original),
+                    variant=name, seed=seed, progress=not parallel) for name, seed in pending]
+        if pool is None:
             finished = map(run_job, work)
         else:
-            # spawn, not fork: a forked child of a process that has run OpenMP can
-            # hang; the executor's workers are not daemons, so data loaders in
-            # them may start workers of their own.
-            pool = stack.enter_context(ProcessPoolExecutor(
-                min(jobs, len(pending)), mp_context=multiprocessing.get_context('spawn'),
-                initializer=set_threads, initargs=(threads, )))
             finished = (f.result() for f in as_completed([pool.submit(run_job, w) for w in work]))
         for done, (key, entry) in enumerate(finished, start=1):
             results[key] = entry
