@@ -157,7 +157,8 @@ def test_write_report(tmp_path):
 
 
 TINY = ['--quick', '--pretrain-iters', '3', '--finetune-iters', '3', '--decoder-iters', '3',
-        '--caption-train', '64', '--caption-test', '16', '--alphas', '0.5', '--const-alphas', '0.5']
+        '--caption-train', '64', '--caption-test', '16', '--alphas', '0.5', '--const-alphas', '0.5',
+        '--convex-alphas', '0.5']
 
 
 def _small_configs(folder) -> list:
