@@ -6,7 +6,7 @@ the same story")::
     from tpc_cma_lab.verdict_table import compare_verdicts
     compare_verdicts(quick_verdicts, full_verdicts)   # [] when they tell the same story
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .margins import TIE
 
@@ -17,21 +17,24 @@ def _judged(verdict: Optional[dict]) -> bool:
     return verdict is not None and (verdict['holds'] is not None or verdict['winner'] is not None)
 
 
-def compare_verdicts(quick: Dict[str, dict], full: Dict[str, dict]) -> List[str]:
+def compare_verdicts(quick: Dict[str, dict], full: Dict[str, dict],
+                     labels: Tuple[str, str] = ('quick', 'full')) -> List[str]:
     """Where two reports disagree: a differing ``holds`` or ``winner``, or a claim only one
-    of them could judge. Empty when they tell the same story."""
+    of them could judge; ``labels`` name the two reports. Empty when they tell the same
+    story."""
+    first, second = labels
     out = []
     for claim_id in sorted(set(quick) | set(full)):
         a, b = quick.get(claim_id), full.get(claim_id)
         if not (_judged(a) and _judged(b)):
             if _judged(a) or _judged(b):
-                out.append(f'{claim_id}: judged by one report only (quick: '
-                           f'{a and a["ours"]}; full: {b and b["ours"]})')
+                out.append(f'{claim_id}: judged by one report only ({first}: '
+                           f'{a and a["ours"]}; {second}: {b and b["ours"]})')
             continue
         for field in ('holds', 'winner'):
             if a[field] != b[field]:
-                out.append(f'{claim_id}: {field} {a[field]!r} (quick: {a["ours"]}) vs '
-                           f'{b[field]!r} (full: {b["ours"]})')
+                out.append(f'{claim_id}: {field} {a[field]!r} ({first}: {a["ours"]}) vs '
+                           f'{b[field]!r} ({second}: {b["ours"]})')
     return out
 
 
