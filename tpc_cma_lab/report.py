@@ -22,6 +22,7 @@ import numpy as np
 from tpc_cma_mm.apis.outputs import json_bytes, read_json, write_outputs
 from tpc_cma_mm.evaluation.functional.gaps import GAP_KEYS, gap_reduction
 from .margins import pretraining_floor
+from .r2_difference import r_squared_difference
 from .figures import compromise_figure, curriculum_figure, predictiveness_figure, training_curves
 from .matched import matched_accuracy, matched_table
 from .report_text import (DISTANCE_KEYS, HELD_OUT_TOP1, POOLS, TASKS, in_pool, markdown,
@@ -122,7 +123,8 @@ def analyse(results: dict, settings: dict) -> tuple:
     zero_shot = zero_shot_change(summary)
     r2 = {pool: r_squared(main, pool) for pool in POOLS}
     targets = target_rows(results)
-    verdicts = dict(claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings)),
+    verdicts = dict(claim_verdicts(summary, reduced, zero_shot, r2, pretraining_floor(settings),
+                                   r_squared_difference(main)),
                     gap_targets=target_verdict(targets))
     return main, summary, reduced, zero_shot, r2, targets, verdicts
 

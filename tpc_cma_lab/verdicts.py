@@ -166,11 +166,12 @@ def _tpc_against_const(summary: dict, reduced: dict, floor: dict) -> dict:
     return _verdict(claim, criterion, ours, winner=winner, margin=text)
 
 
-def _r_squared(r2: dict) -> dict:
+def _r_squared(r2: dict, difference: Optional[dict]) -> dict:
     claim = (f'the distribution gap predicts joint clustering (R² {PAPER["r2"]["distribution"]}), '
              f'the raw gap less ({PAPER["r2"]["raw"]})')
     criterion = ('all runs (the other pools beside): R² of ARI vs class on distribution > on '
-                 'raw; winner: the best key')
+                 'raw beyond the 95 % interval of their difference over resampled variants; '
+                 'winner: the best key')
 
     def fit(pool):
         """(R² per key, the best key, its text) of one pool, or Nones."""
@@ -182,14 +183,18 @@ def _r_squared(r2: dict) -> dict:
                                f'{per_key["raw"]:.3f}, best {best} {per_key[best]:.3f}')
 
     per_key, best, ours = fit('all runs')
-    if per_key is None:
+    if per_key is None or difference is None:
         return _verdict(claim, criterion)
     # The verdict rests on one subset; the others are shown beside it.
     beside = [f'{pool}: {fit(pool)[2]}' for pool in r2
               if pool != 'all runs' and fit(pool)[2] is not None]
-    return _verdict(claim, criterion, '; '.join([f'all runs: {ours}'] + beside),
-                    per_key['distribution'] > per_key['raw'], best,
-                    margin='a fit over the runs: no spread over seeds')
+    low, high = difference['interval']
+    holds = True if low > 0 else (False if high < 0 else TIE)
+    return _verdict(claim, criterion, '; '.join([f'all runs: {ours}'] + beside), holds, best,
+                    margin=f'R² distribution - raw {difference["difference"]:+.3f}, 95 % '
+                           f'interval [{low:+.3f}, {high:+.3f}] over '
+                           f'{difference["resamples"]} resamples of the '
+                           f'{difference["clusters"]} variants (equal points as one)')
 
 
 def _best_captioner(summary: dict, floor: dict) -> dict:
@@ -207,11 +212,14 @@ def _best_captioner(summary: dict, floor: dict) -> dict:
 
 
 def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict,
-                   floor: Optional[dict] = None) -> Dict[str, dict]:
+                   floor: Optional[dict] = None,
+                   r2_difference: Optional[dict] = None) -> Dict[str, dict]:
     """claim id -> verdict, in the paper's order (ids are stable across reports).
 
     ``floor``: metric -> std over pretraining seeds for the report's protocol
     (:func:`.margins.pretraining_floor`); without it a spread is the seeds' alone.
+    ``r2_difference``: :func:`.r2_difference.r_squared_difference` of the runs; without it
+    the R² claim is not judged.
     """
     floor = floor or {}
     return dict(
@@ -226,5 +234,5 @@ def claim_verdicts(summary: dict, reduced: dict, zero_shot: dict, r2: dict,
                            f'+{PAPER[0.5]["cider"]} %', floor),
         posthoc_centroid_only=_posthoc_centroid_only(summary, reduced, floor),
         tpc_against_const=_tpc_against_const(summary, reduced, floor),
-        r_squared=_r_squared(r2),
+        r_squared=_r_squared(r2, r2_difference),
         best_captioner=_best_captioner(summary, floor))

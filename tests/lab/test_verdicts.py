@@ -37,10 +37,15 @@ ROWS = {'original': (0.0, 1.0, 0.6, 1.2, 80.0, 0.10, 1.0),
         'CMA const alpha=0.5': (0.5, 0.2, 0.45, 0.8, 70.0, 0.35, 2.8)}
 
 
-def _verdicts(rows=ROWS, r2=None, seeds=3, std=None, floor=None):
+# R²(distribution) - R²(raw) = 0.2 - 0.5 and its interval over resampled variants.
+BELOW = dict(difference=-0.3, interval=(-0.45, -0.1), resamples=2000, clusters=6)
+
+
+def _verdicts(rows=ROWS, r2=None, seeds=3, std=None, floor=None, r2_difference=BELOW):
     summary = _summary(rows, seeds, std)
     r2 = r2 or {'all runs': {'clustering/ari_class': dict(distribution=0.2, raw=0.5, mmd=0.7)}}
-    return claim_verdicts(summary, reductions(summary), zero_shot_change(summary), r2, floor)
+    return claim_verdicts(summary, reductions(summary), zero_shot_change(summary), r2, floor,
+                          r2_difference)
 
 
 def test_each_verdict_follows_its_criterion_from_the_numbers():
@@ -53,6 +58,12 @@ def test_each_verdict_follows_its_criterion_from_the_numbers():
     assert v['posthoc_centroid_only']['holds'] is True  # centroid -90 %, distribution +50 %
     assert v['tpc_against_const']['winner'] == 'CMA const alpha=0.5'  # 80 % vs 60 %
     assert (v['r_squared']['holds'], v['r_squared']['winner']) == (False, 'mmd')
+    assert '[-0.450, -0.100] over 2000 resamples of the 6 variants' in v['r_squared']['margin']
+    # An interval that holds zero is a tie, one above it a yes; no interval: not judged.
+    for interval, holds in (((-0.4, 0.1), TIE), ((0.05, 0.3), True)):
+        found = _verdicts(r2_difference=dict(BELOW, interval=interval))['r_squared']
+        assert found['holds'] == holds and found['winner'] == 'mmd'
+    assert _verdicts(r2_difference=None)['r_squared']['holds'] is None
     assert v['best_captioner']['winner'] == 'TPC-CMA alpha=0.5'
     rows = dict(ROWS)
     rows['TPC-CMA alpha=0.5'] = (0.5, 0.95, 0.5, 0.9, 75.0, 0.05, 0.5)  # the gap rises again

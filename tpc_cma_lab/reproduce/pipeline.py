@@ -24,8 +24,8 @@ import multiprocessing
 import os
 import os.path as osp
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Optional
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Callable, Dict, Iterator, List, Optional
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -73,15 +73,34 @@ def _pretrain(run: Run) -> str:
     return train(run, Config.fromfile(run.config))[0]
 
 
-def _pretrain_all(runs: dict, pool: Optional[ProcessPoolExecutor]) -> dict:
-    """tower -> pretrained checkpoint (``None``: the method config's); the other towers'
-    pretrainings in the pool's workers while this process pretrains the method config's."""
+def _finished_jobs(pretrains: Dict[Optional[str], Run], known: Dict[Optional[str], str],
+                   jobs_of: Callable[[Optional[str], str], List[Job]],
+                   pool: Optional[ProcessPoolExecutor]) -> Iterator[tuple]:
+    """``(key, entry)`` of every job as it finishes. ``pretrains``: tower -> its pretraining
+    (``None``: the method config's); ``known``: towers whose model exists already;
+    ``jobs_of(tower, checkpoint)``: that tower's jobs. With a pool, the other towers pretrain
+    in its workers while this process pretrains the method config's, and each tower's jobs
+    start as soon as its model exists (one tower's pretraining no longer idles a core)."""
     if pool is None:
-        return {tower: _pretrain(run) for tower, run in runs.items()}
-    futures = {tower: pool.submit(_pretrain, run) for tower, run in runs.items()
+        known.update({tower: _pretrain(run) for tower, run in pretrains.items()})
+        for tower in sorted(known, key=lambda t: t is not None):  # the method config's first
+            yield from map(run_job, jobs_of(tower, known[tower]))
+        return
+    waiting = {pool.submit(_pretrain, run): tower for tower, run in pretrains.items()
                if tower is not None}
-    done = {None: _pretrain(runs[None])} if None in runs else {}
-    return dict(done, **{tower: future.result() for tower, future in futures.items()})
+    if None in pretrains:
+        known[None] = _pretrain(pretrains[None])
+    running = {pool.submit(run_job, job) for tower in sorted(known, key=lambda t: t is not None)
+               for job in jobs_of(tower, known[tower])}
+    while running or waiting:
+        done, _ = wait(running | set(waiting), return_when=FIRST_COMPLETED)
+        for future in done:
+            if future in waiting:
+                tower = waiting.pop(future)
+                running |= {pool.submit(run_job, job) for job in jobs_of(tower, future.result())}
+            else:
+                running.discard(future)
+                yield future.result()
 
 
 def _eta(start: float, done: int, total: int) -> str:
@@ -143,23 +162,23 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
         pool = stack.enter_context(ProcessPoolExecutor(
             jobs, mp_context=multiprocessing.get_context('spawn'), initializer=set_threads,
             initargs=(threads, ))) if parallel else None
-        originals = _pretrain_all(pretrains, pool)
-        original = originals.get(None, base.load_from)
-        settings['environment'] = environment(threads, original)
-        if towers:
-            settings['environment']['tower_checkpoints'] = {
-                name: dict(path=originals[name], content_sha256=checkpoint_digest(originals[name]))
-                for name in towers}
         print(f'{len(planned) - len(pending)} of {len(planned)} runs cached; '
               f'{len(pending)} to go, {jobs} at a time, each on {threads} thread(s)', flush=True)
-        work = [Job(config=towers[rows[name].tower]['config'] if rows[name].tower else config,
-                    work_dir=work_dir, settings=settings, original=originals.get(
-                        rows[name].tower, original),
-                    variant=name, seed=seed, progress=not parallel) for name, seed in pending]
-        if pool is None:
-            finished = map(run_job, work)
-        else:
-            finished = (f.result() for f in as_completed([pool.submit(run_job, w) for w in work]))
+
+        def jobs_of(tower: Optional[str], checkpoint: str) -> List[Job]:
+            """The pending jobs of ``tower``, its pretrained model recorded in the report."""
+            if tower is None:
+                settings['environment'] = environment(threads, checkpoint)
+            else:
+                settings['environment'].setdefault('tower_checkpoints', {})[tower] = dict(
+                    path=checkpoint, content_sha256=checkpoint_digest(checkpoint))
+            return [Job(config=towers[tower]['config'] if tower else config, work_dir=work_dir,
+                        settings=settings, original=checkpoint, variant=name, seed=seed,
+                        progress=not parallel)
+                    for name, seed in pending if rows[name].tower == tower]
+
+        known = {} if pretrain is not None else {None: base.load_from}
+        finished = _finished_jobs(pretrains, known, jobs_of, pool)
         for done, (key, entry) in enumerate(finished, start=1):
             results[key] = entry
             save_records(results, results_file)
