@@ -20,6 +20,8 @@ as they finish, so an interrupted reproduction resumes where it stopped; a
 work dir of another protocol is refused (:mod:`.cache`).
 """
 import contextlib
+import heapq
+import itertools
 import multiprocessing
 import os
 import os.path as osp
@@ -75,12 +77,15 @@ def _pretrain(run: Run) -> str:
 
 def _finished_jobs(pretrains: Dict[Optional[str], Run], known: Dict[Optional[str], str],
                    jobs_of: Callable[[Optional[str], str], List[Job]],
-                   pool: Optional[ProcessPoolExecutor]) -> Iterator[tuple]:
+                   rank: Callable[[Job], tuple], pool: Optional[ProcessPoolExecutor],
+                   slots: int = 1) -> Iterator[tuple]:
     """``(key, entry)`` of every job as it finishes. ``pretrains``: tower -> its pretraining
     (``None``: the method config's); ``known``: towers whose model exists already;
-    ``jobs_of(tower, checkpoint)``: that tower's jobs. With a pool, the other towers pretrain
-    in its workers while this process pretrains the method config's, and each tower's jobs
-    start as soon as its model exists (one tower's pretraining no longer idles a core)."""
+    ``jobs_of(tower, checkpoint)``: that tower's jobs. With a pool of ``slots`` workers, the
+    other towers pretrain in its workers while this process pretrains the method config's,
+    each tower's jobs become ready as soon as its model exists, and a free worker takes the
+    ready job of lowest ``rank`` (the long fine-tunings before the short scorings, so that
+    the last minutes do not leave a core idle)."""
     if pool is None:
         known.update({tower: _pretrain(run) for tower, run in pretrains.items()})
         for tower in sorted(known, key=lambda t: t is not None):  # the method config's first
@@ -90,14 +95,21 @@ def _finished_jobs(pretrains: Dict[Optional[str], Run], known: Dict[Optional[str
                if tower is not None}
     if None in pretrains:
         known[None] = _pretrain(pretrains[None])
-    running = {pool.submit(run_job, job) for tower in sorted(known, key=lambda t: t is not None)
-               for job in jobs_of(tower, known[tower])}
-    while running or waiting:
+    ready, order, running = [], itertools.count(), set()
+
+    def add(jobs: List[Job]) -> None:
+        for job in jobs:
+            heapq.heappush(ready, (rank(job), next(order), job))
+
+    for tower in sorted(known, key=lambda t: t is not None):
+        add(jobs_of(tower, known[tower]))
+    while ready or running or waiting:
+        while ready and len(running) + len(waiting) < slots:
+            running.add(pool.submit(run_job, heapq.heappop(ready)[-1]))
         done, _ = wait(running | set(waiting), return_when=FIRST_COMPLETED)
         for future in done:
             if future in waiting:
-                tower = waiting.pop(future)
-                running |= {pool.submit(run_job, job) for job in jobs_of(tower, future.result())}
+                add(jobs_of(waiting.pop(future), future.result()))
             else:
                 running.discard(future)
                 yield future.result()
@@ -178,7 +190,10 @@ def reproduce(config: str, work_dir: str, settings: dict, jobs: int = 1,
                     for name, seed in pending if rows[name].tower == tower]
 
         known = {} if pretrain is not None else {None: base.load_from}
-        finished = _finished_jobs(pretrains, known, jobs_of, pool)
+        finished = _finished_jobs(
+            pretrains, known, jobs_of,
+            lambda job: (not rows[job.variant].trained, planned.index((job.variant, job.seed))),
+            pool, jobs)
         for done, (key, entry) in enumerate(finished, start=1):
             results[key] = entry
             save_records(results, results_file)
