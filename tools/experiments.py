@@ -13,7 +13,8 @@ import sys
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tpc_cma_lab.study import EXPERIMENTS, Study, write_pool_report, write_study_report
+from tpc_cma_lab.study import (EXPERIMENTS, Study, budget_table, write_pool_report,
+                               write_study_report)
 from tpc_cma_mm.apis.outputs import read_json
 
 
@@ -30,6 +31,9 @@ def parse_args(argv=None):
                         help='torch threads of every run and score, recorded in each entry')
     parser.add_argument('--report', help='write study.md and the plots of --results here')
     parser.add_argument('--pool-report', help='write pool.md (R² per task and gap key) here')
+    parser.add_argument('--budget-table', action='store_true',
+                        help='print the budget table of --results (TPC-CMA 0.05 beside '
+                        'contrastive fine-tuning per iteration count)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace report files of other content in --report / --pool-report')
     parser.add_argument('--caption', action='store_true',
@@ -54,6 +58,8 @@ def main(argv=None):
     study = Study(pretrain, finetune, args.work_dir, args.results, resnet, captioning,
                   args.threads)
     study.run([job for group in args.groups for job in EXPERIMENTS[group]])
+    if args.budget_table:
+        print('\n'.join(budget_table(read_json(args.results, 'results file'))))
     command = 'python tools/experiments.py ' + ' '.join(sys.argv[1:] if argv is None else argv)
     for out_dir, write in ((args.report, write_study_report),
                            (args.pool_report, write_pool_report)):

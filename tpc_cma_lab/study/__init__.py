@@ -1,4 +1,5 @@
 from .plan import EXPERIMENTS, KINDS, POOL, POSTHOC_FIXES, StudyJob, job_key
+from .budget import budget_rows, budget_table
 from .captions import caption_metrics
 from .pool import bootstrap_r_squared, pool_entries, pool_r_squared
 from .pool_report import POOL_TASKS, write_pool_report
@@ -10,6 +11,7 @@ from .variants import (HELD_OUT_SHAPES, SEEN_SHAPES, finetune_config, finetune_r
 from .wise_ft import interpolate_state_dicts
 
 __all__ = [
+    'budget_rows', 'budget_table',
     'EXPERIMENTS', 'HELD_OUT_SHAPES', 'KINDS', 'POOL', 'POOL_TASKS', 'POSTHOC_FIXES',
     'SEEN_SHAPES', 'Study', 'StudyJob', 'bootstrap_r_squared', 'caption_metrics',
     'embed_with_attributes', 'finetune_config', 'finetune_run', 'interpolate_state_dicts',
