@@ -86,9 +86,12 @@ def _finished_jobs(pretrains: Dict[Optional[str], Run], known: Dict[Optional[str
     each tower's jobs become ready as soon as its model exists, and a free worker takes the
     ready job of lowest ``rank`` (the long fine-tunings before the short scorings, so that
     the last minutes do not leave a core idle)."""
+    def method_config_first(towers):
+        return sorted(towers, key=lambda tower: tower is not None)
+
     if pool is None:
         known.update({tower: _pretrain(run) for tower, run in pretrains.items()})
-        for tower in sorted(known, key=lambda t: t is not None):  # the method config's first
+        for tower in method_config_first(known):
             yield from map(run_job, jobs_of(tower, known[tower]))
         return
     waiting = {pool.submit(_pretrain, run): tower for tower, run in pretrains.items()
@@ -101,7 +104,7 @@ def _finished_jobs(pretrains: Dict[Optional[str], Run], known: Dict[Optional[str
         for job in jobs:
             heapq.heappush(ready, (rank(job), next(order), job))
 
-    for tower in sorted(known, key=lambda t: t is not None):
+    for tower in method_config_first(known):
         add(jobs_of(tower, known[tower]))
     while ready or running or waiting:
         while ready and len(running) + len(waiting) < slots:

@@ -16,9 +16,9 @@ AS_IS = POSTHOC_CAPTIONING[None]
 # C3's noise on the decoder's training embeddings, chosen on the val split of the
 # generated data (docs/captioning.md, "C3 noise").
 C3_NOISE_STD = 0.1
-# The other towers the gap-target rows run on, each a method config in target mode and its
-# pretraining config (configs/tpc_cma/README.md, "Gap targets"); the method config's own
-# tower is the first. The ConvNeXt is the fastest of the tiny non-ViT towers on CPU.
+# The towers the gap-target rows run on besides the method config's own, each a method
+# config in target mode and its pretraining config (docs/method.md, "Gap targets"). The
+# ConvNeXt is the fastest of the tiny non-ViT towers on CPU.
 TARGET_TOWERS = dict(ConvNeXt=dict(
     config='configs/tpc_cma/tpc-cma-target-c0.5_convnext-tiny_1xb256-300i_shapes.py',
     pretrain='configs/clip/clip_convnext-tiny_1xb256-1k_shapes-pretrain.py'))
