@@ -31,8 +31,8 @@ from .target_report import main_runs, target_rows, target_table, target_verdict
 from .verdict_table import verdict_table
 from .verdicts import PLAIN_FINETUNING, claim_verdicts
 
-__all__ = ['aggregate', 'analyse', 'in_pool', 'r_squared', 'reductions', 'rewrite_report', 'write_report',
-           'zero_shot_change']
+__all__ = ['aggregate', 'analyse', 'in_pool', 'r_squared', 'reductions', 'rewrite_report',
+           'write_report', 'zero_shot_change']
 
 
 def _mean_std(entries: List[dict], field: str) -> Dict[str, tuple]:

@@ -7,8 +7,7 @@ import os.path as osp
 import pytest
 
 from tpc_cma_lab.margins import TIE, pretraining_floor
-from tpc_cma_lab.report import aggregate, analyse, r_squared, reductions, zero_shot_change
-from tpc_cma_lab.report_text import POOLS
+from tpc_cma_lab.report import analyse, reductions, zero_shot_change
 from tpc_cma_lab.verdict_table import compare_verdicts, verdict_table
 from tpc_cma_lab.verdicts import claim_verdicts
 
