@@ -2,12 +2,14 @@
 seeds' centroid reduction and held-out zero-shot beside contrastive fine-tuning at the same
 budgets (docs/method.md, "Budget at the paper's alpha")::
 
-    print('\\n'.join(budget_table(read_json('results/experiments/budget_alpha.json'),
+    print('\\n'.join(budget_table(read_json('results/experiments/budget_alpha/merged.json'),
                                   loss='tpc', alpha=0.05)))
 """
 from typing import Dict, List
 
 import numpy as np
+
+from tpc_cma_mm.evaluation.functional.gaps import gap_reduction
 
 __all__ = ['budget_rows', 'budget_table']
 
@@ -30,7 +32,9 @@ def budget_rows(results: Dict[str, dict], loss: str, alpha: float) -> List[dict]
 
     def scores(found):
         found = [m for _, m in sorted(found, key=lambda pair: pair[0])]
-        return dict(cut=[100 * (1 - m['gap/centroid'] / before) for m in found],
+        return dict(cut=[gap_reduction(dict(centroid=before),
+                                       dict(centroid=m['gap/centroid']))['centroid']
+                         for m in found],
                     held_out=[m['zero_shot_held_out/top1'] for m in found],
                     seen=[m['zero_shot_seen/top1'] for m in found])
 
